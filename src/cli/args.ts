@@ -1,0 +1,105 @@
+// Shared command-line parsing for every `deno task` entry point.
+// Each command declares its flags once (name, type, default, help); the same
+// table drives parsing, validation and the --help text, so they never drift.
+import { parseArgs } from "node:util";
+
+export type FlagType = "string" | "number" | "boolean";
+
+export interface FlagSpec {
+  type: FlagType;
+  default?: string | number | boolean;
+  help: string;
+  short?: string;
+}
+
+export type FlagTable = Record<string, FlagSpec>;
+
+export type ParsedFlags<T extends FlagTable> = {
+  [K in keyof T]: T[K]["type"] extends "number" ? number
+    : T[K]["type"] extends "boolean" ? boolean
+    : string;
+};
+
+/** Thrown for bad command-line input; entry points print the message, not a stack. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export function helpText(command: string, summary: string, flags: FlagTable, positional = ""): string {
+  const lines = [`usage: deno task ${command}${positional ? " " + positional : ""} [flags]`, "", summary, "", "flags:"];
+  const rows = Object.entries(flags).map(([name, spec]) => {
+    const short = spec.short ? `-${spec.short}, ` : "";
+    const value = spec.type === "boolean" ? "" : ` <${spec.type}>`;
+    const dflt = spec.default === undefined ? "" : ` (default: ${JSON.stringify(spec.default)})`;
+    return [`  ${short}--${name}${value}`, spec.help + dflt];
+  });
+  rows.push(["  -h, --help", "show this help"]);
+  const width = Math.max(...rows.map((r) => r[0].length)) + 2;
+  for (const [left, right] of rows) lines.push(left.padEnd(width) + right);
+  return lines.join("\n");
+}
+
+/**
+ * Parses `args` against `flags`. Returns null when --help was asked for (after printing it).
+ * Unknown flags and values of the wrong type raise UsageError naming the flag.
+ */
+export function parseFlags<T extends FlagTable>(
+  args: string[],
+  command: string,
+  summary: string,
+  flags: T,
+  positional = "",
+): { flags: ParsedFlags<T>; positionals: string[] } | null {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const [name, spec] of Object.entries(flags)) {
+    options[name] = { type: spec.type === "boolean" ? "boolean" : "string", ...(spec.short ? { short: spec.short } : {}) };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\nrun 'deno task ${command} --help' for the list of flags`);
+  }
+  if (parsed.values.help) {
+    console.log(helpText(command, summary, flags, positional));
+    return null;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(flags)) {
+    const raw = parsed.values[name];
+    if (raw === undefined) {
+      out[name] = spec.default;
+    } else if (spec.type === "number") {
+      const value = Number(raw);
+      if (raw === "" || !Number.isFinite(value)) {
+        throw new UsageError(`--${name} expects a number, got ${JSON.stringify(raw)}`);
+      }
+      out[name] = value;
+    } else {
+      out[name] = raw;
+    }
+  }
+  return { flags: out as ParsedFlags<T>, positionals: parsed.positionals };
+}
+
+/**
+ * Runs a CLI main function: usage errors and other known errors print one clear
+ * message and exit 1; unexpected errors also print their stack for debugging.
+ */
+export async function runMain(main: (args: string[]) => Promise<void> | void): Promise<void> {
+  try {
+    await main(Deno.args);
+  } catch (err) {
+    const e = err as Error;
+    if (e instanceof UsageError || (e as { userFacing?: boolean }).userFacing) {
+      console.error(`error: ${e.message}`);
+    } else {
+      console.error(`error: ${e?.message ?? e}`);
+      if (Deno.env.get("NANOCHAT_DEBUG")) console.error(e?.stack);
+      else console.error("(set NANOCHAT_DEBUG=1 for the stack trace)");
+    }
+    Deno.exit(1);
+  }
+}

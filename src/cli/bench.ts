@@ -1,0 +1,38 @@
+// `deno task bench <name> [flags]`: each benchmark lives in src/bench/<name>.ts and
+// exports `main(args: string[])`. Benchmarks print tables; they never assert timings.
+import { runMain, UsageError } from "./args.ts";
+
+const BENCHES: Record<string, string> = {
+  matmul: "tiled float32 matmul vs a naive kernel (GFLOP/s per shape)",
+  model: "forward+backward step time, tokens/s, FLOPs/token, memory",
+  optim: "optimizer step time relative to forward+backward",
+  tok: "tokenizer training and encoding throughput vs js-tiktoken",
+  data: "data loader throughput vs what the tiny model consumes",
+  train: "training tokens/s and MFU",
+  infer: "prefill and decode tokens/s",
+};
+
+function usage(): string {
+  const rows = Object.entries(BENCHES).map(([n, d]) => `  ${n.padEnd(8)} ${d}`);
+  return ["usage: deno task bench <name> [flags]   (deno task bench <name> --help for its flags)", "", "benchmarks:", ...rows].join("\n");
+}
+
+runMain(async (args) => {
+  const [name, ...rest] = args;
+  if (!name || name === "-h" || name === "--help") {
+    console.log(usage());
+    return;
+  }
+  if (!(name in BENCHES)) throw new UsageError(`unknown benchmark '${name}'\n${usage()}`);
+  const url = new URL(`../bench/${name}.ts`, import.meta.url);
+  let mod: { main: (args: string[]) => Promise<void> };
+  try {
+    mod = await import(url.href);
+  } catch (err) {
+    if (err instanceof TypeError && String(err.message).includes("Module not found")) {
+      throw new UsageError(`benchmark '${name}' is not built yet (src/bench/${name}.ts is missing)`);
+    }
+    throw err;
+  }
+  await mod.main(rest);
+});
