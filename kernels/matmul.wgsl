@@ -1,0 +1,130 @@
+// Tiled float32 matrix multiply:  C = alpha · op(A) · op(B)   (or C += ... when ACCUMULATE)
+//
+// op(A) is M×K and op(B) is K×N. With TRANS_A the buffer holds A as K×M (row stride lda),
+// with TRANS_B it holds B as N×K; that covers the forward (x·Wᵀ) and both backward
+// products (dY·W and dYᵀ·X) of a linear layer without any transpose copies.
+// Batches (grid z) step through A, B and C by their own element strides, so attention's
+// per-head products and the Newton–Schulz iterations use the same kernel.
+//
+// Each workgroup computes a BM×BN tile of C, with BM = WG_Y·TM and BN = WG_X·TN.
+// Per K-step it stages a BM×BK slice of op(A) and a BK×BN slice of op(B) in workgroup
+// memory; each thread then accumulates a TM×TN block in registers. A thread owns rows
+// ty + i·WG_Y and columns tx + j·WG_X (strided, not blocked), so neighbouring threads
+// read neighbouring words of the B tile and write neighbouring words of C.
+// Out-of-range elements load as zero and are never stored, so any M, N, K works.
+
+struct Params {
+  M: u32, N: u32, K: u32,
+  lda: u32, ldb: u32, ldc: u32,      // row strides (elements) of the stored matrices
+  strideA: u32, strideB: u32, strideC: u32, // batch strides (elements)
+  offA: u32, offB: u32, offC: u32,    // element offsets of batch 0
+  alpha: f32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override ACCUMULATE: bool = false;
+override WG_X: u32 = 16u;
+override WG_Y: u32 = 16u;
+override BK: u32 = 16u;
+const TM: u32 = 4u;
+const TN: u32 = 4u;
+override BM: u32 = WG_Y * TM;
+override BN: u32 = WG_X * TN;
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+var<workgroup> tileA: array<f32, BK * BM>; // [k][m]
+var<workgroup> tileB: array<f32, BK * BN>; // [k][n]
+
+fn loadA(base: u32, m: u32, k: u32) -> f32 {
+  if (m >= params.M || k >= params.K) { return 0.0; }
+  if (TRANS_A) { return a[base + k * params.lda + m]; }
+  return a[base + m * params.lda + k];
+}
+
+fn loadB(base: u32, k: u32, n: u32) -> f32 {
+  if (k >= params.K || n >= params.N) { return 0.0; }
+  if (TRANS_B) { return b[base + n * params.ldb + k]; }
+  return b[base + k * params.ldb + n];
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let tid = ty * WG_X + tx;
+  let threads = WG_X * WG_Y;
+  let row0 = wg.y * BM;
+  let col0 = wg.x * BN;
+  let baseA = params.offA + wg.z * params.strideA;
+  let baseB = params.offB + wg.z * params.strideB;
+  let baseC = params.offC + wg.z * params.strideC;
+
+  var acc: array<f32, 16>; // TM * TN
+  for (var i = 0u; i < TM * TN; i++) { acc[i] = 0.0; }
+
+  for (var k0 = 0u; k0 < params.K; k0 += BK) {
+    // Stage the tiles. Walk them in the order that is contiguous in memory so
+    // consecutive threads read consecutive addresses.
+    for (var e = tid; e < BM * BK; e += threads) {
+      var m: u32; var k: u32;
+      if (TRANS_A) { k = e / BM; m = e % BM; } else { m = e / BK; k = e % BK; }
+      tileA[k * BM + m] = loadA(baseA, row0 + m, k0 + k);
+    }
+    for (var e = tid; e < BK * BN; e += threads) {
+      var k: u32; var n: u32;
+      if (TRANS_B) { n = e / BK; k = e % BK; } else { k = e / BN; n = e % BN; }
+      tileB[k * BN + n] = loadB(baseB, k0 + k, col0 + n);
+    }
+    workgroupBarrier();
+
+    for (var k = 0u; k < BK; k++) {
+      var av: array<f32, 4>; // TM
+      var bv: array<f32, 4>; // TN
+      for (var i = 0u; i < TM; i++) { av[i] = tileA[k * BM + ty + i * WG_Y]; }
+      for (var j = 0u; j < TN; j++) { bv[j] = tileB[k * BN + tx + j * WG_X]; }
+      for (var i = 0u; i < TM; i++) {
+        for (var j = 0u; j < TN; j++) {
+          acc[i * TN + j] = fma(av[i], bv[j], acc[i * TN + j]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+
+  for (var i = 0u; i < TM; i++) {
+    let m = row0 + ty + i * WG_Y;
+    if (m >= params.M) { continue; }
+    for (var j = 0u; j < TN; j++) {
+      let n = col0 + tx + j * WG_X;
+      if (n >= params.N) { continue; }
+      let idx = baseC + m * params.ldc + n;
+      var v = params.alpha * acc[i * TN + j];
+      if (ACCUMULATE) { v += c[idx]; }
+      c[idx] = v;
+    }
+  }
+}
+
+// One thread per output element, straight from global memory: the baseline that
+// `deno task bench matmul` compares the tiled kernel against. Same Params and bindings.
+@compute @workgroup_size(16, 16)
+fn naive(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n = gid.x;
+  let m = gid.y;
+  if (m >= params.M || n >= params.N) { return; }
+  let baseA = params.offA + gid.z * params.strideA;
+  let baseB = params.offB + gid.z * params.strideB;
+  var sum = 0.0;
+  for (var k = 0u; k < params.K; k++) {
+    sum = fma(loadA(baseA, m, k), loadB(baseB, k, n), sum);
+  }
+  let idx = params.offC + gid.z * params.strideC + m * params.ldc + n;
+  var v = params.alpha * sum;
+  if (ACCUMULATE) { v += c[idx]; }
+  c[idx] = v;
+}

@@ -1,0 +1,49 @@
+// Matmul cases: every variant the model uses (A·B, A·Bᵀ, Aᵀ·B, batched, accumulate),
+// on degenerate, odd and model-like shapes. Bound: 1e-5 relative (float32 with fma;
+// the observed error is ~1e-7·sqrt(K)).
+import type { Gpu } from "../../../src/gpu/device.ts";
+import { runOps } from "../../../src/gpu/kernel.ts";
+import { fillTensorBits, NAN_BITS, readF32, uploadTensor } from "../../../src/gpu/tensor.ts";
+import { matmulOp, type MatmulOptions } from "../../../src/nn/matmul.ts";
+import { freshRng, type KernelCase, matmulRef, randomF32, relErr } from "../harness.ts";
+
+const BOUND = 1e-5;
+
+async function runMatmul(gpu: Gpu, M: number, N: number, K: number, o: MatmulOptions = {}) {
+  const rng = freshRng();
+  const batch = o.batch ?? 1;
+  const a = randomF32(rng, batch * M * K);
+  const b = randomF32(rng, batch * K * N);
+  const c0 = randomF32(rng, batch * M * N);
+  const ta = uploadTensor(gpu, a, [batch * M * K], "A");
+  const tb = uploadTensor(gpu, b, [batch * K * N], "B");
+  const tc = uploadTensor(gpu, c0, [batch * M * N], "C");
+  if (!o.accumulate) fillTensorBits(tc, NAN_BITS);
+  const op = await matmulOp(gpu, ta, tb, tc, { M, N, K }, o);
+  await runOps(gpu, [op]);
+  const out = await readF32(tc);
+  const ref = matmulRef(a, b, M, N, K, { ...o, c0: o.accumulate ? c0 : undefined });
+  for (const t of [ta, tb, tc]) t.destroy();
+  return { relErr: relErr(out, ref), bound: BOUND };
+}
+
+function mm(name: string, M: number, N: number, K: number, o: MatmulOptions = {}): KernelCase {
+  return { name: `matmul ${name} ${M}×${N}×${K}`, run: (gpu) => runMatmul(gpu, M, N, K, o) };
+}
+
+export const matmulCases: KernelCase[] = [
+  mm("A·B", 1, 1, 1),
+  mm("A·B", 17, 33, 65),
+  mm("A·B", 64, 64, 64),
+  mm("A·Bᵀ", 17, 33, 65, { transB: true }),
+  mm("Aᵀ·B", 17, 33, 65, { transA: true }),
+  mm("Aᵀ·Bᵀ", 31, 7, 19, { transA: true, transB: true }),
+  mm("A·B+C", 17, 33, 65, { accumulate: true }),
+  mm("Aᵀ·B+C alpha=0.5", 33, 17, 9, { transA: true, accumulate: true, alpha: 0.5 }),
+  mm("batched(3) A·Bᵀ", 13, 21, 8, { batch: 3, transB: true }),
+  mm("model-like x·Wᵀ", 256, 128, 512, { transB: true }),
+  mm("model-like dX=dY·W", 256, 512, 128),
+  mm("model-like dW=dYᵀ·X", 128, 512, 256, { transA: true, accumulate: true }),
+  mm("small tiles (WG 8×8, BK 8)", 37, 29, 41, { tile: { WG_X: 8, WG_Y: 8, BK: 8 } }),
+  mm("naive baseline", 17, 33, 65, { naive: true, transB: true }),
+];
