@@ -50,8 +50,9 @@ function isDeno(): boolean {
 export function noWebGpuMessage(): string {
   if (isDeno()) {
     return [
-      "WebGPU is not available in this Deno process.",
-      "Run with the flag --unstable-webgpu (the deno.json of this project sets it for `deno task ...`).",
+      "WebGPU is not available in this Deno process (navigator.gpu is missing).",
+      "Use Deno 2 (npx -y deno@2 ...), and on older versions pass the flag --unstable-webgpu",
+      "(this project's deno.json turns it on for every `deno task ...`).",
     ].join("\n");
   }
   return [
