@@ -1,0 +1,250 @@
+// nanochat's GPT on WebGPU: parameters under nanochat's names, and a forward and a
+// backward composed explicitly from the kernels' ops (as llm.c does; no autograd).
+//
+//   x = rmsnorm(wte[idx]);  per block: x += attn(rmsnorm(x)); x += mlp(rmsnorm(x))
+//   logits = 15·tanh(lm_head(rmsnorm(x)) / 15);  loss = CE(logits, targets), −1 ignored
+//   attn: q,k,v = linear; rotary on q,k; RMS-norm q,k over head_dim; causal GQA SDPA; c_proj
+//   mlp:  c_proj(relu(c_fc(x))²)
+//
+// All ops are bound once for a fixed (B, T); a step records forward (+ backward) into
+// one compute pass and one submit. The loss is read back separately, so callers can
+// overlap it with the next step.
+import type { Gpu } from "../gpu/device.ts";
+import type { Op } from "../gpu/kernel.ts";
+import { runOps } from "../gpu/kernel.ts";
+import { createTensor, readF32, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { attentionBackwardOps, attentionForwardOp } from "../nn/attention.ts";
+import { LmHeadLoss } from "../nn/cross_entropy.ts";
+import { addOp, fillOp, relu2BackwardOp, relu2ForwardOp } from "../nn/elementwise.ts";
+import { EmbeddingBackward, embeddingForwardOp } from "../nn/embedding.ts";
+import { matmulOp } from "../nn/matmul.ts";
+import { rmsnormBackwardOp, rmsnormForwardOp } from "../nn/norm.ts";
+import { rotaryOp } from "../nn/rotary.ts";
+import { activationBytes, type Activations, allocateActivations } from "./activations.ts";
+import { type GPTConfig, paramShapes } from "./config.ts";
+import { checkModelFits } from "./limits.ts";
+import { rotaryTables } from "./params.ts";
+
+export interface GPTOptions {
+  B: number;
+  T: number;
+  /** Allocate gradients and build the backward. */
+  training?: boolean;
+  /** Rows of logits per lm_head chunk (memory vs dispatch count). */
+  lossChunkRows?: number;
+}
+
+const layerName = (l: number, rest: string) => `transformer.h.${l}.${rest}`;
+
+export class GPT {
+  readonly params = new Map<string, Tensor>();
+  readonly grads = new Map<string, Tensor>();
+  readonly forwardOps: Op[] = [];
+  readonly backwardOps: Op[] = [];
+  readonly zeroGradOps: Op[] = [];
+  private embBackward: EmbeddingBackward | null = null;
+  private lmLoss!: LmHeadLoss;
+  private rope!: { cos: Tensor; sin: Tensor };
+  readonly acts: Activations;
+
+  private constructor(readonly gpu: Gpu, readonly cfg: GPTConfig, readonly B: number, readonly T: number, readonly training: boolean) {
+    this.acts = allocateActivations(gpu, cfg, B, T, training);
+  }
+
+  static async create(gpu: Gpu, cfg: GPTConfig, opts: GPTOptions): Promise<GPT> {
+    checkModelFits(gpu, cfg, opts);
+    const model = new GPT(gpu, cfg, opts.B, opts.T, !!opts.training);
+    for (const { name, shape } of paramShapes(cfg)) {
+      model.params.set(name, createTensor(gpu, shape, "f32", name));
+      if (model.training) model.grads.set(name, createTensor(gpu, shape, "f32", `grad:${name}`));
+    }
+    const hd = cfg.n_embd / cfg.n_head;
+    const tables = rotaryTables(cfg.sequence_len, hd);
+    model.rope = {
+      cos: createTensor(gpu, [cfg.sequence_len, hd / 2], "f32", "rope.cos"),
+      sin: createTensor(gpu, [cfg.sequence_len, hd / 2], "f32", "rope.sin"),
+    };
+    writeTensor(model.rope.cos, tables.cos);
+    writeTensor(model.rope.sin, tables.sin);
+    await model.buildForward(opts.lossChunkRows);
+    if (model.training) await model.buildBackward();
+    return model;
+  }
+
+  private p(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`no parameter ${name}`);
+    return t;
+  }
+
+  private g(name: string): Tensor {
+    const t = this.grads.get(name);
+    if (!t) throw new Error(`no gradient for ${name}`);
+    return t;
+  }
+
+  private async buildForward(lossChunkRows?: number): Promise<void> {
+    const { gpu, cfg, B, T, acts: a } = this;
+    const N = B * T, C = cfg.n_embd, H = cfg.n_head, Hkv = cfg.n_kv_head, hd = C / H, F = 4 * C, V = cfg.vocab_size;
+    const ops = this.forwardOps;
+    ops.push(await embeddingForwardOp(gpu, { idx: a.idx, wte: this.p("transformer.wte.weight"), out: a.emb }, N, V, C));
+    ops.push(await rmsnormForwardOp(gpu, { x: a.emb, y: a.x0, rstd: a.rstd0 }, N, C, "norm(emb)"));
+    let x = a.x0;
+    for (let l = 0; l < cfg.n_layer; l++) {
+      const L = a.layers[l];
+      const w = (n: string) => this.p(layerName(l, n));
+      ops.push(await rmsnormForwardOp(gpu, { x, y: L.xn1, rstd: L.rstd1 }, N, C, `h${l}.norm1`));
+      ops.push(await matmulOp(gpu, L.xn1, w("attn.c_q.weight"), L.qRot, { M: N, N: H * hd, K: C }, { transB: true, label: `h${l}.c_q` }));
+      ops.push(await matmulOp(gpu, L.xn1, w("attn.c_k.weight"), L.kRot, { M: N, N: Hkv * hd, K: C }, { transB: true, label: `h${l}.c_k` }));
+      ops.push(await matmulOp(gpu, L.xn1, w("attn.c_v.weight"), L.v, { M: N, N: Hkv * hd, K: C }, { transB: true, label: `h${l}.c_v` }));
+      ops.push(await rotaryOp(gpu, L.qRot, this.rope, { B, T, heads: H, hd }, false, `h${l}.rotary_q`));
+      ops.push(await rotaryOp(gpu, L.kRot, this.rope, { B, T, heads: Hkv, hd }, false, `h${l}.rotary_k`));
+      ops.push(await rmsnormForwardOp(gpu, { x: L.qRot, y: L.q, rstd: L.rstdQ }, N * H, hd, `h${l}.qk_norm_q`));
+      ops.push(await rmsnormForwardOp(gpu, { x: L.kRot, y: L.k, rstd: L.rstdK }, N * Hkv, hd, `h${l}.qk_norm_k`));
+      ops.push(await attentionForwardOp(gpu, { q: L.q, k: L.k, v: L.v, o: L.y, lse: L.lse }, { B, T, H, Hkv, hd }));
+      ops.push(await matmulOp(gpu, L.y, w("attn.c_proj.weight"), a.proj, { M: N, N: C, K: C }, { transB: true, label: `h${l}.attn.c_proj` }));
+      ops.push(await addOp(gpu, x, a.proj, L.xMid, N * C, `h${l}.residual_attn`));
+      ops.push(await rmsnormForwardOp(gpu, { x: L.xMid, y: L.xn2, rstd: L.rstd2 }, N, C, `h${l}.norm2`));
+      ops.push(await matmulOp(gpu, L.xn2, w("mlp.c_fc.weight"), L.hPre, { M: N, N: F, K: C }, { transB: true, label: `h${l}.c_fc` }));
+      ops.push(await relu2ForwardOp(gpu, L.hPre, L.hAct, N * F, `h${l}.relu2`));
+      ops.push(await matmulOp(gpu, L.hAct, w("mlp.c_proj.weight"), a.proj, { M: N, N: C, K: F }, { transB: true, label: `h${l}.mlp.c_proj` }));
+      ops.push(await addOp(gpu, L.xMid, a.proj, L.xOut, N * C, `h${l}.residual_mlp`));
+      x = L.xOut;
+    }
+    ops.push(await rmsnormForwardOp(gpu, { x, y: a.xf, rstd: a.rstdF }, N, C, "norm_f"));
+    this.lmLoss = await LmHeadLoss.create(
+      gpu,
+      {
+        x: a.xf, w: this.p("lm_head.weight"), targets: a.targets, losses: a.losses, loss: a.loss,
+        ...(this.training ? { dx: a.grads!.dXn, dw: this.g("lm_head.weight") } : {}),
+      },
+      { N, C, V },
+      { chunkRows: lossChunkRows },
+    );
+    // With gradients the lm_head ops also produce dxf and dW; they run at the head of the backward.
+    if (!this.training) ops.push(...this.lmLoss.ops);
+  }
+
+  private async buildBackward(): Promise<void> {
+    const { gpu, cfg, B, T, acts: a } = this;
+    const N = B * T, C = cfg.n_embd, H = cfg.n_head, Hkv = cfg.n_kv_head, hd = C / H, F = 4 * C, V = cfg.vocab_size;
+    const d = a.grads!;
+    const ops = this.backwardOps;
+    for (const [name, g] of this.grads) this.zeroGradOps.push(await fillOp(gpu, g, 0, g.size, `zero_grad ${name}`));
+    ops.push(...this.lmLoss.ops); // loss, dxf → d.dXn, dlm_head
+    const xLast = cfg.n_layer ? a.layers[cfg.n_layer - 1].xOut : a.x0;
+    ops.push(await rmsnormBackwardOp(gpu, { x: xLast, rstd: a.rstdF, dy: d.dXn, dx: d.dRes }, N, C, { label: "norm_f" }));
+    for (let l = cfg.n_layer - 1; l >= 0; l--) {
+      const L = a.layers[l];
+      const xIn = l === 0 ? a.x0 : a.layers[l - 1].xOut;
+      const w = (n: string) => this.p(layerName(l, n));
+      const g = (n: string) => this.g(layerName(l, n));
+      // MLP: xOut = xMid + c_proj(relu²(c_fc(norm(xMid))))
+      ops.push(await matmulOp(gpu, d.dRes, w("mlp.c_proj.weight"), d.dH, { M: N, N: F, K: C }, { label: `h${l}.mlp.c_proj.dx` }));
+      ops.push(await matmulOp(gpu, d.dRes, L.hAct, g("mlp.c_proj.weight"), { M: C, N: F, K: N }, { transA: true, accumulate: true, label: `h${l}.mlp.c_proj.dW` }));
+      ops.push(await relu2BackwardOp(gpu, L.hPre, d.dH, d.dHPre, N * F, `h${l}.relu2.backward`));
+      ops.push(await matmulOp(gpu, d.dHPre, w("mlp.c_fc.weight"), d.dXn, { M: N, N: C, K: F }, { label: `h${l}.c_fc.dx` }));
+      ops.push(await matmulOp(gpu, d.dHPre, L.xn2, g("mlp.c_fc.weight"), { M: F, N: C, K: N }, { transA: true, accumulate: true, label: `h${l}.c_fc.dW` }));
+      ops.push(await rmsnormBackwardOp(gpu, { x: L.xMid, rstd: L.rstd2, dy: d.dXn, dx: d.dRes }, N, C, { accumulate: true, label: `h${l}.norm2` }));
+      // Attention: xMid = xIn + c_proj(attn(...norm(xIn)))
+      ops.push(await matmulOp(gpu, d.dRes, w("attn.c_proj.weight"), d.dY, { M: N, N: C, K: C }, { label: `h${l}.attn.c_proj.dx` }));
+      ops.push(await matmulOp(gpu, d.dRes, L.y, g("attn.c_proj.weight"), { M: C, N: C, K: N }, { transA: true, accumulate: true, label: `h${l}.attn.c_proj.dW` }));
+      ops.push(
+        ...await attentionBackwardOps(
+          gpu,
+          { q: L.q, k: L.k, v: L.v, o: L.y, lse: L.lse, dO: d.dY, dq: d.dQ, dk: d.dK, dv: d.dV },
+          { B, T, H, Hkv, hd },
+        ),
+      );
+      ops.push(await rmsnormBackwardOp(gpu, { x: L.qRot, rstd: L.rstdQ, dy: d.dQ, dx: d.dQRot }, N * H, hd, { label: `h${l}.qk_norm_q` }));
+      ops.push(await rmsnormBackwardOp(gpu, { x: L.kRot, rstd: L.rstdK, dy: d.dK, dx: d.dKRot }, N * Hkv, hd, { label: `h${l}.qk_norm_k` }));
+      ops.push(await rotaryOp(gpu, d.dQRot, this.rope, { B, T, heads: H, hd }, true, `h${l}.rotary_q`));
+      ops.push(await rotaryOp(gpu, d.dKRot, this.rope, { B, T, heads: Hkv, hd }, true, `h${l}.rotary_k`));
+      ops.push(await matmulOp(gpu, d.dQRot, w("attn.c_q.weight"), d.dXn, { M: N, N: C, K: H * hd }, { label: `h${l}.c_q.dx` }));
+      ops.push(await matmulOp(gpu, d.dKRot, w("attn.c_k.weight"), d.dXn, { M: N, N: C, K: Hkv * hd }, { accumulate: true, label: `h${l}.c_k.dx` }));
+      ops.push(await matmulOp(gpu, d.dV, w("attn.c_v.weight"), d.dXn, { M: N, N: C, K: Hkv * hd }, { accumulate: true, label: `h${l}.c_v.dx` }));
+      ops.push(await matmulOp(gpu, d.dQRot, L.xn1, g("attn.c_q.weight"), { M: H * hd, N: C, K: N }, { transA: true, accumulate: true, label: `h${l}.c_q.dW` }));
+      ops.push(await matmulOp(gpu, d.dKRot, L.xn1, g("attn.c_k.weight"), { M: Hkv * hd, N: C, K: N }, { transA: true, accumulate: true, label: `h${l}.c_k.dW` }));
+      ops.push(await matmulOp(gpu, d.dV, L.xn1, g("attn.c_v.weight"), { M: Hkv * hd, N: C, K: N }, { transA: true, accumulate: true, label: `h${l}.c_v.dW` }));
+      ops.push(await rmsnormBackwardOp(gpu, { x: xIn, rstd: L.rstd1, dy: d.dXn, dx: d.dRes }, N, C, { accumulate: true, label: `h${l}.norm1` }));
+    }
+    // x0 = norm(wte[idx]): into the embedding's gradient rows.
+    ops.push(await rmsnormBackwardOp(gpu, { x: a.emb, rstd: a.rstd0, dy: d.dRes, dx: d.dXn }, N, C, { label: "norm(emb)" }));
+    this.embBackward = await EmbeddingBackward.create(gpu, { dout: d.dXn, dwte: this.g("transformer.wte.weight") }, N, V, C);
+    ops.push(this.embBackward);
+  }
+
+  /** Uploads a batch: ids and targets (N = B·T each; targets −1 are not supervised). */
+  setBatch(inputs: Int32Array | Uint32Array, targets: Int32Array, opts: { gradScale?: number } = {}): void {
+    const N = this.B * this.T;
+    if (inputs.length !== N || targets.length !== N) {
+      throw new RangeError(`setBatch: expected ${N} inputs and targets (B=${this.B} T=${this.T}), got ${inputs.length} and ${targets.length}`);
+    }
+    const V = this.cfg.vocab_size;
+    let supervised = 0;
+    for (let i = 0; i < N; i++) {
+      if (!(inputs[i] >= 0 && inputs[i] < V)) throw new RangeError(`setBatch: input id ${inputs[i]} at ${i} is outside the vocabulary (${V})`);
+      if (targets[i] >= V || targets[i] < -1) throw new RangeError(`setBatch: target ${targets[i]} at ${i} is outside the vocabulary (${V})`);
+      if (targets[i] >= 0) supervised++;
+    }
+    writeTensor(this.acts.idx, Uint32Array.from(inputs));
+    writeTensor(this.acts.targets, targets);
+    this.lmLoss.setSupervisedCount(supervised, opts.gradScale ?? 1);
+    this.embBackward?.setTokens(inputs);
+  }
+
+  /** Forward only (no gradients touched); resolves to the mean loss. */
+  async forward(inputs: Int32Array, targets: Int32Array): Promise<number> {
+    this.setBatch(inputs, targets);
+    await runOps(this.gpu, this.training ? [...this.forwardOps, ...this.lmLoss.ops] : this.forwardOps, "GPT forward");
+    return (await readF32(this.acts.loss))[0];
+  }
+
+  /** Zeroes the gradients, runs forward + backward, and resolves to the loss. */
+  async forwardBackward(inputs: Int32Array, targets: Int32Array): Promise<number> {
+    if (!this.training) throw new Error("forwardBackward needs a model created with training: true");
+    this.setBatch(inputs, targets);
+    await runOps(this.gpu, [...this.zeroGradOps, ...this.forwardOps, ...this.backwardOps], "GPT forward+backward");
+    return (await readF32(this.acts.loss))[0];
+  }
+
+  /** Uploads parameters by nanochat name (float32, PyTorch (out, in) layout). */
+  loadParams(values: Map<string, Float32Array>): void {
+    for (const { name, shape } of paramShapes(this.cfg)) {
+      const v = values.get(name);
+      if (!v) throw new Error(`loadParams: missing ${name}`);
+      const n = shape.reduce((x, y) => x * y, 1);
+      if (v.length !== n) throw new Error(`loadParams: ${name} has ${v.length} values, expected ${n} (${shape.join("×")})`);
+      writeTensor(this.p(name), v);
+    }
+  }
+
+  async readParams(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, t] of this.params) out.set(name, await readF32(t));
+    return out;
+  }
+
+  async readGrads(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, t] of this.grads) out.set(name, await readF32(t));
+    return out;
+  }
+
+  get dispatchCount(): { forward: number; backward: number } {
+    return { forward: this.forwardOps.length, backward: this.backwardOps.length + this.zeroGradOps.length };
+  }
+
+  /** Bytes held on the GPU by parameters, gradients, activations and scratch. */
+  get bufferBytes(): { params: number; grads: number; activations: number } {
+    const sum = (m: Map<string, Tensor>) => [...m.values()].reduce((s, t) => s + t.buffer.size, 0);
+    return { params: sum(this.params), grads: sum(this.grads), activations: activationBytes(this.acts) + this.lmLoss.logits.buffer.size };
+  }
+
+  destroy(): void {
+    for (const t of [...this.params.values(), ...this.grads.values(), this.rope.cos, this.rope.sin]) t.destroy();
+    this.acts.destroy();
+    this.lmLoss.destroy();
+    this.embBackward?.destroy();
+  }
+}

@@ -1,0 +1,41 @@
+// RMSNorm (no weight) over rows of length D — kernels/rmsnorm.wgsl.
+import type { Gpu } from "../gpu/device.ts";
+import { loadKernel, type Op } from "../gpu/kernel.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { grid1d, gridOp, requireSize } from "./grid.ts";
+
+export const RMSNORM_WGSL = new URL("../../kernels/rmsnorm.wgsl", import.meta.url);
+/** PyTorch's F.rms_norm default for float32 (eps=None → torch.finfo(float32).eps). */
+export const RMS_EPS = 1.1920928955078125e-7;
+
+function workgroupSize(D: number): number {
+  return D >= 256 ? 256 : D >= 128 ? 128 : 64;
+}
+
+/** y = x / rms(x) per row; saves rstd (rows) for the backward. */
+export async function rmsnormForwardOp(gpu: Gpu, t: { x: Tensor; y: Tensor; rstd: Tensor }, rows: number, D: number, label = "rmsnorm"): Promise<Op> {
+  const name = `${label}(rows=${rows} D=${D})`;
+  requireSize(name, "x", t.x, rows * D);
+  requireSize(name, "y", t.y, rows * D);
+  requireSize(name, "rstd", t.rstd, rows);
+  const k = await loadKernel(gpu, { url: RMSNORM_WGSL, entry: "forward", overrides: { WG: workgroupSize(D) } });
+  const bound = k.bind({ x: t.x, y: t.y, rstd: t.rstd }, { rows, D, eps: RMS_EPS }, name);
+  return gridOp(bound, grid1d(gpu, rows, 1, name));
+}
+
+/** dx (+)= rstd·(dy − x̂·mean(dy·x̂)). With accumulate, adds into dx. */
+export async function rmsnormBackwardOp(
+  gpu: Gpu, t: { x: Tensor; rstd: Tensor; dy: Tensor; dx: Tensor }, rows: number, D: number,
+  opts: { accumulate?: boolean; label?: string } = {},
+): Promise<Op> {
+  const name = `${opts.label ?? "rmsnorm"}.backward(rows=${rows} D=${D})`;
+  for (const [n, tt] of [["x", t.x], ["dy", t.dy], ["dx", t.dx]] as const) requireSize(name, n, tt, rows * D);
+  requireSize(name, "rstd", t.rstd, rows);
+  const k = await loadKernel(gpu, {
+    url: RMSNORM_WGSL,
+    entry: "backward",
+    overrides: { WG: workgroupSize(D), ACCUMULATE: !!opts.accumulate },
+  });
+  const bound = k.bind({ x: t.x, rstd_in: t.rstd, dy: t.dy, dx: t.dx }, { rows, D, eps: RMS_EPS }, name);
+  return gridOp(bound, grid1d(gpu, rows, 1, name));
+}
