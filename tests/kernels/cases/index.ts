@@ -1,7 +1,9 @@
 // Every kernel case, in one list, for the Deno tests and the Chromium page alike.
 import type { KernelCase } from "../harness.ts";
 import { matmulCases } from "./matmul.ts";
+import { optimCases } from "./optim.ts";
 
 export const ALL_CASES: Record<string, KernelCase[]> = {
   matmul: matmulCases,
+  optim: optimCases,
 };

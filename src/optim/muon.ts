@@ -1,0 +1,112 @@
+// Muon on the GPU (kernels/muon.wgsl + the matmul kernel): Nesterov momentum, quintic
+// Newton–Schulz orthogonalisation in float32 (the reference uses bf16), the aspect-ratio
+// scale, the update — all recorded into the step's pass, no readback.
+import type { Gpu } from "../gpu/device.ts";
+import { GpuError } from "../gpu/device.ts";
+import { type BoundKernel, loadKernel, type Op } from "../gpu/kernel.ts";
+import { createTensor, fillTensorBits, type Tensor } from "../gpu/tensor.ts";
+import { grid1d, gridOp } from "../nn/grid.ts";
+import { matmulOp } from "../nn/matmul.ts";
+import { REDUCE_WGSL, sumOfSquaresOps, partialCount } from "./grad_norm.ts";
+
+export const MUON_WGSL = new URL("../../kernels/muon.wgsl", import.meta.url);
+/** Quintic Newton–Schulz coefficients of the reference (singular values → ~U(0.5, 1.5)). */
+export const NS_COEFFS = { a: 3.4445, b: -4.775, c: 2.0315 };
+export const NS_STEPS = 5;
+
+export interface MuonParam {
+  name: string;
+  param: Tensor;
+  grad: Tensor;
+  lr: number;
+}
+
+interface Entry {
+  name: string;
+  rows: number;
+  cols: number;
+  lr: number;
+  momentumBound: BoundKernel;
+  normalizeBound: BoundKernel;
+  updateBound: BoundKernel;
+}
+
+export class Muon {
+  readonly ops: Op[] = [];
+  readonly state = new Map<string, { momentum: Tensor }>();
+  private entries: Entry[] = [];
+  private scratch: Tensor[] = [];
+  step = 0;
+
+  static async create(gpu: Gpu, params: MuonParam[], gradScale: Tensor): Promise<Muon> {
+    const opt = new Muon();
+    let maxMN = 1, maxMM = 1, maxN = 1;
+    for (const p of params) {
+      if (p.param.shape.length !== 2) throw new GpuError(`Muon: ${p.name} is not 2-D (${p.param.shape.join("×")}); use AdamW for it`);
+      const [r, c] = p.param.shape;
+      const m = Math.min(r, c);
+      maxMN = Math.max(maxMN, r * c);
+      maxMM = Math.max(maxMM, m * m);
+      maxN = Math.max(maxN, r * c);
+    }
+    const mk = (shape: number[], label: string) => {
+      const t = createTensor(gpu, shape, "f32", label);
+      opt.scratch.push(t);
+      return t;
+    };
+    const X = [mk([maxMN], "muon.X0"), mk([maxMN], "muon.X1")];
+    const A = mk([maxMM], "muon.A"), Bm = mk([maxMM], "muon.B");
+    const partials = mk([partialCount(maxN)], "muon.partials"), normSq = mk([4], "muon.norm_sq");
+    const kMomentum = await loadKernel(gpu, { url: MUON_WGSL, entry: "momentum" });
+    const kNormalize = await loadKernel(gpu, { url: MUON_WGSL, entry: "normalize" });
+    const kUpdate = await loadKernel(gpu, { url: MUON_WGSL, entry: "update" });
+    const kAxpby = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "axpby" });
+    const { a, b, c } = NS_COEFFS;
+
+    for (const p of params) {
+      const [rows, cols] = p.param.shape;
+      const transposed = rows > cols;
+      const m = Math.min(rows, cols), n = Math.max(rows, cols);
+      const size = rows * cols;
+      const grid = grid1d(gpu, size, 256, p.name);
+      const momentum = createTensor(gpu, p.param.shape, "f32", `muon.momentum:${p.name}`);
+      fillTensorBits(momentum, 0);
+      opt.state.set(p.name, { momentum });
+      const u = (mu: number, scale: number) => ({ rows, cols, transposed: transposed ? 1 : 0, momentum: mu, scale });
+      const L = `muon ${p.name}`;
+      const momentumBound = kMomentum.bind({ g: p.grad, buf: momentum, x: X[0], grad_scale: gradScale }, u(0.85, 0), `${L}.momentum`);
+      opt.ops.push(gridOp(momentumBound, grid));
+      opt.ops.push(...await sumOfSquaresOps(gpu, X[0], size, partials, normSq, `${L}.frobenius`));
+      const normalizeBound = kNormalize.bind({ x: X[0], norm_sq: normSq }, u(0, 0), `${L}.normalize`);
+      opt.ops.push(gridOp(normalizeBound, grid));
+      for (let s = 0; s < NS_STEPS; s++) {
+        const xIn = X[s % 2], xOut = X[(s + 1) % 2];
+        const tag = `${L}.ns${s}`;
+        opt.ops.push(await matmulOp(gpu, xIn, xIn, A, { M: m, N: m, K: n }, { transB: true, label: `${tag} A=XXᵀ` }));
+        opt.ops.push(await matmulOp(gpu, A, A, Bm, { M: m, N: m, K: m }, { alpha: c, label: `${tag} B=c·AA` }));
+        opt.ops.push(gridOp(kAxpby.bind({ x: A, y: Bm }, { n: m * m, offset: 0, alpha: b, beta: 1 }, `${tag} B+=b·A`), grid1d(gpu, m * m, 256, tag)));
+        opt.ops.push(await matmulOp(gpu, Bm, xIn, xOut, { M: m, N: n, K: m }, { label: `${tag} BX` }));
+        opt.ops.push(gridOp(kAxpby.bind({ x: xIn, y: xOut }, { n: m * n, offset: 0, alpha: a, beta: 1 }, `${tag} X=aX+BX`), grid1d(gpu, m * n, 256, tag)));
+      }
+      const updateBound = kUpdate.bind({ p: p.param, x: X[NS_STEPS % 2] }, u(0, 0), `${L}.update`);
+      opt.ops.push(gridOp(updateBound, grid));
+      opt.entries.push({ name: p.name, rows, cols, lr: p.lr, momentumBound, normalizeBound, updateBound });
+    }
+    return opt;
+  }
+
+  /** Before recording `ops`: momentum μ for this step and lr = base·lrMultiplier. */
+  prepareStep(lrMultiplier: number, momentum: number): void {
+    this.step += 1;
+    for (const e of this.entries) {
+      const base = { rows: e.rows, cols: e.cols, transposed: e.rows > e.cols ? 1 : 0 };
+      e.momentumBound.setParams({ ...base, momentum, scale: 0 });
+      e.updateBound.setParams({ ...base, momentum, scale: e.lr * lrMultiplier * Math.sqrt(Math.max(1, e.rows / e.cols)) });
+    }
+  }
+
+  destroy(): void {
+    for (const t of this.scratch) t.destroy();
+    for (const s of this.state.values()) s.momentum.destroy();
+  }
+}
