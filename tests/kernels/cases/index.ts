@@ -1,9 +1,11 @@
 // Every kernel case, in one list, for the Deno tests and the Chromium page alike.
 import type { KernelCase } from "../harness.ts";
+import { layerCases } from "./layers.ts";
 import { matmulCases } from "./matmul.ts";
 import { optimCases } from "./optim.ts";
 
 export const ALL_CASES: Record<string, KernelCase[]> = {
   matmul: matmulCases,
+  layers: layerCases,
   optim: optimCases,
 };

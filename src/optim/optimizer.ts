@@ -1,0 +1,71 @@
+// The reference's optimizer split for the GPT: AdamW for the embedding and lm_head
+// (LRs scaled by (n_embd/768)^-0.5), Muon for every matrix inside the blocks, one
+// global gradient norm (optionally clipping) shared by both.
+import type { Gpu } from "../gpu/device.ts";
+import type { Op } from "../gpu/kernel.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { AdamW, NANOCHAT_ADAMW } from "./adamw.ts";
+import { GradNorm } from "./grad_norm.ts";
+import { Muon } from "./muon.ts";
+import { adamLrScale } from "./schedule.ts";
+
+export interface OptimizerConfig {
+  embeddingLr: number;
+  unembeddingLr: number;
+  matrixLr: number;
+  weightDecay: number;
+  /** Global-norm clip; ≤ 0 computes the norm without clipping. */
+  gradClip: number;
+  /** false: AdamW for the matrices too (the comparison run of the overfitting test). */
+  useMuon: boolean;
+  /** AdamW LR for the matrices when useMuon is false. */
+  matrixAdamLr?: number;
+}
+
+export const NANOCHAT_OPTIM: OptimizerConfig = {
+  embeddingLr: 0.2,
+  unembeddingLr: 0.004,
+  matrixLr: 0.02,
+  weightDecay: 0,
+  gradClip: 1.0,
+  useMuon: true,
+};
+
+export class ModelOptimizer {
+  readonly ops: Op[] = [];
+  private constructor(readonly adamw: AdamW, readonly muon: Muon | null, readonly gradNorm: GradNorm) {}
+
+  static async create(
+    gpu: Gpu, nEmbd: number, params: Map<string, Tensor>, grads: Map<string, Tensor>, cfg: OptimizerConfig,
+  ): Promise<ModelOptimizer> {
+    const names = [...params.keys()];
+    const gradNorm = await GradNorm.create(gpu, names.map((n) => grads.get(n)!), cfg.gradClip);
+    const s = adamLrScale(nEmbd);
+    const adamParams = [];
+    const muonParams = [];
+    for (const name of names) {
+      const entry = { name, param: params.get(name)!, grad: grads.get(name)! };
+      if (name === "transformer.wte.weight") adamParams.push({ ...entry, lr: cfg.embeddingLr * s });
+      else if (name === "lm_head.weight") adamParams.push({ ...entry, lr: cfg.unembeddingLr * s });
+      else if (cfg.useMuon) muonParams.push({ ...entry, lr: cfg.matrixLr });
+      else adamParams.push({ ...entry, lr: cfg.matrixAdamLr ?? cfg.unembeddingLr * s });
+    }
+    const adamw = await AdamW.create(gpu, adamParams, { ...NANOCHAT_ADAMW, weightDecay: cfg.weightDecay }, gradNorm.state);
+    const muon = muonParams.length ? await Muon.create(gpu, muonParams, gradNorm.state) : null;
+    const opt = new ModelOptimizer(adamw, muon, gradNorm);
+    opt.ops.push(...gradNorm.ops, ...adamw.ops, ...(muon?.ops ?? []));
+    return opt;
+  }
+
+  /** Sets this step's LR multiplier and Muon momentum; then record `ops` after the backward. */
+  prepareStep(lrMultiplier: number, momentum: number): void {
+    this.adamw.prepareStep(lrMultiplier);
+    this.muon?.prepareStep(lrMultiplier, momentum);
+  }
+
+  destroy(): void {
+    this.adamw.destroy();
+    this.muon?.destroy();
+    this.gradNorm.destroy();
+  }
+}
