@@ -3,7 +3,7 @@
 // global gradient norm (optionally clipping) shared by both.
 import type { Gpu } from "../gpu/device.ts";
 import type { Op } from "../gpu/kernel.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { readF32, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { AdamW, NANOCHAT_ADAMW } from "./adamw.ts";
 import { GradNorm } from "./grad_norm.ts";
 import { Muon } from "./muon.ts";
@@ -61,6 +61,36 @@ export class ModelOptimizer {
   prepareStep(lrMultiplier: number, momentum: number): void {
     this.adamw.prepareStep(lrMultiplier);
     this.muon?.prepareStep(lrMultiplier, momentum);
+  }
+
+  /** Every state tensor under a stable name: adamw.m/v.<param>, muon.momentum.<param>. */
+  stateTensors(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, s] of this.adamw.state) {
+      out.set(`adamw.m.${name}`, s.m);
+      out.set(`adamw.v.${name}`, s.v);
+    }
+    for (const [name, s] of this.muon?.state ?? []) out.set(`muon.momentum.${name}`, s.momentum);
+    return out;
+  }
+
+  /** The optimizer state as host arrays plus step counters (for optim.safetensors). */
+  async saveState(): Promise<{ tensors: Map<string, Float32Array>; meta: Record<string, string> }> {
+    const tensors = new Map<string, Float32Array>();
+    for (const [name, t] of this.stateTensors()) tensors.set(name, await readF32(t));
+    return { tensors, meta: { adamw_step: String(this.adamw.step), muon_step: String(this.muon?.step ?? 0) } };
+  }
+
+  /** Restores what saveState() returned; every tensor must be present with the same size. */
+  loadState(state: { tensors: Map<string, Float32Array>; meta: Record<string, string> }, source = "optimizer state"): void {
+    for (const [name, t] of this.stateTensors()) {
+      const v = state.tensors.get(name);
+      if (!v) throw Object.assign(new Error(`${source}: missing ${name} (was it saved by a different optimizer setup?)`), { userFacing: true });
+      if (v.length !== t.size) throw Object.assign(new Error(`${source}: ${name} has ${v.length} values, expected ${t.size}`), { userFacing: true });
+      writeTensor(t, v);
+    }
+    this.adamw.step = Number(state.meta.adamw_step ?? 0);
+    if (this.muon) this.muon.step = Number(state.meta.muon_step ?? 0);
   }
 
   destroy(): void {

@@ -5,65 +5,116 @@
 // first checking whether the whole chunk is one token. When a token's bytes can be split
 // into two tokens in several ways, any of those splits may merge, not only the trained
 // pair. We reproduce that exactly: `pairs` maps every (A, B) whose bytes concatenate to a
-// token T onto T (rank = id), for every split of every token.
+// token T onto T (rank = id), for every split of every token (found with a byte trie).
 //
 // Duplicate byte strings (two merges that spell the same bytes) resolve like the Python
 // dict nanochat builds: the later id wins.
 
-import { splitRegex } from "./regex.ts";
+import { stickySplitRegex } from "./regex.ts";
+import { StringTable } from "./string_table.ts";
+import { utf8Bytes } from "./utf8.ts";
 import { PairTable } from "./pair_table.ts";
 import { MinHeap2 } from "./min_heap.ts";
+import { TokenizerError } from "./errors.ts";
 
 const NONE = 0x7fffffff;
 /** Chunks at least this long use the heap path instead of the quadratic scan. */
 const LONG_CHUNK = 48;
 /**
- * Entries per cache generation. Two generations approximate an LRU cheaply: when the
- * young map fills it becomes the old one, and chunks found there move back to young.
+ * Chunks the cache holds before it starts over. Natural text repeats a small set of
+ * chunks, so a full reset is rare and refills fast; it keeps memory bounded on endless
+ * streams of distinct chunks (numbers, hashes, base64).
  */
-const CACHE_GENERATION = 50_000;
+const CACHE_LIMIT = 1 << 17;
 
 export class BpeEncoder {
-  /** Bytes of each mergeable token id, as a latin1 string (one char per byte). */
-  readonly tokenLatin1: string[];
   readonly size: number;
+  /** Bytes of every mergeable token, back to back: token id has bytes[offsets[id] .. offsets[id+1]). */
+  readonly bytes: Uint8Array;
+  readonly offsets: Int32Array;
+  /**
+   * A byte trie over all tokens: child of node x on byte c is trie.get(x, c) + 1 (root 0),
+   * and nodeToken[node] is the token spelled by the path (-1 if none; later id wins).
+   * It finds which prefixes and suffixes of a token are tokens without building strings,
+   * and serves tiktoken's whole-chunk lookup.
+   */
+  private trie: PairTable;
+  private nodeToken: Int32Array;
+  private maxTokenLength = 1;
   private pairs = new PairTable(1 << 12);
   private pairValue = new Int32Array(1 << 12);
-  /** Whole-chunk shortcut: the chunk as (well-formed) text -> token id. */
-  private wholeText = new Map<string, number>();
-  private young = new Map<string, number | readonly number[]>();
-  private old = new Map<string, number | readonly number[]>();
-  private re = splitRegex();
-  private utf8 = new TextEncoder();
+  /** Chunk cache: a chunk's ids, stored as a bare number when it is one token. */
+  private cache = new StringTable(1 << 14);
+  private cached: (number | readonly number[])[] = [];
+  private re = stickySplitRegex();
 
   /** `merges` as flat pairs: merge k joins merges[2k], merges[2k+1] into id 256 + k. */
   constructor(merges: Int32Array | readonly number[]) {
     const n = 256 + merges.length / 2;
-    const tok: string[] = new Array(n);
-    for (let i = 0; i < 256; i++) tok[i] = String.fromCharCode(i);
+    this.size = n;
+    const offsets = new Int32Array(n + 1);
+    for (let i = 0; i < 256; i++) offsets[i + 1] = i + 1;
     for (let k = 0; 256 + k < n; k++) {
       const a = merges[2 * k], b = merges[2 * k + 1];
       if (!(a >= 0 && a < 256 + k && b >= 0 && b < 256 + k)) {
-        throw new Error(`merge ${k} joins ids ${a} and ${b}, but only ids below ${256 + k} exist at that point`);
+        throw new TokenizerError(`merge ${k} joins ids ${a} and ${b}, but only ids below ${256 + k} exist at that point`);
       }
-      tok[256 + k] = tok[a] + tok[b];
+      offsets[257 + k] = offsets[256 + k] + (offsets[a + 1] - offsets[a]) + (offsets[b + 1] - offsets[b]);
     }
-    this.tokenLatin1 = tok;
-    this.size = n;
-    const canon = new Map<string, number>();
-    for (let id = 0; id < n; id++) canon.set(tok[id], id); // later id wins
-    const strict = new TextDecoder("utf-8", { fatal: true });
-    for (const [s, id] of canon) {
-      if (s.length >= 2) {
-        for (let k = 1; k < s.length; k++) {
-          const a = canon.get(s.slice(0, k)), b = canon.get(s.slice(k));
-          if (a !== undefined && b !== undefined) this.setPair(a, b, id);
-        }
+    const bytes = new Uint8Array(offsets[n]);
+    for (let i = 0; i < 256; i++) bytes[i] = i;
+    for (let k = 0; 256 + k < n; k++) {
+      const a = merges[2 * k], b = merges[2 * k + 1], at = offsets[256 + k];
+      bytes.copyWithin(at, offsets[a], offsets[a + 1]);
+      bytes.copyWithin(at + offsets[a + 1] - offsets[a], offsets[b], offsets[b + 1]);
+    }
+    this.bytes = bytes;
+    this.offsets = offsets;
+
+    this.trie = new PairTable(bytes.length);
+    this.nodeToken = new Int32Array(bytes.length + 1).fill(-1);
+    const ends = new Int32Array(n);
+    for (let id = 0; id < n; id++) {
+      let node = 0;
+      for (let i = offsets[id]; i < offsets[id + 1]; i++) node = this.trie.intern(node, bytes[i]) + 1;
+      this.nodeToken[node] = id;
+      ends[id] = node;
+      this.maxTokenLength = Math.max(this.maxTokenLength, offsets[id + 1] - offsets[id]);
+    }
+    // Every split of every token into two tokens becomes a pair with that token's rank.
+    for (let id = 256; id < n; id++) {
+      if (this.nodeToken[ends[id]] !== id) continue; // a duplicate spelling: the later id stands for it
+      const s = offsets[id], e = offsets[id + 1];
+      let node = 0;
+      for (let k = s; k + 1 < e; k++) {
+        node = this.trie.get(node, bytes[k]) + 1;
+        const left = this.nodeToken[node];
+        if (left < 0) continue;
+        const right = this.lookup(bytes, k + 1, e);
+        if (right >= 0) this.setPair(left, right, id);
       }
-      try {
-        this.wholeText.set(strict.decode(latin1ToBytes(s)), id);
-      } catch { /* not valid UTF-8 on its own: can never be a whole chunk */ }
     }
+  }
+
+  /** The token spelled by buf[start, end), or -1. */
+  private lookup(buf: Uint8Array, start: number, end: number): number {
+    let node = 0;
+    for (let i = start; i < end; i++) {
+      const p = this.trie.get(node, buf[i]);
+      if (p < 0) return -1;
+      node = p + 1;
+    }
+    return this.nodeToken[node];
+  }
+
+  /** Bytes of token `id` (a view; do not modify). */
+  tokenBytes(id: number): Uint8Array {
+    return this.bytes.subarray(this.offsets[id], this.offsets[id + 1]);
+  }
+
+  /** Bytes of token `id` as a latin1 string (one char per byte). */
+  tokenLatin1(id: number): string {
+    return String.fromCharCode.apply(null, this.tokenBytes(id) as unknown as number[]);
   }
 
   private setPair(a: number, b: number, t: number): void {
@@ -84,44 +135,39 @@ export class BpeEncoder {
 
   /** Appends the ids of `text` (no special tokens recognized) to `out`. */
   encodeInto(text: string, out: number[]): void {
-    const re = this.re;
+    const re = this.re, cache = this.cache, n = text.length;
     re.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) {
-      const chunk = m[0];
-      // Most chunks are one token; the cache stores those as a bare number.
-      const hit = this.young.get(chunk);
-      const ids = hit !== undefined ? hit : this.cacheMiss(chunk);
+    let start = 0;
+    while (start < n) {
+      if (!re.test(text)) throw new Error(`split regex found no chunk at offset ${start}`);
+      const end = re.lastIndex;
+      const h = StringTable.hash(text, start, end);
+      let i = cache.find(text, start, end, h);
+      if (i < 0) i = this.addToCache(text.slice(start, end), h);
+      const ids = this.cached[i];
       if (typeof ids === "number") out.push(ids);
-      else for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+      else for (let k = 0; k < ids.length; k++) out.push(ids[k]);
+      start = end;
     }
   }
 
-  /** Ids of one chunk, through the cache. */
-  encodeChunk(chunk: string): readonly number[] {
-    const ids = this.young.get(chunk) ?? this.cacheMiss(chunk);
-    return typeof ids === "number" ? [ids] : ids;
-  }
-
-  private cacheMiss(chunk: string): number | readonly number[] {
-    let ids = this.old.get(chunk);
-    if (ids === undefined) {
-      const list = this.encodeUncached(chunk);
-      ids = list.length === 1 ? list[0] : list;
+  private addToCache(chunk: string, h: number): number {
+    if (this.cache.size >= CACHE_LIMIT) {
+      this.cache.clear();
+      this.cached = [];
     }
-    if (this.young.size >= CACHE_GENERATION) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-    this.young.set(chunk, ids);
-    return ids;
+    const list = this.encodeUncached(chunk);
+    this.cached.push(list.length === 1 ? list[0] : list);
+    return this.cache.insert(chunk, h);
   }
 
   private encodeUncached(chunk: string): number[] {
-    // TextEncoder writes U+FFFD for lone surrogates, so the well-formed text spells the same bytes.
-    const whole = this.wholeText.get(chunk) ?? (chunk.isWellFormed() ? undefined : this.wholeText.get(chunk.toWellFormed()));
-    if (whole !== undefined) return [whole];
-    const bytes = this.utf8.encode(chunk);
+    const bytes = utf8Bytes(chunk);
+    if (bytes.length <= this.maxTokenLength) {
+      // tiktoken first looks the whole chunk up; merging could otherwise split it differently
+      const whole = this.lookup(bytes, 0, bytes.length);
+      if (whole >= 0) return [whole];
+    }
     return bytes.length < LONG_CHUNK ? this.mergeShort(bytes) : this.mergeLong(bytes);
   }
 
@@ -184,10 +230,4 @@ export class BpeEncoder {
     for (let i = 0; i >= 0; i = next[i]) out.push(tok[i]);
     return out;
   }
-}
-
-export function latin1ToBytes(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
 }

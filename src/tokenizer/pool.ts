@@ -1,4 +1,4 @@
-// Batch encoding (and training-chunk counting) across Web Workers. `new Worker(new URL(
+// Batch encoding and training-chunk counting across Web Workers. `new Worker(new URL(
 // "./worker.ts", import.meta.url), {type: "module"})` works in Deno and in Vite builds.
 // Small batches stay in this thread: posting strings to workers and back costs more than
 // encoding a few kilobytes, and results are identical either way.
@@ -8,9 +8,9 @@ import { ChunkCounter } from "./train.ts";
 import type { WorkerReply, WorkerRequest } from "./worker.ts";
 
 export interface PoolOptions {
-  /** Worker count (default: hardware threads, at most 8). 0 = always in-thread. */
+  /** Worker count (default: hardware threads, at most 8). 0 = always in this thread. */
   workers?: number;
-  /** Batches with fewer characters than this are encoded in-thread (default 200,000). */
+  /** Batches with fewer characters than this stay in this thread (default 200,000). */
   minChars?: number;
 }
 
@@ -21,13 +21,14 @@ export interface FlatIds {
 }
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
+type Reply<K extends WorkerReply["kind"]> = Extract<WorkerReply, { kind: K }>;
 
-export class EncoderPool {
+/** A set of started workers and request/reply bookkeeping. */
+class Workers {
   private nextId = 1;
   private pending = new Map<number, Pending>();
-
-  private constructor(readonly tok: Tokenizer | null, private workers: Worker[], private minChars: number) {
-    for (const w of workers) {
+  private constructor(public list: Worker[]) {
+    for (const w of list) {
       w.onmessage = (e: MessageEvent<WorkerReply>) => {
         const r = e.data;
         if (r.kind === "ready") return;
@@ -39,22 +40,20 @@ export class EncoderPool {
       };
       w.onerror = (e: ErrorEvent) => {
         e.preventDefault();
-        const err = new Error(`tokenizer worker crashed: ${e.message}`);
-        for (const p of this.pending.values()) p.reject(err);
-        this.pending.clear();
+        this.failAll(new Error(`tokenizer worker crashed: ${e.message}`));
       };
     }
   }
 
-  /** Starts the workers; `tok` may be null for a pool that only counts training chunks. */
-  static async create(tok: Tokenizer | null, opts: PoolOptions = {}): Promise<EncoderPool> {
+  static async start(tok: Tokenizer | null, opts: PoolOptions): Promise<Workers> {
     const hw = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1;
     const n = typeof Worker === "undefined" ? 0 : Math.max(0, opts.workers ?? Math.min(8, hw));
-    const workers: Worker[] = [];
     const file = tok ? tok.toJSON() : null;
+    const list: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
-      const w = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+      // Written exactly in this form so that Vite recognizes and bundles the worker.
+      const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
       ready.push(
         new Promise((resolve, reject) => {
           w.onmessage = (e: MessageEvent<WorkerReply>) => e.data.kind === "ready" ? resolve() : reject(new Error(JSON.stringify(e.data)));
@@ -65,61 +64,77 @@ export class EncoderPool {
         }),
       );
       w.postMessage({ kind: "init", file } satisfies WorkerRequest);
-      workers.push(w);
+      list.push(w);
     }
     try {
       await Promise.all(ready);
     } catch (err) {
-      for (const w of workers) w.terminate();
+      for (const w of list) w.terminate();
       throw err;
     }
-    return new EncoderPool(tok, workers, opts.minChars ?? 200_000);
+    return new Workers(list);
   }
 
-  get workerCount(): number {
-    return this.workers.length;
-  }
-
-  private request(w: Worker, msg: WorkerRequest & { id: number }): Promise<WorkerReply> {
+  request<K extends WorkerReply["kind"]>(i: number, msg: WorkerRequest & { id?: number }): Promise<Reply<K>> {
+    const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(msg.id, { resolve, reject });
-      w.postMessage(msg);
+      this.pending.set(id, { resolve: resolve as (r: WorkerReply) => void, reject });
+      this.list[i].postMessage({ ...msg, id });
     });
   }
 
-  /** Contiguous slices of `texts` with about equal characters, one per worker. */
-  private split(texts: readonly string[]): string[][] {
+  /** Contiguous slices of `texts` with about equal characters, at most one per worker. */
+  split(texts: readonly string[]): string[][] {
     const total = texts.reduce((s, t) => s + t.length, 0);
-    const n = Math.min(this.workers.length, texts.length);
+    const n = Math.min(this.list.length, texts.length);
     const slices: string[][] = [];
     let cur: string[] = [], acc = 0;
     for (const t of texts) {
       cur.push(t);
       acc += t.length;
-      if (slices.length < n - 1 && acc >= (total * (slices.length + 1)) / n) {
-        slices.push(cur);
-        cur = [];
-      }
+      if (slices.length < n - 1 && acc >= (total * (slices.length + 1)) / n) slices.push(cur), cur = [];
     }
     slices.push(cur);
     return slices;
   }
 
-  private useWorkers(texts: readonly string[]): boolean {
-    if (this.workers.length === 0 || texts.length < 2) return false;
-    let chars = 0;
-    for (const t of texts) if ((chars += t.length) >= this.minChars) return true;
-    return false;
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  close(): void {
+    for (const w of this.list) w.terminate();
+    this.list = [];
+    this.failAll(new Error("tokenizer worker pool closed"));
+  }
+}
+
+function bigEnough(texts: readonly string[], minChars: number): boolean {
+  if (texts.length < 2) return false;
+  let chars = 0;
+  for (const t of texts) if ((chars += t.length) >= minChars) return true;
+  return false;
+}
+
+/** Encodes batches of texts across workers; results equal tok.encodeBatch. Close it when done. */
+export class EncoderPool {
+  private constructor(readonly tok: Tokenizer, private workers: Workers, private minChars: number) {}
+
+  static async create(tok: Tokenizer, opts: PoolOptions = {}): Promise<EncoderPool> {
+    return new EncoderPool(tok, await Workers.start(tok, opts), opts.minChars ?? 200_000);
+  }
+
+  get workerCount(): number {
+    return this.workers.list.length;
   }
 
   /** Encodes every text (like Tokenizer.encode) into one flat buffer. */
   async encodeBatchFlat(texts: readonly string[], opts: EncodeOptions = {}): Promise<FlatIds> {
-    if (!this.tok) throw new Error("this pool was created without a tokenizer");
-    if (!this.useWorkers(texts)) return flatten(this.tok.encodeBatch(texts, opts));
-    const parts = await Promise.all(
-      this.split(texts).map((slice, i) => this.request(this.workers[i], { kind: "encode", id: this.nextId++, texts: slice, opts })),
+    if (this.workerCount === 0 || !bigEnough(texts, this.minChars)) return flatten(this.tok.encodeBatch(texts, opts));
+    const outs = await Promise.all(
+      this.workers.split(texts).map((slice, i) => this.workers.request<"encoded">(i, { kind: "encode", id: 0, texts: slice, opts })),
     );
-    const outs = parts as Extract<WorkerReply, { kind: "encoded" }>[];
     const ids = new Int32Array(outs.reduce((s, o) => s + o.ids.length, 0));
     const offsets = new Int32Array(texts.length + 1);
     let at = 0, t = 0;
@@ -137,28 +152,57 @@ export class EncoderPool {
     return Array.from({ length: texts.length }, (_, i) => Array.from(ids.subarray(offsets[i], offsets[i + 1])));
   }
 
-  /** Adds the training chunks of `texts` to `counter`, counting in the workers. */
-  async countChunks(texts: readonly string[], counter: ChunkCounter): Promise<void> {
-    if (!this.useWorkers(texts)) {
-      for (const t of texts) counter.add(t);
-      return;
-    }
-    const parts = await Promise.all(
-      this.split(texts).map((slice, i) => this.request(this.workers[i], { kind: "count", id: this.nextId++, texts: slice })),
-    );
-    for (const p of parts as Extract<WorkerReply, { kind: "counted" }>[]) {
-      for (let i = 0; i < p.chunks.length; i++) counter.addChunk(p.chunks[i], p.counts[i]);
-    }
-    for (const t of texts) counter.chars += t.length;
-    counter.texts += texts.length;
-  }
-
   /** Stops the workers (a Deno process does not exit while they run). */
   close(): void {
-    for (const w of this.workers) w.terminate();
-    this.workers = [];
-    for (const p of this.pending.values()) p.reject(new Error("encoder pool closed"));
-    this.pending.clear();
+    this.workers.close();
+  }
+}
+
+/**
+ * Counts training chunks across workers. Each worker keeps its own counts across
+ * batches; finish() gathers them once, so the main thread only merges each worker's
+ * distinct chunks at the end. Equal to ChunkCounter.add over the same texts.
+ */
+export class CountingPool {
+  private local = new ChunkCounter();
+  private constructor(private workers: Workers, private minChars: number) {}
+
+  static async create(opts: PoolOptions = {}): Promise<CountingPool> {
+    return new CountingPool(await Workers.start(null, opts), opts.minChars ?? 200_000);
+  }
+
+  get workerCount(): number {
+    return this.workers.list.length;
+  }
+
+  /** Texts and characters added so far. */
+  get texts(): number {
+    return this.local.texts;
+  }
+  get chars(): number {
+    return this.local.chars;
+  }
+
+  async add(texts: readonly string[]): Promise<void> {
+    if (this.workerCount === 0 || !bigEnough(texts, this.minChars)) {
+      for (const t of texts) this.local.add(t);
+      return;
+    }
+    await Promise.all(this.workers.split(texts).map((slice, i) => this.workers.request<"counted">(i, { kind: "count", id: 0, texts: slice })));
+    for (const t of texts) this.local.chars += t.length;
+    this.local.texts += texts.length;
+  }
+
+  /** All counts so far, in one counter; closes the workers. */
+  async finish(): Promise<ChunkCounter> {
+    const parts = await Promise.all(this.workers.list.map((_, i) => this.workers.request<"counts">(i, { kind: "flush", id: 0 })));
+    this.workers.close();
+    for (const p of parts) for (let i = 0; i < p.chunks.length; i++) this.local.addChunk(p.chunks[i], p.counts[i]);
+    return this.local;
+  }
+
+  close(): void {
+    this.workers.close();
   }
 }
 

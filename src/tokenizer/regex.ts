@@ -53,6 +53,17 @@ export function splitRegex(): RegExp {
 }
 
 /**
+ * A sticky variant for the hot loops (chunk counting, encoding). Chunks tile the text,
+ * so `re.test(text)` from lastIndex = end of the previous chunk finds the next one
+ * without allocating a match array or a substring; the loops then hash the characters
+ * in place. A failed test before the end of the text would mean a gap in the pattern's
+ * coverage: the loops report it instead of skipping text.
+ */
+export function stickySplitRegex(): RegExp {
+  return new RegExp(SPLIT_PATTERN_JS, "uy");
+}
+
+/**
  * Calls `fn` for each chunk of `text`, in order. Every character of `text` lands in
  * exactly one chunk (the last alternative `\s+` and the punctuation class cover
  * whatever the others leave), so the chunks concatenate back to `text`.

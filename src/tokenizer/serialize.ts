@@ -10,6 +10,7 @@
 // token_bytes.json: { "hash": ..., "token_bytes": [byte length per id, 0 for specials] }.
 
 import { SPLIT_PATTERN } from "./regex.ts";
+import { TokenizerError } from "./errors.ts";
 
 export const FORMAT_NAME = "webgpu-nanochat-tokenizer";
 export const FORMAT_VERSION = 1;
@@ -22,11 +23,6 @@ export interface TokenizerFile {
   vocab_size: number;
   special_tokens: string[];
   merges: [number, number][];
-}
-
-class FormatError extends Error {
-  override name = "TokenizerError";
-  userFacing = true;
 }
 
 /** The tokenizer.json object. */
@@ -62,11 +58,11 @@ export function parseTokenizerJson(input: string | unknown, where = "tokenizer.j
     try {
       obj = JSON.parse(input);
     } catch (err) {
-      throw new FormatError(`${where} is not valid JSON (${(err as Error).message}); re-create it with 'deno task tok train'`);
+      throw new TokenizerError(`${where} is not valid JSON (${(err as Error).message}); re-create it with 'deno task tok train'`);
     }
   }
   const f = obj as Partial<TokenizerFile>;
-  const bad = (what: string) => new FormatError(`${where} is not a usable tokenizer file: ${what}`);
+  const bad = (what: string) => new TokenizerError(`${where} is not a usable tokenizer file: ${what}`);
   if (typeof obj !== "object" || obj === null || f.format !== FORMAT_NAME) throw bad(`"format" must be "${FORMAT_NAME}"`);
   if (f.version !== FORMAT_VERSION) throw bad(`version ${f.version} is not supported (this build reads version ${FORMAT_VERSION})`);
   if (f.pattern !== SPLIT_PATTERN) throw bad(`its split pattern differs from the reference pattern this build implements`);
@@ -88,7 +84,7 @@ export function parseTokenizerJson(input: string | unknown, where = "tokenizer.j
 }
 
 export function hashMismatch(where: string, stored: string, actual: string): Error {
-  return new FormatError(`${where} is corrupt: its content hashes to ${actual.slice(0, 12)}…, not the recorded ${stored.slice(0, 12)}…`);
+  return new TokenizerError(`${where} is corrupt: its content hashes to ${actual.slice(0, 12)}…, not the recorded ${stored.slice(0, 12)}…`);
 }
 
 function toBase64(latin1: string): string {
@@ -120,17 +116,17 @@ export function parseTiktoken(text: string, where = "tokenizer.tiktoken"): Int32
     try {
       bytes = atob(b64);
     } catch {
-      throw new FormatError(`${where} line ${i + 1}: ${JSON.stringify(b64)} is not base64`);
+      throw new TokenizerError(`${where} line ${i + 1}: ${JSON.stringify(b64)} is not base64`);
     }
     if (extra !== undefined || !Number.isInteger(rank) || rank !== byRank.length) {
-      throw new FormatError(`${where} line ${i + 1}: expected "<base64> ${byRank.length}", got ${JSON.stringify(line)}`);
+      throw new TokenizerError(`${where} line ${i + 1}: expected "<base64> ${byRank.length}", got ${JSON.stringify(line)}`);
     }
     byRank.push(bytes);
     rankOf.set(bytes, rank);
   });
   for (let i = 0; i < 256; i++) {
     if (byRank[i] !== String.fromCharCode(i)) {
-      throw new FormatError(`${where}: rank ${i} must be the single byte ${i} (byte-level ranks without a byte remap)`);
+      throw new TokenizerError(`${where}: rank ${i} must be the single byte ${i} (byte-level ranks without a byte remap)`);
     }
   }
   const merges = new Int32Array(2 * (byRank.length - 256));
@@ -146,7 +142,7 @@ export function parseTiktoken(text: string, where = "tokenizer.tiktoken"): Int32
       if (at < 0) break;
       parts.splice(at, 2, parts[at] + parts[at + 1]);
     }
-    if (parts.length !== 2) throw new FormatError(`${where}: token of rank ${r} cannot be built from two lower-ranked tokens`);
+    if (parts.length !== 2) throw new TokenizerError(`${where}: token of rank ${r} cannot be built from two lower-ranked tokens`);
     merges[2 * (r - 256)] = rankOf.get(parts[0])!;
     merges[2 * (r - 256) + 1] = rankOf.get(parts[1])!;
   }

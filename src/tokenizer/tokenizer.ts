@@ -2,10 +2,11 @@
 // learned merge (merge k -> id 256 + k), then the special tokens in the reference order.
 // Runtime-agnostic: no Deno APIs here (files go through ./store.ts).
 
-import { BpeEncoder, latin1ToBytes } from "./encoder.ts";
+import { BpeEncoder } from "./encoder.ts";
 import { capTexts, ChunkCounter, trainMerges, type TrainOptions, type TrainResult } from "./train.ts";
 import { sha256Hex } from "./sha256.ts";
 import { SPLIT_PATTERN } from "./regex.ts";
+import { TokenizerError } from "./errors.ts";
 import {
   formatTiktoken,
   formatTokenBytes,
@@ -35,12 +36,10 @@ export type SpecialToken = typeof SPECIAL_TOKENS[number];
 export const DEFAULT_VOCAB_SIZE = 65536;
 export const DEFAULT_DOC_CAP = 10_000;
 export const DEFAULT_MAX_CHARS = 2_000_000_000;
+/** Ids must stay far below 2^31 (typed arrays, pair hashing); 2^24 is plenty. */
+export const MAX_VOCAB_SIZE = 1 << 24;
 
-/** Errors about tokenizer input or files; CLIs print the message without a stack. */
-export class TokenizerError extends Error {
-  override name = "TokenizerError";
-  userFacing = true;
-}
+export { TokenizerError };
 
 export interface TokenizerTrainOptions extends TrainOptions {
   /** Crop each text to this many characters (default 10,000, like the reference). */
@@ -106,11 +105,13 @@ export class Tokenizer {
 
   static checkVocabSize(vocabSize: number, specials: readonly string[] = SPECIAL_TOKENS): void {
     const min = Tokenizer.minVocabSize(specials);
-    if (!Number.isInteger(vocabSize) || vocabSize < min) {
+    if (!Number.isInteger(vocabSize)) throw new TokenizerError(`vocab size must be a whole number, got ${vocabSize}`);
+    if (vocabSize < min) {
       throw new TokenizerError(
-        `vocab size ${vocabSize} is too small: it must be an integer of at least ${min} (256 byte tokens + ${specials.length} special tokens)`,
+        `vocab size ${vocabSize} is too small: it must be at least ${min} (256 byte tokens + ${specials.length} special tokens)`,
       );
     }
+    if (vocabSize > MAX_VOCAB_SIZE) throw new TokenizerError(`vocab size ${vocabSize} is too large (at most ${MAX_VOCAB_SIZE})`);
   }
 
   get numMerges(): number {
@@ -181,7 +182,10 @@ export class Tokenizer {
   private bytesTable(): Uint8Array[] {
     if (!this.bytesCache) {
       const utf8 = new TextEncoder();
-      this.bytesCache = [...this.enc.tokenLatin1.map(latin1ToBytes), ...this.specialTokens.map((s) => utf8.encode(s))];
+      this.bytesCache = [
+        ...Array.from({ length: this.enc.size }, (_, id) => this.enc.tokenBytes(id)),
+        ...this.specialTokens.map((s) => utf8.encode(s)),
+      ];
     }
     return this.bytesCache;
   }
@@ -220,13 +224,13 @@ export class Tokenizer {
    */
   tokenBytes(): Int32Array {
     const out = new Int32Array(this.vocabSize);
-    for (let id = 0; id < this.enc.size; id++) out[id] = this.enc.tokenLatin1[id].length;
+    for (let id = 0; id < this.enc.size; id++) out[id] = this.enc.offsets[id + 1] - this.enc.offsets[id];
     return out;
   }
 
   /** Bytes of token `id` as a latin1 string (one char per byte); mergeable ids only. */
   tokenLatin1(id: number): string {
-    return this.enc.tokenLatin1[id];
+    return this.enc.tokenLatin1(id);
   }
 
   /**
@@ -258,7 +262,7 @@ export class Tokenizer {
 
   /** The merge ranks in tiktoken's `.tiktoken` format (ids 0 .. 255 + #merges). */
   toTiktoken(): string {
-    return formatTiktoken(this.enc.tokenLatin1);
+    return formatTiktoken(Array.from({ length: this.enc.size }, (_, id) => this.enc.tokenLatin1(id)));
   }
 
   /** Builds a tokenizer from `.tiktoken` ranks (byte-ordered first 256) plus specials. */

@@ -7,48 +7,59 @@
 //      those edits cause; the heap is refreshed lazily (stale counts are re-pushed).
 // No step recounts the corpus, so a merge costs time proportional to where its pair occurs.
 
-import { splitRegex } from "./regex.ts";
+import { stickySplitRegex } from "./regex.ts";
+import { StringTable } from "./string_table.ts";
 import { PairTable, grow } from "./pair_table.ts";
 import { PairHeap } from "./heap.ts";
+import { utf8Into } from "./utf8.ts";
 
-const SHARDS = 8;
-
-/**
- * Distinct chunks and how often each occurs. Chunks are spread over several Maps
- * because one V8 Map holds at most 2^24 entries, which a large corpus can exceed.
- */
+/** Distinct chunks and how often each occurs. */
 export class ChunkCounter {
-  readonly shards: Map<string, number>[] = Array.from({ length: SHARDS }, () => new Map());
+  private table = new StringTable(1 << 16);
+  private counts = new Float64Array(1 << 16);
   /** UTF-16 code units and texts seen so far. */
   chars = 0;
   texts = 0;
-  private re = splitRegex();
+  private re = stickySplitRegex();
 
   add(text: string): void {
     this.chars += text.length;
     this.texts++;
-    const re = this.re;
+    const re = this.re, table = this.table, n = text.length;
     re.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) this.addChunk(m[0], 1);
+    let start = 0;
+    while (start < n) {
+      if (!re.test(text)) throw new Error(`split regex found no chunk at offset ${start}`);
+      const end = re.lastIndex;
+      const h = StringTable.hash(text, start, end);
+      const i = table.find(text, start, end, h);
+      if (i >= 0) this.counts[i]++;
+      else this.insert(text.slice(start, end), h, 1);
+      start = end;
+    }
   }
 
+  private insert(chunk: string, h: number, n: number): void {
+    const i = this.table.insert(chunk, h);
+    if (i >= this.counts.length) this.counts = grow(this.counts, this.counts.length * 2);
+    this.counts[i] = n;
+  }
+
+  /** Adds `n` occurrences of one chunk (counts made elsewhere, e.g. in a worker). */
   addChunk(chunk: string, n: number): void {
-    const shard = this.shards[(chunk.length + chunk.charCodeAt(0)) & (SHARDS - 1)];
-    shard.set(chunk, (shard.get(chunk) ?? 0) + n);
-  }
-
-  /** Folds in counts made elsewhere (e.g. by a worker). */
-  addCounts(entries: Iterable<[string, number]>): void {
-    for (const [c, n] of entries) this.addChunk(c, n);
+    const h = StringTable.hash(chunk, 0, chunk.length);
+    const i = this.table.find(chunk, 0, chunk.length, h);
+    if (i >= 0) this.counts[i] += n;
+    else this.insert(chunk, h, n);
   }
 
   get distinct(): number {
-    return this.shards.reduce((s, m) => s + m.size, 0);
+    return this.table.size;
   }
 
   *entries(): IterableIterator<[string, number]> {
-    for (const m of this.shards) yield* m;
+    const keys = this.table.keys;
+    for (let i = 0; i < keys.length; i++) yield [keys[i], this.counts[i]];
   }
 }
 
@@ -94,24 +105,22 @@ export interface TrainResult {
 
 /** Learns up to `numMerges` merges from chunk counts (fewer if pairs run out). */
 export function trainMerges(counter: ChunkCounter, numMerges: number, opts: TrainOptions = {}): TrainResult {
-  const enc = new TextEncoder();
   // Words: all distinct chunks' bytes in one flat buffer; chunks of one byte hold no pair.
   let ids = new Int32Array(1 << 16);
   let starts = new Int32Array(1 << 12);
   let wordCount = new Float64Array(1 << 12);
   let nWords = 0, used = 0;
   for (const [chunk, n] of counter.entries()) {
-    const bytes = enc.encode(chunk);
-    if (bytes.length < 2) continue;
-    if (used + bytes.length > ids.length) ids = grow(ids, Math.max(ids.length * 2, used + bytes.length));
+    if (used + 3 * chunk.length > ids.length) ids = grow(ids, Math.max(ids.length * 2, used + 3 * chunk.length));
+    const end = utf8Into(chunk, ids, used);
+    if (end - used < 2) continue;
     if (nWords === starts.length) {
       starts = grow(starts, nWords * 2);
       wordCount = grow(wordCount, nWords * 2);
     }
-    ids.set(bytes, used);
     starts[nWords] = used;
     wordCount[nWords++] = n;
-    used += bytes.length;
+    used = end;
   }
   const lens = new Int32Array(nWords);
   for (let w = 0; w < nWords; w++) lens[w] = (w + 1 < nWords ? starts[w + 1] : used) - starts[w];

@@ -9,12 +9,14 @@ import type { TokenizerFile } from "./serialize.ts";
 export type WorkerRequest =
   | { kind: "init"; file: TokenizerFile | null }
   | { kind: "encode"; id: number; texts: string[]; opts: EncodeOptions }
-  | { kind: "count"; id: number; texts: string[] };
+  | { kind: "count"; id: number; texts: string[] }
+  | { kind: "flush"; id: number };
 
 export type WorkerReply =
   | { kind: "ready" }
   | { kind: "encoded"; id: number; ids: Int32Array; offsets: Int32Array }
-  | { kind: "counted"; id: number; chunks: string[]; counts: Float64Array }
+  | { kind: "counted"; id: number }
+  | { kind: "counts"; id: number; chunks: string[]; counts: Float64Array }
   | { kind: "error"; id: number; message: string };
 
 interface WorkerScope {
@@ -23,6 +25,9 @@ interface WorkerScope {
 }
 const scope = globalThis as unknown as WorkerScope;
 let tok: Tokenizer | null = null;
+// Counts accumulate here across "count" batches and go back once, on "flush": sending
+// each batch's distinct chunks back would cost the main thread as much as counting.
+let counter = new ChunkCounter();
 
 scope.onmessage = (e) => {
   const msg = e.data;
@@ -41,15 +46,17 @@ scope.onmessage = (e) => {
       const ids = Int32Array.from(out);
       scope.postMessage({ kind: "encoded", id: msg.id, ids, offsets }, [ids.buffer, offsets.buffer]);
     } else if (msg.kind === "count") {
-      const counter = new ChunkCounter();
       for (const t of msg.texts) counter.add(t);
+      scope.postMessage({ kind: "counted", id: msg.id });
+    } else if (msg.kind === "flush") {
       const chunks: string[] = [];
       const counts = new Float64Array(counter.distinct);
       for (const [c, n] of counter.entries()) {
         counts[chunks.length] = n;
         chunks.push(c);
       }
-      scope.postMessage({ kind: "counted", id: msg.id, chunks, counts }, [counts.buffer]);
+      counter = new ChunkCounter();
+      scope.postMessage({ kind: "counts", id: msg.id, chunks, counts }, [counts.buffer]);
     }
   } catch (err) {
     scope.postMessage({ kind: "error", id: "id" in msg ? msg.id : -1, message: (err as Error).message });

@@ -103,9 +103,8 @@ Deno.test("reference GPT: targets −1 contribute nothing (loss, per-row losses,
   const want = keep.reduce((s, i) => s + all.cache.losses[i], 0) / keep.length;
   assert.ok(Math.abs(m.loss - want) < 1e-13);
   for (let i = 0; i < masked.length; i++) if (!keep.includes(i)) assert.equal(m.cache.losses[i], 0);
-  // Changing an ignored row's target (to another ignored value or back) changes nothing.
+  // The gradient is the mean of the kept rows' single-row gradients: ignored rows add nothing.
   const g1 = refBackward(cfg, params, m.cache);
-  // The gradient equals the count-weighted sum of single-row gradients.
   const sum = new Map<string, Float64Array>();
   for (const i of keep) {
     const one = new Int32Array(B * T).fill(-1);

@@ -1,5 +1,6 @@
 // Every kernel case, in one list, for the Deno tests and the Chromium page alike.
 import type { KernelCase } from "../harness.ts";
+import { attentionCases } from "./attention.ts";
 import { layerCases } from "./layers.ts";
 import { matmulCases } from "./matmul.ts";
 import { optimCases } from "./optim.ts";
@@ -8,4 +9,5 @@ export const ALL_CASES: Record<string, KernelCase[]> = {
   matmul: matmulCases,
   layers: layerCases,
   optim: optimCases,
+  attention: attentionCases,
 };

@@ -1,0 +1,45 @@
+// One optimizer step recorded as few submits as possible: zero grads, then for each
+// micro-batch forward + backward (gradients accumulate), then gradient norm/clip and
+// the optimizer updates. Losses are read back after the last submit, so the host never
+// waits on the GPU between micro-batches.
+import { runOps } from "../gpu/kernel.ts";
+import { readBuffer } from "../gpu/tensor.ts";
+import type { GPT } from "../model/gpt.ts";
+import type { ModelOptimizer } from "../optim/optimizer.ts";
+
+export interface MicroBatch {
+  inputs: Int32Array;
+  targets: Int32Array;
+}
+
+export interface StepResult {
+  /** Mean loss over the micro-batches. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+}
+
+/**
+ * Runs one step. Each micro-batch needs its own submit (its tokens are uploaded with
+ * queue writes that must land between them), but nothing waits until the end.
+ */
+export async function trainStep(
+  model: GPT, opt: ModelOptimizer, micro: MicroBatch[], lrMultiplier: number, momentum: number,
+): Promise<StepResult> {
+  const gpu = model.gpu;
+  const losses: Promise<ArrayBuffer>[] = [];
+  for (let i = 0; i < micro.length; i++) {
+    model.setBatch(micro[i].inputs, micro[i].targets, { gradScale: 1 / micro.length });
+    const ops = [...(i === 0 ? model.zeroGradOps : []), ...model.forwardOps, ...model.backwardOps];
+    if (i === micro.length - 1) {
+      opt.prepareStep(lrMultiplier, momentum);
+      ops.push(...opt.ops);
+    }
+    await runOps(gpu, ops, `train step (micro-batch ${i + 1}/${micro.length})`);
+    // Copy the loss out right after its submit, before the next micro-batch overwrites it.
+    losses.push(readBuffer(gpu, model.acts.loss.buffer, 0, 4));
+  }
+  const values = await Promise.all(losses);
+  const loss = values.reduce((s, b) => s + new Float32Array(b)[0], 0) / micro.length;
+  return { loss, gradNorm: await opt.gradNorm.readNorm() };
+}

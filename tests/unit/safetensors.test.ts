@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { decodeSafetensors, encodeSafetensors, toFloat32 } from "../../src/train/safetensors.ts";
+
+Deno.test("safetensors: round trip of several dtypes with metadata, header as the format specifies", () => {
+  const w = Float32Array.from({ length: 12 }, (_, i) => i * 0.5 - 3);
+  const ids = Int32Array.from([1, -2, 3]);
+  const bytes = encodeSafetensors(
+    new Map<string, { dtype: "F32" | "I32"; shape: number[]; data: Float32Array | Int32Array }>([
+      ["transformer.wte.weight", { dtype: "F32", shape: [3, 4], data: w }],
+      ["ids", { dtype: "I32", shape: [3], data: ids }],
+    ]),
+    { step: "7" },
+  );
+  const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  assert.equal((8 + headerLen) % 8, 0, "data section is 8-byte aligned");
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
+  assert.deepEqual(header["transformer.wte.weight"], { dtype: "F32", shape: [3, 4], data_offsets: [0, 48] });
+  assert.deepEqual(header.ids, { dtype: "I32", shape: [3], data_offsets: [48, 60] });
+  const { tensors, metadata } = decodeSafetensors(bytes);
+  assert.deepEqual(metadata, { step: "7" });
+  assert.deepEqual([...tensors.get("transformer.wte.weight")!.data as Float32Array], [...w]);
+  assert.deepEqual([...tensors.get("ids")!.data as Int32Array], [...ids]);
+});
+
+Deno.test("safetensors: bf16 widens to float32 exactly", () => {
+  const bf = Uint16Array.from([0x3f80, 0xc000, 0x3e00]); // 1, -2, 0.125
+  const bytes = encodeSafetensors(new Map([["x", { dtype: "BF16" as const, shape: [3], data: bf }]]));
+  const t = decodeSafetensors(bytes).tensors.get("x")!;
+  assert.deepEqual([...toFloat32(t)], [1, -2, 0.125]);
+});
+
+Deno.test("safetensors: truncated or corrupt files name the file and the problem", () => {
+  const good = encodeSafetensors(new Map([["w", Float32Array.from([1, 2, 3, 4])]]));
+  assert.throws(() => decodeSafetensors(good.subarray(0, good.length - 4), "model.safetensors"), /model\.safetensors: tensor w: data \[0, 16\) lies outside/);
+  assert.throws(() => decodeSafetensors(good.subarray(0, 5), "m.safetensors"), /m\.safetensors: file is 5 bytes/);
+  const bad = good.slice();
+  bad[8] = 0x7b + 1; // break the JSON
+  assert.throws(() => decodeSafetensors(bad, "x.safetensors"), /x\.safetensors: header is not valid JSON/);
+});
