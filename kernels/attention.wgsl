@@ -135,6 +135,9 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
   for (var t = 0u; t < DPT; t++) { acc[t] = 0.0; }
 
   for (var j0 = 0u; j0 < nKeys; j0 += BK) {
+    // Keys of this tile that anyone in the workgroup sees. A runtime bound (not BK) also
+    // keeps shader compilers from unrolling BK × DPT loop bodies (slow to compile).
+    let kEnd = min(BK, nKeys - j0);
     workgroupBarrier(); // the previous tile is consumed (and the Q tile is in place)
     for (var e = tid; e < BK * hd; e += threads) {
       let jj = e / hd;
@@ -151,7 +154,7 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
     }
     workgroupBarrier();
 
-    for (var jj = c; jj < BK; jj += TD) {
+    for (var jj = c; jj < kEnd; jj += TD) {
       let j = j0 + jj;
       var s = NEG;
       if (j <= seen && j < Tk) {
@@ -165,11 +168,11 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
 
     // Online softmax: every thread of the row runs the same max/sum over the row's scores.
     var mNew = m;
-    for (var jj = 0u; jj < BK; jj++) { mNew = max(mNew, fs[r * BK + jj]); }
+    for (var jj = 0u; jj < kEnd; jj++) { mNew = max(mNew, fs[r * BK + jj]); }
     let alpha = exp(m - mNew);
     l *= alpha;
     for (var t = 0u; t < DPT; t++) { acc[t] *= alpha; }
-    for (var jj = 0u; jj < BK; jj++) {
+    for (var jj = 0u; jj < kEnd; jj++) {
       let s = fs[r * BK + jj];
       if (s == NEG) { continue; }
       let p = exp(s - mNew);
@@ -255,6 +258,7 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
   for (var t = 0u; t < DPT; t++) { acc[t] = 0.0; }
 
   for (var j0 = 0u; j0 < nKeys; j0 += BK) {
+    let kEnd = min(BK, nKeys - j0);
     workgroupBarrier();
     for (var e = tid; e < BK * hd; e += threads) {
       let jj = e / hd;
@@ -271,7 +275,7 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     }
     workgroupBarrier();
 
-    for (var jj = c; jj < BK; jj += TD) {
+    for (var jj = c; jj < kEnd; jj += TD) {
       let j = j0 + jj;
       var ds = 0.0;
       if (j <= seen && j < Tk && i < T) {
@@ -288,7 +292,7 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     }
     workgroupBarrier();
 
-    for (var jj = 0u; jj < BK; jj++) {
+    for (var jj = 0u; jj < kEnd; jj++) {
       let ds = gs[r * BK + jj];
       for (var t = 0u; t < DPT; t++) {
         let d = c + t * TD;
@@ -354,6 +358,7 @@ fn backward_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
   for (var g = 0u; g < group; g++) {
     let h = kvh * group + g;
     for (var i0 = iStart; i0 < T; i0 += BQ) {
+      let qEnd = min(BQ, T - i0);
       workgroupBarrier(); // the previous query tile is consumed (and the K/V tile is in place)
       for (var e = tid; e < BQ * hd; e += threads) {
         let ii = e / hd;
@@ -380,7 +385,7 @@ fn backward_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
       }
       workgroupBarrier();
 
-      for (var ii = c; ii < BQ; ii += TD) {
+      for (var ii = c; ii < qEnd; ii += TD) {
         let i = i0 + ii;
         var p = 0.0;
         var ds = 0.0;
@@ -399,7 +404,7 @@ fn backward_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
       }
       workgroupBarrier();
 
-      for (var ii = 0u; ii < BQ; ii++) {
+      for (var ii = 0u; ii < qEnd; ii++) {
         let p = kp[r * BQ + ii];
         let ds = kds[r * BQ + ii];
         for (var t = 0u; t < DPT; t++) {

@@ -8,9 +8,6 @@ import { CountingPool } from "../tokenizer/pool.ts";
 import { DEFAULT_TOKENIZER_DIR, loadTokenizer, saveTokenizer } from "../tokenizer/store.ts";
 import { SAMPLE_TEXTS } from "../tokenizer/sample_texts.ts";
 import { DEFAULT_DATA_DIR, type DocBatches, listShards, shardBatches, shardReader, textFileBatches } from "../tokenizer/deno_sources.ts";
-import { Tiktoken } from "js-tiktoken/lite";
-import gpt2Ranks from "js-tiktoken/ranks/gpt2";
-import cl100kRanks from "js-tiktoken/ranks/cl100k_base";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const USAGE = `usage: deno task tok <command> [flags]   (deno task tok <command> --help for its flags)
@@ -143,7 +140,14 @@ async function evaluate(args: string[]): Promise<void> {
     console.log(`(no shards in ${dataDir}: fwe-train / fwe-val rows skipped)`);
   }
 
-  const gpt2 = new Tiktoken(gpt2Ranks), gpt4 = new Tiktoken(cl100kRanks);
+  // Loaded here, not at the top: the rank tables are megabytes of JavaScript that
+  // 'tok train' (and every error path) would otherwise parse for nothing.
+  const [{ Tiktoken }, gpt2Ranks, cl100kRanks] = await Promise.all([
+    import("js-tiktoken/lite"),
+    import("js-tiktoken/ranks/gpt2"),
+    import("js-tiktoken/ranks/cl100k_base"),
+  ]);
+  const gpt2 = new Tiktoken(gpt2Ranks.default), gpt4 = new Tiktoken(cl100kRanks.default);
   const utf8 = new TextEncoder();
   const rows: EvalRow[] = texts.map(([kind, text]) => ({
     kind,
