@@ -14,10 +14,10 @@ import type { Op } from "../gpu/kernel.ts";
 import { runOps } from "../gpu/kernel.ts";
 import { createTensor, readF32, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { attentionBackwardOps, attentionForwardOp } from "../nn/attention.ts";
-import { LmHeadLoss } from "../nn/cross_entropy.ts";
+import { LmHeadLoss, softcapOp } from "../nn/cross_entropy.ts";
 import { addOp, fillOp, relu2BackwardOp, relu2ForwardOp } from "../nn/elementwise.ts";
 import { EmbeddingBackward, embeddingForwardOp } from "../nn/embedding.ts";
-import { matmulOp } from "../nn/matmul.ts";
+import { type MatmulOp, matmulOp } from "../nn/matmul.ts";
 import { rmsnormBackwardOp, rmsnormForwardOp } from "../nn/norm.ts";
 import { rotaryOp } from "../nn/rotary.ts";
 import { activationBytes, type Activations, allocateActivations } from "./activations.ts";
@@ -43,7 +43,11 @@ export class GPT {
   readonly backwardOps: Op[] = [];
   readonly zeroGradOps: Op[] = [];
   private embBackward: EmbeddingBackward | null = null;
+  /** lm_head + loss with gradients (training) — runs at the head of the backward. */
   private lmLoss!: LmHeadLoss;
+  /** lm_head + loss without gradients, for evaluation (the same object when not training). */
+  private evalLoss!: LmHeadLoss;
+  private logitsHead: { out: Tensor; matmul: MatmulOp; softcap: Op } | null = null;
   private rope!: { cos: Tensor; sin: Tensor };
   readonly acts: Activations;
 
@@ -112,17 +116,11 @@ export class GPT {
       x = L.xOut;
     }
     ops.push(await rmsnormForwardOp(gpu, { x, y: a.xf, rstd: a.rstdF }, N, C, "norm_f"));
-    this.lmLoss = await LmHeadLoss.create(
-      gpu,
-      {
-        x: a.xf, w: this.p("lm_head.weight"), targets: a.targets, losses: a.losses, loss: a.loss,
-        ...(this.training ? { dx: a.grads!.dXn, dw: this.g("lm_head.weight") } : {}),
-      },
-      { N, C, V },
-      { chunkRows: lossChunkRows },
-    );
-    // With gradients the lm_head ops also produce dxf and dW; they run at the head of the backward.
-    if (!this.training) ops.push(...this.lmLoss.ops);
+    const head = { x: a.xf, w: this.p("lm_head.weight"), targets: a.targets, losses: a.losses, loss: a.loss };
+    this.evalLoss = await LmHeadLoss.create(gpu, head, { N, C, V }, { chunkRows: lossChunkRows });
+    this.lmLoss = this.training
+      ? await LmHeadLoss.create(gpu, { ...head, dx: a.grads!.dXn, dw: this.g("lm_head.weight") }, { N, C, V }, { chunkRows: lossChunkRows })
+      : this.evalLoss;
   }
 
   private async buildBackward(): Promise<void> {
@@ -193,11 +191,38 @@ export class GPT {
     this.embBackward?.setTokens(inputs);
   }
 
-  /** Forward only (no gradients touched); resolves to the mean loss. */
+  /** Forward only (no gradients touched); resolves to the mean loss. Per-row losses stay in acts.losses. */
   async forward(inputs: Int32Array, targets: Int32Array): Promise<number> {
     this.setBatch(inputs, targets);
-    await runOps(this.gpu, this.training ? [...this.forwardOps, ...this.lmLoss.ops] : this.forwardOps, "GPT forward");
+    this.evalLoss.setSupervisedCount(targets.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0));
+    await runOps(this.gpu, [...this.forwardOps, ...this.evalLoss.ops], "GPT forward");
     return (await readF32(this.acts.loss))[0];
+  }
+
+  /** Per-row losses (nats; 0 where the target is −1) of the last forward(). */
+  async readRowLosses(): Promise<Float32Array> {
+    return await readF32(this.acts.losses);
+  }
+
+  /**
+   * Softcapped logits (V) at flat position `row` (= b·T + t) after a forward over `inputs`.
+   * Attention is causal, so positions after t do not change them: a prompt shorter than T
+   * can be padded with any id.
+   */
+  async logitsAt(inputs: Int32Array, row: number): Promise<Float32Array> {
+    const { gpu, cfg } = this;
+    const C = cfg.n_embd, V = cfg.vocab_size;
+    if (!(row >= 0 && row < this.B * this.T)) throw new RangeError(`logitsAt: row ${row} is outside B·T = ${this.B * this.T}`);
+    if (!this.logitsHead) {
+      const out = createTensor(gpu, [V], "f32", "logits");
+      const matmul = await matmulOp(gpu, this.acts.xf, this.p("lm_head.weight"), out, { M: 1, N: V, K: C }, { transB: true, label: "lm_head(logits)" });
+      this.logitsHead = { out, matmul, softcap: await softcapOp(gpu, out, 1, V) };
+    }
+    const h = this.logitsHead;
+    h.matmul.update({ M: 1, N: V, K: C }, { transB: true, offA: row * C });
+    this.setBatch(inputs, new Int32Array(inputs.length).fill(-1));
+    await runOps(gpu, [...this.forwardOps, h.matmul, h.softcap], "GPT logits");
+    return await readF32(h.out);
   }
 
   /** Zeroes the gradients, runs forward + backward, and resolves to the loss. */
@@ -245,6 +270,8 @@ export class GPT {
     for (const t of [...this.params.values(), ...this.grads.values(), this.rope.cos, this.rope.sin]) t.destroy();
     this.acts.destroy();
     this.lmLoss.destroy();
+    if (this.evalLoss !== this.lmLoss) this.evalLoss.destroy();
+    this.logitsHead?.out.destroy();
     this.embBackward?.destroy();
   }
 }

@@ -6,7 +6,7 @@ import type { GPTConfig } from "../../src/model/config.ts";
 import { GPT } from "../../src/model/gpt.ts";
 import { initParams } from "../../src/model/params.ts";
 import { Rng } from "../../src/util/rng.ts";
-import { refBackward, refForward, toFloat64Params } from "../reference/gpt.ts";
+import { refBackward, refForward, refLogits, toFloat64Params } from "../reference/gpt.ts";
 import { relErr } from "./harness.ts";
 import { testGpu } from "./gpu.ts";
 
@@ -96,5 +96,31 @@ Deno.test({
     const wideHeads: GPTConfig = { ...CFG, n_embd: 512, n_head: 2, n_kv_head: 2 };
     await assert.rejects(GPT.create(gpu, wideHeads, { B, T }), /head_dim 256.*raise n_head/);
     await assert.rejects(GPT.create(gpu, CFG, { B, T: 64 }), /T=64 is longer than the model's sequence_len 32/);
+  },
+});
+
+Deno.test({
+  name: "GPT forward-only: loss and last-position logits match the float64 reference",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const gpu = await testGpu();
+    const params = testParams(21);
+    const { tokens, targets } = testBatch(4);
+    const model = await GPT.create(gpu, CFG, { B, T });
+    model.loadParams(params);
+    const ref64 = toFloat64Params(CFG, params);
+    const loss = await model.forward(tokens, targets);
+    const ref = refForward(CFG, ref64, tokens, targets, B, T);
+    assert.ok(Math.abs(loss - ref.loss) / ref.loss < 1e-5, `forward loss ${loss} vs ${ref.loss}`);
+    assert.ok(relErr(await model.readRowLosses(), ref.cache.losses) < 1e-5, "per-row losses");
+    const refLast = refLogits(CFG, ref64, tokens, B, T, 1); // (B, 1, V)
+    const V = CFG.vocab_size;
+    for (let b = 0; b < B; b++) {
+      const got = await model.logitsAt(tokens, b * T + T - 1);
+      const err = relErr(got, refLast.subarray(b * V, (b + 1) * V));
+      assert.ok(err < 1e-5, `logits of sequence ${b}: rel.err ${err}`);
+    }
+    model.destroy();
   },
 });
