@@ -20,12 +20,15 @@ export interface StepResult {
 }
 
 /**
- * Runs one step. Each micro-batch needs its own submit (its tokens are uploaded with
- * queue writes that must land between them), but nothing waits until the end.
+ * Submits one step — each micro-batch needs its own submit, since its tokens are
+ * uploaded with queue writes that must land between them — and resolves once everything
+ * is submitted (not computed). The returned promise resolves to the loss and gradient
+ * norm when the GPU is done; the copies that read them are queued right behind the
+ * step, so the next step can be submitted before anyone awaits it.
  */
-export async function trainStep(
+export async function submitTrainStep(
   model: GPT, opt: ModelOptimizer, micro: MicroBatch[], lrMultiplier: number, momentum: number,
-): Promise<StepResult> {
+): Promise<{ result: Promise<StepResult> }> {
   const gpu = model.gpu;
   const losses: Promise<ArrayBuffer>[] = [];
   for (let i = 0; i < micro.length; i++) {
@@ -36,10 +39,23 @@ export async function trainStep(
       ops.push(...opt.ops);
     }
     await runOps(gpu, ops, `train step (micro-batch ${i + 1}/${micro.length})`);
-    // Copy the loss out right after its submit, before the next micro-batch overwrites it.
+    // Queue the copy of the loss right behind its submit, before the next micro-batch overwrites it.
     losses.push(readBuffer(gpu, model.acts.loss.buffer, 0, 4));
   }
-  const values = await Promise.all(losses);
-  const loss = values.reduce((s, b) => s + new Float32Array(b)[0], 0) / micro.length;
-  return { loss, gradNorm: await opt.gradNorm.readNorm() };
+  const norm = opt.gradNorm.readNorm();
+  // Wrapped in an object: a promise returned from an async function would be flattened.
+  return {
+    result: (async () => {
+      const values = await Promise.all(losses);
+      const loss = values.reduce((s, b) => s + new Float32Array(b)[0], 0) / micro.length;
+      return { loss, gradNorm: await norm };
+    })(),
+  };
+}
+
+/** Submits one step and waits for its loss. */
+export async function trainStep(
+  model: GPT, opt: ModelOptimizer, micro: MicroBatch[], lrMultiplier: number, momentum: number,
+): Promise<StepResult> {
+  return await (await submitTrainStep(model, opt, micro, lrMultiplier, momentum)).result;
 }
