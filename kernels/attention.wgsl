@@ -135,11 +135,11 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
   for (var t = 0u; t < DPT; t++) { acc[t] = 0.0; }
 
   for (var j0 = 0u; j0 < nKeys; j0 += BK) {
-    // Keys of this tile that anyone in the workgroup sees. A runtime bound (not BK) also
-    // keeps shader compilers from unrolling BK × DPT loop bodies (slow to compile).
+    // Only the first kEnd keys of the tile are visible to any row of the workgroup; rows
+    // past kEnd are neither loaded nor read.
     let kEnd = min(BK, nKeys - j0);
     workgroupBarrier(); // the previous tile is consumed (and the Q tile is in place)
-    for (var e = tid; e < BK * hd; e += threads) {
+    for (var e = tid; e < kEnd * hd; e += threads) {
       let jj = e / hd;
       let d = e % hd;
       var kx = 0.0;
@@ -260,7 +260,7 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
   for (var j0 = 0u; j0 < nKeys; j0 += BK) {
     let kEnd = min(BK, nKeys - j0);
     workgroupBarrier();
-    for (var e = tid; e < BK * hd; e += threads) {
+    for (var e = tid; e < kEnd * hd; e += threads) {
       let jj = e / hd;
       let d = e % hd;
       var kx = 0.0;
@@ -360,7 +360,7 @@ fn backward_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     for (var i0 = iStart; i0 < T; i0 += BQ) {
       let qEnd = min(BQ, T - i0);
       workgroupBarrier(); // the previous query tile is consumed (and the K/V tile is in place)
-      for (var e = tid; e < BQ * hd; e += threads) {
+      for (var e = tid; e < qEnd * hd; e += threads) {
         let ii = e / hd;
         let d = e % hd;
         var x = 0.0;
@@ -373,7 +373,7 @@ fn backward_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
         kq[ii * HS + d] = x;
         kdo[ii * HS + d] = gr;
       }
-      for (var ii = tid; ii < BQ; ii += threads) {
+      for (var ii = tid; ii < qEnd; ii += threads) {
         var ls = 0.0;
         var dl = 0.0;
         if (i0 + ii < T) {

@@ -25,6 +25,7 @@ export interface GradScratch {
   dHPre: Tensor;     // gradient of c_fc output (N×4C)
   dQ: Tensor; dK: Tensor; dV: Tensor;       // attention input gradients
   dQRot: Tensor; dKRot: Tensor;             // gradients before QK-norm / rotary
+  delta: Tensor;     // attention backward's rowsum(dO·O), (B,H,T)
 }
 
 export interface Activations {
@@ -67,6 +68,7 @@ export function allocateActivations(gpu: Gpu, cfg: GPTConfig, B: number, T: numb
       dH: t([N, 4 * C], "d_h"), dHPre: t([N, 4 * C], "d_h_pre"),
       dQ: t([N, H * hd], "d_q"), dK: t([N, Hkv * hd], "d_k"), dV: t([N, Hkv * hd], "d_v"),
       dQRot: t([N, H * hd], "d_q_rot"), dKRot: t([N, Hkv * hd], "d_k_rot"),
+      delta: t([B * H * T], "attn_delta"),
     }
     : null;
   return {

@@ -150,7 +150,7 @@ export class GPT {
       ops.push(
         ...await attentionBackwardOps(
           gpu,
-          { q: L.q, k: L.k, v: L.v, o: L.y, lse: L.lse, dO: d.dY, dq: d.dQ, dk: d.dK, dv: d.dV },
+          { q: L.q, k: L.k, v: L.v, o: L.y, lse: L.lse, dO: d.dY, dq: d.dQ, dk: d.dK, dv: d.dV, delta: d.delta },
           { B, T, H, Hkv, hd },
         ),
       );

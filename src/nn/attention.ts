@@ -12,7 +12,7 @@
 // Memory is linear in T: besides the inputs and outputs, the forward keeps lse (B·H·T)
 // and the backward one delta buffer (B·H·T); no T×T buffer exists, and the kernels only
 // hold fixed-size tiles in workgroup memory.
-import { type Gpu, GpuError } from "../gpu/device.ts";
+import { type Gpu, GpuError, isSoftwareAdapter } from "../gpu/device.ts";
 import { loadKernel, type Op } from "../gpu/kernel.ts";
 import { createTensor, shapeString, type Tensor } from "../gpu/tensor.ts";
 import { grid1d, gridOp } from "./grid.ts";
@@ -23,6 +23,18 @@ export const ATTENTION_MAX_HD = 128;
 /** Accumulators per thread in the shader (DPT): hd ≤ TD·DPT. */
 const DIMS_PER_THREAD = 16;
 const PREP_WG = 64;
+/**
+ * Workgroup-memory budget of the default tiles. 16 KiB (WebGPU's guaranteed minimum) on
+ * hardware adapters; 8 KiB on software ones, where bigger tiles do not run faster but
+ * SwiftShader's pipeline compile time grows with workgroup memory (about 1 ms per float).
+ */
+const DEFAULT_BUDGET = 16384;
+const SOFTWARE_BUDGET = 8192;
+
+/** Tiles hold rows of HDP floats: hd rounded up to a multiple of 32, so nearby hd share pipelines. */
+export function attentionTileWidth(hd: number): number {
+  return Math.min(ATTENTION_MAX_HD, Math.ceil(hd / 32) * 32);
+}
 
 export interface AttentionShape {
   B: number;
@@ -55,15 +67,17 @@ export interface AttentionTile {
 
 export interface AttentionOptions {
   label?: string;
-  /** Fixes the tiles instead of choosing the largest that fits the adapter's limits. */
+  /** Fixes the tiles instead of choosing the largest that fits the budget. */
   tile?: Partial<AttentionTile>;
+  /** Workgroup-memory budget for the chosen tiles (default 16 KiB; 8 KiB on software adapters), capped by the adapter's limit. */
+  maxWorkgroupBytes?: number;
 }
 
 type AttentionKernel = "forward" | "dq" | "dkdv";
 
 /** Bytes of workgroup memory one pipeline of `kernel` uses (mirrors the shader's tiles). */
 export function attentionWorkgroupBytes(kernel: AttentionKernel, tile: AttentionTile, hd: number): number {
-  const HS = hd + 1;
+  const HS = attentionTileWidth(hd) + 1;
   const { BQ, BK } = tile;
   switch (kernel) {
     case "forward":
@@ -78,9 +92,12 @@ export function attentionWorkgroupBytes(kernel: AttentionKernel, tile: Attention
 // Preferred tiles first: [rows the workgroup owns, rows of the streamed tile].
 const TILE_CANDIDATES: [number, number][] = [[32, 32], [32, 16], [16, 16], [16, 8], [8, 8], [8, 4], [4, 4], [4, 2], [2, 2], [1, 1]];
 
-/** The tile a kernel uses for head dim `hd` on this adapter (largest that fits its limits). */
-export function chooseAttentionTile(gpu: Gpu, kernel: AttentionKernel, hd: number, fixed: Partial<AttentionTile> = {}, label = "attention"): AttentionTile {
+/** The tile a kernel uses for head dim `hd` on this adapter: the largest that fits the budget and the limits. */
+export function chooseAttentionTile(
+  gpu: Gpu, kernel: AttentionKernel, hd: number, fixed: Partial<AttentionTile> = {}, label = "attention", maxWorkgroupBytes?: number,
+): AttentionTile {
   const lim = gpu.limits;
+  const budget = Math.min(lim.maxComputeWorkgroupStorageSize, maxWorkgroupBytes ?? (isSoftwareAdapter(gpu.info) ? SOFTWARE_BUDGET : DEFAULT_BUDGET));
   const TD = fixed.TD ?? 8;
   if (!Number.isInteger(TD) || TD < 1 || TD * DIMS_PER_THREAD < hd) {
     throw new GpuError(`${label}: TD=${TD} threads per row cannot cover hd=${hd} (each thread holds at most ${DIMS_PER_THREAD} dims)`);
@@ -89,7 +106,7 @@ export function chooseAttentionTile(gpu: Gpu, kernel: AttentionKernel, hd: numbe
     const rows = kernel === "dkdv" ? t.BK : t.BQ;
     return TD <= lim.maxComputeWorkgroupSizeX && rows <= lim.maxComputeWorkgroupSizeY &&
       TD * rows <= lim.maxComputeInvocationsPerWorkgroup &&
-      attentionWorkgroupBytes(kernel, t, hd) <= lim.maxComputeWorkgroupStorageSize;
+      attentionWorkgroupBytes(kernel, t, hd) <= (fixed.BQ !== undefined && fixed.BK !== undefined ? lim.maxComputeWorkgroupStorageSize : budget);
   };
   for (const [own, stream] of TILE_CANDIDATES) {
     const t: AttentionTile = kernel === "dkdv" ? { TD, BK: own, BQ: stream } : { TD, BQ: own, BK: stream };
@@ -100,7 +117,7 @@ export function chooseAttentionTile(gpu: Gpu, kernel: AttentionKernel, hd: numbe
   const t = { TD, BQ: fixed.BQ ?? 1, BK: fixed.BK ?? 1 };
   throw new GpuError(
     `${label}: no ${kernel} tile fits this adapter for hd=${hd} (tile ${JSON.stringify(t)} needs ` +
-      `${attentionWorkgroupBytes(kernel, t, hd)} bytes of workgroup memory, limit ${lim.maxComputeWorkgroupStorageSize})`,
+      `${attentionWorkgroupBytes(kernel, t, hd)} bytes of workgroup memory; budget ${budget}, limit ${lim.maxComputeWorkgroupStorageSize})`,
   );
 }
 
@@ -159,11 +176,11 @@ function params(r: Resolved) {
 }
 
 async function tiledKernel(gpu: Gpu, entry: string, kernel: AttentionKernel, hd: number, opts: AttentionOptions, label: string) {
-  const tile = chooseAttentionTile(gpu, kernel, hd, opts.tile, label);
+  const tile = chooseAttentionTile(gpu, kernel, hd, opts.tile, label, opts.maxWorkgroupBytes);
   const k = await loadKernel(gpu, {
     url: ATTENTION_WGSL,
     entry,
-    overrides: { TD: tile.TD, BQ: tile.BQ, BK: tile.BK, HDP: hd },
+    overrides: { TD: tile.TD, BQ: tile.BQ, BK: tile.BK, HDP: attentionTileWidth(hd) },
   });
   return { kernel: k, tile };
 }
