@@ -42,6 +42,13 @@ export function denoFiles(root = "."): FileStore {
       }
       return names.sort();
     },
+    async remove(path) {
+      try {
+        await Deno.remove(full(path));
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+    },
     async exists(path) {
       try {
         await Deno.stat(full(path));

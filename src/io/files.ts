@@ -10,6 +10,8 @@ export interface FileStore {
   /** Names directly inside a directory (sorted); [] when it does not exist. */
   list(dir: string): Promise<string[]>;
   exists(path: string): Promise<boolean>;
+  /** Deletes a file; no error when it is already gone. Optional: read-only stores omit it. */
+  remove?(path: string): Promise<void>;
 }
 
 export class FileNotFound extends Error {

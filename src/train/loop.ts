@@ -66,6 +66,10 @@ export async function runTrainingLoop(
   const state: LoopState = { ...start };
   const schedule: LrSchedule = { ...cfg.schedule, numIterations: N };
   let pending: { step: number; result: Promise<StepResult>; t0: number; lrm: number } | null = null;
+  // Steps overlap (one is submitted before the previous one's loss is read), so a step's
+  // time is measured between consecutive settles; evaluation, sampling and checkpoints
+  // move the mark so their time is not counted as training.
+  let mark = performance.now();
 
   // Reads the previous step's loss (already computing on the GPU) and logs it.
   const settle = async () => {
@@ -73,7 +77,9 @@ export async function runTrainingLoop(
     const { step, result, t0, lrm } = pending;
     pending = null;
     const r = await result;
-    const dt = (performance.now() - t0) / 1000;
+    const now = performance.now();
+    const dt = (now - Math.max(t0, mark)) / 1000;
+    mark = now;
     if (!Number.isFinite(r.loss)) {
       throw new NonFiniteLossError(`the loss became ${r.loss} at step ${step}; the run stopped and its last good checkpoint is kept. Lower the learning rates or check the data.`);
     }
@@ -98,6 +104,7 @@ export async function runTrainingLoop(
     if (hooks.evaluate && (last || step % cfg.evalEvery === 0)) {
       await settle();
       const ev = await hooks.evaluate(step);
+      mark = performance.now();
       state.lastValBpb = ev.bpb;
       await hooks.log({ type: "eval", step, val_bpb: ev.bpb, val_loss: ev.loss ?? null, time: Date.now() / 1000 });
       hooks.progress?.(`step ${step}: validation bits per byte ${ev.bpb.toFixed(4)}`);
@@ -105,6 +112,7 @@ export async function runTrainingLoop(
     if (hooks.sample && cfg.sampleEvery > 0 && (last || (step > 0 && step % cfg.sampleEvery === 0))) {
       await settle();
       const samples = await hooks.sample(step);
+      mark = performance.now();
       await hooks.log({ type: "sample", step, samples, time: Date.now() / 1000 });
       for (const s of samples) hooks.progress?.(`  sample: ${JSON.stringify(s)}`);
     }
@@ -112,6 +120,7 @@ export async function runTrainingLoop(
     if (last || stop || (step > start.step && cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0)) {
       await settle();
       await hooks.saveCheckpoint(step, { ...state });
+      mark = performance.now();
     }
     if (last || stop) return { ...state, stopped: stop && !last };
 

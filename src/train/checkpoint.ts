@@ -1,0 +1,483 @@
+// Checkpoints, laid out so nanochat's tooling (and the browser lab) can read them:
+//
+//   runs/<run>/checkpoints/step_NNNNNN/
+//     model.safetensors   float32 weights, nanochat's names, PyTorch (out, in) shapes
+//     optim.safetensors   optimizer state tensors; step counters in __metadata__
+//     meta.json           step, model_config, user_config, val_bpb, loader/rng state,
+//                         latest metrics, tokenizer identity, created_at, format_version
+//
+// Crash safety comes from directory renames, which are atomic: a save writes every file
+// into `step_N.tmp-<pid>-<n>/`, fsyncs them, and only then renames the directory to
+// `step_N`. So a directory named exactly `step_N` is always complete. Replacing an
+// existing `step_N` goes `step_N` → `step_N.old-*`, tmp → `step_N`, old → `.del-*`, delete;
+// readers fall back to `step_N.old-*` in the instant no `step_N` exists, so some complete
+// copy is visible at every moment. Deleting always renames to `.del-*` first, because a
+// recursive delete interrupted half-way must never leave a half-empty `step_N`.
+// One writer per run is assumed (the trainer); the next save cleans up leftovers.
+//
+// The byte-building and parsing half is runtime-agnostic (the browser reads checkpoints
+// through a FileStore); the functions at the bottom use Deno.* for files and directories.
+import type { FileStore } from "../io/files.ts";
+import { FileNotFound } from "../io/files.ts";
+import { type GPTConfig, numel, paramShapes, validateConfig } from "../model/config.ts";
+import type { RngState } from "../util/rng.ts";
+import { decodeSafetensors, type SafeTensor, SafetensorsError, toFloat32 } from "./safetensors.ts";
+
+export const CHECKPOINT_FORMAT_VERSION = 1;
+export const MODEL_FILE = "model.safetensors";
+export const OPTIM_FILE = "optim.safetensors";
+export const META_FILE = "meta.json";
+
+/** A checkpoint that cannot be written or read; the message says what to do. */
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+  userFacing = true;
+}
+
+export interface TokenizerIdentity {
+  hash: string;
+  vocab_size: number;
+}
+
+export interface CheckpointMeta {
+  step: number;
+  /** nanochat's GPTConfig field names, so nanochat's loader reads it. */
+  model_config: GPTConfig;
+  /** The run config the checkpoint was trained with. */
+  user_config: Record<string, unknown>;
+  val_bpb?: number | null;
+  /** Opaque JSON from the data loader (its state()). */
+  loader_state: unknown;
+  /** One generator's state or several by name (data order, sampling…). */
+  rng_state: RngState | Record<string, RngState> | null;
+  /** Latest values (loss EMA, train seconds…), so a resumed run continues its curves. */
+  metrics: Record<string, number | null>;
+  tokenizer: TokenizerIdentity | null;
+  created_at: string;
+  format_version: number;
+}
+
+/** What the caller supplies; step, model_config, created_at and format_version are filled in. */
+export type CheckpointMetaInput = Omit<CheckpointMeta, "step" | "model_config" | "created_at" | "format_version"> & {
+  created_at?: string;
+};
+
+export interface OptimizerState {
+  tensors: Map<string, Float32Array>;
+  meta: Record<string, string>;
+}
+
+export interface CheckpointData {
+  params: Map<string, Float32Array>;
+  cfg: GPTConfig;
+  optimizer?: OptimizerState;
+  meta: CheckpointMetaInput;
+}
+
+export interface LoadedCheckpoint {
+  params: Map<string, Float32Array>;
+  cfg: GPTConfig;
+  optimizer?: OptimizerState;
+  meta: CheckpointMeta;
+}
+
+// ---------------------------------------------------------------- names
+
+export function stepDirName(step: number): string {
+  if (!Number.isInteger(step) || step < 0) throw new CheckpointError(`checkpoint step must be a non-negative integer, got ${step}`);
+  return `step_${String(step).padStart(6, "0")}`;
+}
+
+const DIR_RE = /^step_(\d{6,})(?:\.(tmp|old|del)-[A-Za-z0-9_-]+)?$/;
+
+/** Parses a name inside checkpoints/: the step and whether it is complete, a temp, an aside copy or a deletion. */
+export function parseStepDirName(name: string): { step: number; kind: "complete" | "tmp" | "old" | "del" } | null {
+  const m = DIR_RE.exec(name);
+  if (!m) return null;
+  const step = Number(m[1]);
+  if (stepDirName(step) !== `step_${m[1]}`) return null; // step_0000001 is not ours
+  return { step, kind: (m[2] as "tmp" | "old" | "del" | undefined) ?? "complete" };
+}
+
+/**
+ * From the names in a checkpoints/ directory: step → directory name of each complete
+ * checkpoint. `step_N.old-*` stands in for `step_N` only while `step_N` is missing (a save
+ * that replaced step N was interrupted between its two renames).
+ */
+export function selectCheckpoints(names: readonly string[]): Map<number, string> {
+  const complete = new Map<number, string>();
+  const aside = new Map<number, string>();
+  for (const name of [...names].sort()) {
+    const p = parseStepDirName(name);
+    if (p?.kind === "complete") complete.set(p.step, name);
+    else if (p?.kind === "old" && !aside.has(p.step)) aside.set(p.step, name);
+  }
+  for (const [step, name] of aside) if (!complete.has(step)) complete.set(step, name);
+  return new Map([...complete].sort((a, b) => a[0] - b[0]));
+}
+
+// ---------------------------------------------------------------- encoding (runtime-agnostic)
+
+/**
+ * safetensors bytes as a list of chunks (header, then each tensor's bytes as a view of its
+ * array), so a 2 GB model is written without first being copied into one 2 GB buffer.
+ * The same bytes as encodeSafetensors; float32 views assume a little-endian host (all
+ * current JS platforms are).
+ */
+export function safetensorsChunks(
+  tensors: readonly { name: string; shape: number[]; data: Float32Array }[],
+  metadata: Record<string, string> = {},
+): Uint8Array[] {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  const chunks: Uint8Array[] = [new Uint8Array(0)];
+  let offset = 0;
+  for (const t of tensors) {
+    if (numel(t.shape) !== t.data.length) throw new CheckpointError(`tensor ${t.name}: shape [${t.shape}] holds ${numel(t.shape)} values, the array has ${t.data.length}`);
+    header[t.name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    offset += t.data.byteLength;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const pad = (8 - ((json.length + 8) % 8)) % 8; // keep the data section 8-byte aligned
+  if (pad) json = new TextEncoder().encode(JSON.stringify(header) + " ".repeat(pad));
+  const head = new Uint8Array(8 + json.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(json.length), true);
+  head.set(json, 8);
+  chunks[0] = head;
+  return chunks;
+}
+
+/** Builds the checkpoint's files (meta.json last) after checking params against cfg. */
+export function encodeCheckpoint(step: number, data: CheckpointData): { name: string; chunks: Uint8Array[] }[] {
+  const cfg = validateConfig({ ...data.cfg });
+  const shapes = paramShapes(cfg);
+  const expected = new Set(shapes.map((p) => p.name));
+  for (const name of data.params.keys()) {
+    if (!expected.has(name)) throw new CheckpointError(`cannot save step ${step}: parameter ${name} is not part of the model config (n_layer ${cfg.n_layer})`);
+  }
+  const model = shapes.map(({ name, shape }) => {
+    const v = data.params.get(name);
+    if (!v) throw new CheckpointError(`cannot save step ${step}: parameter ${name} is missing`);
+    if (v.length !== numel(shape)) throw new CheckpointError(`cannot save step ${step}: parameter ${name} has ${v.length} values, expected [${shape}] = ${numel(shape)}`);
+    return { name, shape, data: v };
+  });
+  const files = [{ name: MODEL_FILE, chunks: safetensorsChunks(model, { format: "pt" }) }];
+  if (data.optimizer) {
+    // Give state tensors their parameter's shape where one matches, for readability in tools.
+    const byName = new Map(shapes.map((p) => [p.name, p.shape]));
+    const opt = [...data.optimizer.tensors].map(([name, v]) => {
+      const param = [...byName.keys()].find((p) => name.endsWith("." + p));
+      const shape = param && numel(byName.get(param)!) === v.length ? byName.get(param)! : [v.length];
+      return { name, shape, data: v };
+    });
+    files.push({ name: OPTIM_FILE, chunks: safetensorsChunks(opt, data.optimizer.meta) });
+  }
+  const meta: CheckpointMeta = {
+    step,
+    model_config: cfg,
+    user_config: data.meta.user_config,
+    val_bpb: data.meta.val_bpb ?? null,
+    loader_state: data.meta.loader_state ?? null,
+    rng_state: data.meta.rng_state ?? null,
+    metrics: data.meta.metrics ?? {},
+    tokenizer: data.meta.tokenizer ?? null,
+    created_at: data.meta.created_at ?? new Date().toISOString(),
+    format_version: CHECKPOINT_FORMAT_VERSION,
+  };
+  files.push({ name: META_FILE, chunks: [new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n")] });
+  return files;
+}
+
+// ---------------------------------------------------------------- decoding (runtime-agnostic)
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isRng = (v: unknown) => Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32);
+
+/**
+ * Checks a parsed meta.json; `file` names it in errors. A meta without format_version is
+ * taken as nanochat's own (step, model_config, user_config, val_bpb) and the lab's extra
+ * fields default to empty, so nanochat-exported checkpoints load.
+ */
+export function validateMeta(raw: unknown, file: string): CheckpointMeta {
+  const bad = (field: string, why: string): never => {
+    throw new CheckpointError(`${file}: field "${field}" ${why}`);
+  };
+  if (!isObj(raw)) return bad("(top level)", "must be a JSON object");
+  if (!Number.isInteger(raw.step) || (raw.step as number) < 0) bad("step", `must be a non-negative integer, got ${JSON.stringify(raw.step)}`);
+  if (!isObj(raw.model_config)) bad("model_config", "is missing or not an object");
+  const mc = raw.model_config as Record<string, unknown>;
+  const cfg: GPTConfig = {
+    sequence_len: mc.sequence_len as number, vocab_size: mc.vocab_size as number, n_layer: mc.n_layer as number,
+    n_head: mc.n_head as number, n_kv_head: (mc.n_kv_head ?? mc.n_head) as number, n_embd: mc.n_embd as number,
+  };
+  try {
+    validateConfig(cfg);
+  } catch (err) {
+    bad("model_config", `is invalid: ${(err as Error).message}`);
+  }
+  const ours = raw.format_version !== undefined;
+  if (ours) {
+    if (!Number.isInteger(raw.format_version) || (raw.format_version as number) < 1) bad("format_version", `must be a positive integer, got ${JSON.stringify(raw.format_version)}`);
+    if ((raw.format_version as number) > CHECKPOINT_FORMAT_VERSION) {
+      bad("format_version", `is ${raw.format_version}, newer than this code reads (${CHECKPOINT_FORMAT_VERSION}); update the lab`);
+    }
+    for (const f of ["user_config", "metrics"]) if (!isObj(raw[f])) bad(f, "is missing or not an object");
+    if (!("loader_state" in raw)) bad("loader_state", "is missing (use null when there is none)");
+    const rng = raw.rng_state;
+    if (!(rng === null || isRng(rng) || (isObj(rng) && Object.values(rng).every(isRng)))) {
+      bad("rng_state", "must be null, four uint32 words, or an object of them");
+    }
+    const tok = raw.tokenizer;
+    if (tok !== null && !(isObj(tok) && typeof tok.hash === "string" && Number.isInteger(tok.vocab_size))) {
+      bad("tokenizer", "must be null or { hash: string, vocab_size: integer }");
+    }
+    if (typeof raw.created_at !== "string") bad("created_at", "is missing or not a string");
+  }
+  if (raw.val_bpb !== undefined && raw.val_bpb !== null && typeof raw.val_bpb !== "number") bad("val_bpb", "must be a number or null");
+  return {
+    step: raw.step as number,
+    model_config: cfg,
+    user_config: (raw.user_config ?? {}) as Record<string, unknown>,
+    val_bpb: (raw.val_bpb ?? null) as number | null,
+    loader_state: raw.loader_state ?? null,
+    rng_state: (raw.rng_state ?? null) as CheckpointMeta["rng_state"],
+    metrics: (raw.metrics ?? {}) as Record<string, number | null>,
+    tokenizer: (raw.tokenizer ?? null) as TokenizerIdentity | null,
+    created_at: (raw.created_at ?? "") as string,
+    format_version: (raw.format_version ?? 0) as number,
+  };
+}
+
+/** Model tensors (F32, BF16 or F16) → float32 params with exactly paramShapes(cfg). */
+export function validateModelTensors(tensors: Map<string, SafeTensor>, cfg: GPTConfig, file: string): Map<string, Float32Array> {
+  // nanochat saves from a torch.compile'd model sometimes; its loader strips this prefix.
+  const named = new Map<string, SafeTensor>();
+  for (const [name, t] of tensors) named.set(name.startsWith("_orig_mod.") ? name.slice(10) : name, t);
+  const shapes = paramShapes(cfg);
+  const expected = new Set(shapes.map((p) => p.name));
+  const mismatch = `; it does not match the model_config in ${META_FILE}`;
+  for (const name of named.keys()) {
+    if (!expected.has(name)) throw new CheckpointError(`${file}: unexpected tensor ${name}${mismatch} (n_layer ${cfg.n_layer})`);
+  }
+  const params = new Map<string, Float32Array>();
+  for (const { name, shape } of shapes) {
+    const t = named.get(name);
+    if (!t) throw new CheckpointError(`${file}: tensor ${name} is missing (expected shape [${shape}])${mismatch}`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new CheckpointError(`${file}: tensor ${name} has shape [${t.shape}], expected [${shape}]${mismatch}`);
+    }
+    params.set(name, toFloat32(t, `${file}: tensor ${name}`));
+  }
+  return params;
+}
+
+/**
+ * Reads a checkpoint through `read` (bytes of a file in the checkpoint directory, null
+ * when absent); `dir` names the directory in errors.
+ */
+export async function decodeCheckpoint(read: (name: string) => Promise<Uint8Array | null>, dir: string): Promise<LoadedCheckpoint> {
+  const path = (name: string) => `${dir.replace(/\/+$/, "")}/${name}`;
+  const metaBytes = await read(META_FILE);
+  if (!metaBytes) throw new CheckpointError(`${path(META_FILE)} is missing: ${dir} is not a complete checkpoint`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(metaBytes));
+  } catch (err) {
+    throw new CheckpointError(`${path(META_FILE)} is not valid JSON (${(err as Error).message})`);
+  }
+  const meta = validateMeta(raw, path(META_FILE));
+  const modelBytes = await read(MODEL_FILE);
+  if (!modelBytes) throw new CheckpointError(`${path(MODEL_FILE)} is missing: ${dir} is not a complete checkpoint`);
+  const model = decodeSafetensors(modelBytes, path(MODEL_FILE));
+  const params = validateModelTensors(model.tensors, meta.model_config, path(MODEL_FILE));
+  let optimizer: OptimizerState | undefined;
+  const optBytes = await read(OPTIM_FILE);
+  if (optBytes) {
+    const opt = decodeSafetensors(optBytes, path(OPTIM_FILE));
+    const tensors = new Map<string, Float32Array>();
+    for (const [name, t] of opt.tensors) tensors.set(name, toFloat32(t, `${path(OPTIM_FILE)}: tensor ${name}`));
+    optimizer = { tensors, meta: opt.metadata };
+  }
+  return { params, cfg: meta.model_config, optimizer, meta };
+}
+
+/** The browser's way in: checkpoints of a run through a FileStore (names only, no stat). */
+export async function listCheckpointsInStore(store: FileStore, runDir: string): Promise<Map<number, string>> {
+  return selectCheckpoints(await store.list(`${runDir}/checkpoints`));
+}
+
+export function loadCheckpointFromStore(store: FileStore, dir: string): Promise<LoadedCheckpoint> {
+  return decodeCheckpoint(async (name) => {
+    try {
+      return await store.read(`${dir}/${name}`);
+    } catch (err) {
+      if (err instanceof FileNotFound) return null;
+      throw err;
+    }
+  }, dir);
+}
+
+// ---------------------------------------------------------------- Deno
+
+let tmpCounter = 0;
+const uniq = () => `${Deno.pid}-${tmpCounter++}`;
+const ckptRoot = (runDir: string) => `${runDir.replace(/\/+$/, "")}/checkpoints`;
+
+export function checkpointDir(runDir: string, step: number): string {
+  return `${ckptRoot(runDir)}/${stepDirName(step)}`;
+}
+
+async function namesIn(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) if (e.isDirectory) names.push(e.name);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  return names.sort();
+}
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+/** fsync a directory so the renames in it survive a power loss (best effort: not every OS allows it). */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const f = await Deno.open(dir, { read: true });
+    try {
+      await f.sync();
+    } finally {
+      f.close();
+    }
+  } catch { /* directories cannot be opened for fsync on some platforms */ }
+}
+
+/** Deletes a directory without ever leaving a half-deleted `step_N`: rename to .del-*, then remove. */
+async function removeDir(root: string, name: string): Promise<void> {
+  const p = parseStepDirName(name);
+  let target = `${root}/${name}`;
+  if (p && p.kind !== "del" && p.kind !== "tmp") {
+    const del = `${root}/${stepDirName(p.step)}.del-${uniq()}`;
+    await Deno.rename(target, del);
+    target = del;
+  }
+  await Deno.remove(target, { recursive: true }).catch((err) => {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  });
+}
+
+/** Step → directory of each complete checkpoint (step_N holding meta.json and model.safetensors). */
+async function completeCheckpoints(runDir: string): Promise<Map<number, string>> {
+  const root = ckptRoot(runDir);
+  const out = new Map<number, string>();
+  for (const [step, name] of selectCheckpoints(await namesIn(root))) {
+    const dir = `${root}/${name}`;
+    if (await exists(`${dir}/${META_FILE}`) && await exists(`${dir}/${MODEL_FILE}`)) out.set(step, dir);
+  }
+  return out;
+}
+
+export async function listCheckpoints(runDir: string): Promise<number[]> {
+  return [...(await completeCheckpoints(runDir)).keys()];
+}
+
+export async function latestCheckpoint(runDir: string): Promise<{ step: number; dir: string } | null> {
+  const all = [...(await completeCheckpoints(runDir))];
+  if (!all.length) return null;
+  const [step, dir] = all[all.length - 1];
+  return { step, dir };
+}
+
+/** The directory holding step `step` of the run (its aside copy mid-replace), or null. */
+export async function findCheckpoint(runDir: string, step: number): Promise<string | null> {
+  return (await completeCheckpoints(runDir)).get(step) ?? null;
+}
+
+/** Removes what interrupted saves left behind: tmp and del directories; old copies go back or away. */
+export async function cleanupCheckpoints(runDir: string): Promise<void> {
+  const root = ckptRoot(runDir);
+  const names = await namesIn(root);
+  for (const name of names) {
+    const p = parseStepDirName(name);
+    if (!p || p.kind === "complete") continue;
+    if (p.kind === "old" && !(await exists(`${root}/${stepDirName(p.step)}`))) {
+      await Deno.rename(`${root}/${name}`, `${root}/${stepDirName(p.step)}`); // interrupted replace: restore
+    } else {
+      await removeDir(root, name);
+    }
+  }
+}
+
+async function writeChunks(path: string, chunks: Uint8Array[]): Promise<void> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    for (const chunk of chunks) {
+      let off = 0;
+      while (off < chunk.length) off += await file.write(chunk.subarray(off));
+    }
+    await file.sync();
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Saves step `step` atomically (see the header) and returns its directory. keepLast > 0
+ * keeps only that many checkpoints with the highest steps, always including this one.
+ */
+export async function saveCheckpoint(runDir: string, step: number, data: CheckpointData, opts: { keepLast?: number } = {}): Promise<string> {
+  const files = encodeCheckpoint(step, data); // validates before anything touches the disk
+  const root = ckptRoot(runDir);
+  await Deno.mkdir(root, { recursive: true });
+  await cleanupCheckpoints(runDir);
+  const final = checkpointDir(runDir, step);
+  const tmp = `${final}.tmp-${uniq()}`;
+  await Deno.mkdir(tmp);
+  for (const f of files) await writeChunks(`${tmp}/${f.name}`, f.chunks);
+  await syncDir(tmp);
+  let aside: string | null = null;
+  if (await exists(final)) {
+    aside = `${final}.old-${uniq()}`;
+    await Deno.rename(final, aside);
+  }
+  await Deno.rename(tmp, final);
+  await syncDir(root);
+  if (aside) await removeDir(root, aside.slice(root.length + 1));
+  if (opts.keepLast !== undefined && opts.keepLast > 0) {
+    const steps = (await listCheckpoints(runDir)).filter((s) => s !== step);
+    const keepOthers = new Set(steps.slice(Math.max(0, steps.length - (opts.keepLast - 1))));
+    for (const s of steps) if (!keepOthers.has(s)) await removeDir(root, stepDirName(s));
+  }
+  return final;
+}
+
+/** Names the other checkpoints of the run, for error messages. */
+async function recoveryHint(dir: string): Promise<string> {
+  const m = /^(.*)\/checkpoints\/([^/]+)\/?$/.exec(dir);
+  if (!m) return `delete ${dir} or load another checkpoint`;
+  const self = parseStepDirName(m[2])?.step;
+  const others = (await listCheckpoints(m[1]).catch(() => [] as number[])).filter((s) => s !== self);
+  return others.length
+    ? `delete ${dir} or resume from step ${others[others.length - 1]} (complete checkpoints: ${others.join(", ")})`
+    : `delete ${dir}; the run has no other complete checkpoint, so it starts over`;
+}
+
+/** Loads and validates a checkpoint directory; errors name the file and say what to do. */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  try {
+    return await decodeCheckpoint(async (name) => {
+      try {
+        return await Deno.readFile(`${dir}/${name}`);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return null;
+        throw err;
+      }
+    }, dir);
+  } catch (err) {
+    if (err instanceof CheckpointError || err instanceof SafetensorsError) {
+      err.message += `. To go on: ${await recoveryHint(dir)}.`;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,155 @@
+// The shard downloader against a local server (127.0.0.1) that speaks HTTP Range and
+// can cut a connection midway: resume from .partial, verification, atomic rename,
+// retries, and failing fast (naming `deno task data prepare`) when offline.
+import assert from "node:assert/strict";
+import { downloadShards, OfflineError, shardUrl } from "../../src/data/deno_download.ts";
+import { Progress } from "../../src/data/deno_progress.ts";
+import { dataCli, makeDocs, shardBytes, withTempDir } from "../fixtures/data/helpers.ts";
+
+const FILES = [0, 1, 2].map((i) => shardBytes(makeDocs(400 + 50 * i, `s${i}`), 128));
+
+interface ServerOptions {
+  /** Shard names whose first GET is cut after half the bytes. */
+  cut?: Set<string>;
+  /** Serve these bytes instead of the real shard. */
+  replace?: Map<string, Uint8Array>;
+  /** Ignore Range headers (answer 200 with the whole file). */
+  noRanges?: boolean;
+}
+
+function serve(opts: ServerOptions = {}) {
+  const log: { name: string; range: string | null; status: number }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const name = new URL(req.url).pathname.slice(1);
+    const i = Number(name.match(/^shard_(\d{5})\.parquet$/)?.[1] ?? NaN);
+    const body = opts.replace?.get(name) ?? FILES[i];
+    const range = req.headers.get("range");
+    const entry = { name, range, status: 200 };
+    log.push(entry);
+    if (!body) return (entry.status = 404, new Response("not found", { status: 404 }));
+    const m = opts.noRanges ? null : range?.match(/^bytes=(\d+)-$/);
+    const start = m ? Number(m[1]) : 0;
+    if (start >= body.length && m) {
+      return (entry.status = 416, new Response(null, { status: 416, headers: { "content-range": `bytes */${body.length}` } }));
+    }
+    const part = body.slice(start);
+    const headers: Record<string, string> = { "content-length": String(part.length) };
+    if (m) headers["content-range"] = `bytes ${start}-${body.length - 1}/${body.length}`;
+    entry.status = m ? 206 : 200;
+    if (opts.cut?.delete(name)) {
+      // Half the bytes, then the connection breaks.
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(part.slice(0, part.length >> 1));
+        },
+        pull(c) {
+          return new Promise((r) => setTimeout(r, 20)).then(() => c.close());
+        },
+      });
+      return new Response(stream, { status: entry.status, headers });
+    }
+    return new Response(part, { status: entry.status, headers });
+  });
+  return { server, log, base: `http://127.0.0.1:${server.addr.port}` };
+}
+
+const quiet = () => new Progress(1, { write: () => {}, tty: false });
+
+Deno.test("download: parallel, a connection cut midway resumes with Range, files verified and renamed into place", async () => {
+  await withTempDir(async (dir) => {
+    const { server, log, base } = serve({ cut: new Set(["shard_00001.parquet"]) });
+    const lines: string[] = [];
+    const progress = new Progress(3, { write: (t) => lines.push(t), tty: false, lineEvery: 0 });
+    try {
+      const r = await downloadShards([0, 1, 2], { dir, baseUrl: base, backoffMs: 1, log: (l) => lines.push(l), progress });
+      assert.deepEqual(r.downloaded.sort(), ["shard_00000.parquet", "shard_00001.parquet", "shard_00002.parquet"]);
+      assert.equal(r.bytes, FILES.reduce((s, f) => s + f.length, 0)); // each byte fetched once
+      for (const [i, f] of FILES.entries()) assert.deepEqual(await Deno.readFile(`${dir}/shard_0000${i}.parquet`), f);
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      assert.deepEqual(names, ["shard_00000.parquet", "shard_00001.parquet", "shard_00002.parquet"], "no .partial left");
+      const s1 = log.filter((e) => e.name === "shard_00001.parquet");
+      assert.equal(s1.length, 2);
+      assert.equal(s1[0].range, null);
+      assert.equal(s1[1].range, `bytes=${(FILES[1].length >> 1)}-`, "second try continues from the partial file");
+      assert.equal(s1[1].status, 206);
+      assert.ok(lines.some((l) => /shard_00001\.parquet: try 1\/5 failed .*retrying/.test(l)), lines.join("\n"));
+      assert.match(lines.at(-1)!, /\[#{24}\] 100% 3\/3 shards/);
+
+      // A second run finds them complete: nothing is fetched.
+      const before = log.length;
+      const again = await downloadShards([0, 1, 2], { dir, baseUrl: base, progress: quiet() });
+      assert.deepEqual(again.skipped.length, 3);
+      assert.equal(log.length, before);
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
+Deno.test("download: a .partial left by an earlier run continues; a server ignoring Range starts over", async () => {
+  for (const noRanges of [false, true]) {
+    await withTempDir(async (dir) => {
+      const { server, log, base } = serve({ noRanges });
+      try {
+        await Deno.writeFile(`${dir}/shard_00002.parquet.partial`, FILES[2].slice(0, 1000));
+        const r = await downloadShards([2], { dir, baseUrl: base, backoffMs: 1, progress: quiet() });
+        assert.deepEqual(r.downloaded, ["shard_00002.parquet"]);
+        assert.deepEqual(await Deno.readFile(`${dir}/shard_00002.parquet`), FILES[2]);
+        assert.equal(log[0].range, "bytes=1000-");
+        assert.equal(log[0].status, noRanges ? 200 : 206);
+        assert.equal(r.bytes, noRanges ? FILES[2].length : FILES[2].length - 1000);
+      } finally {
+        await server.shutdown();
+      }
+    });
+  }
+});
+
+Deno.test("download: bad content is retried then reported; 404 is not retried; a prepared directory is refused", async () => {
+  await withTempDir(async (dir) => {
+    const html = new TextEncoder().encode("<html>rate limited</html>".repeat(20));
+    const { server, log, base } = serve({ replace: new Map([["shard_00000.parquet", html]]) });
+    try {
+      await assert.rejects(
+        downloadShards([0], { dir, baseUrl: base, tries: 2, backoffMs: 1, log: () => {}, progress: quiet() }),
+        new RegExp(`${shardUrl(0, base)}: failed after 2 tries \\(last error: .*shard_00000\\.parquet\\.partial: does not start with the parquet magic`),
+      );
+      assert.equal(log.length, 2);
+      await assert.rejects(
+        downloadShards([5], { dir, baseUrl: base, backoffMs: 1, log: () => {}, progress: quiet() }),
+        /shard_00005\.parquet: HTTP 404/,
+      );
+      assert.equal(log.filter((e) => e.name === "shard_00005.parquet").length, 1);
+      await Deno.writeTextFile(`${dir}/manifest.json`, "{}");
+      await assert.rejects(downloadShards([1], { dir, baseUrl: base, progress: quiet() }), /holds the embedded corpus .* download into another directory/);
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
+Deno.test("download: unreachable host fails fast and points to `deno task data prepare` (API and CLI)", async () => {
+  await withTempDir(async (dir) => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close(); // nothing listens there now: connection refused
+    const t0 = performance.now();
+    await assert.rejects(
+      downloadShards([0, 1, 2, 3], { dir, baseUrl: `http://127.0.0.1:${port}`, log: () => {}, progress: quiet() }),
+      (err: unknown) => {
+        assert.ok(err instanceof OfflineError);
+        assert.match(
+          err.message,
+          /cannot reach 127\.0\.0\.1:\d+ \(.*Connection refused.*\)\. Without network access, use the embedded corpus instead: 'deno task data prepare'/,
+        );
+        return true;
+      },
+    );
+    assert.ok(performance.now() - t0 < 1500, "no backoff when the host is unreachable");
+
+    const r = await dataCli(["download", "--shards", "2", "--dir", `${dir}/d`], { NANOCHAT_DATA_URL: `http://127.0.0.1:${port}` });
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^error: cannot reach .*'deno task data prepare'/m);
+    assert.doesNotMatch(r.err, /at \w+ \(/, "no stack trace");
+  });
+});
