@@ -56,9 +56,21 @@ export function parseFlags<T extends FlagTable>(
   for (const [name, spec] of Object.entries(flags)) {
     options[name] = { type: spec.type === "boolean" ? "boolean" : "string", ...(spec.short ? { short: spec.short } : {}) };
   }
+  // node:util reads "--every -1" as a flag without a value; join negative numbers to
+  // their number flag ("--every=-1") so users can type them the natural way.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : "";
+    if (flags[name]?.type === "number" && /^-\d/.test(args[i + 1] ?? "")) {
+      joined.push(`${args[i]}=${args[i + 1]}`);
+      i++;
+    } else {
+      joined.push(args[i]);
+    }
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joined, options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nrun 'deno task ${command} --help' for the list of flags`);
   }

@@ -34,10 +34,7 @@ export class CheckpointError extends Error {
   userFacing = true;
 }
 
-export interface TokenizerIdentity {
-  hash: string;
-  vocab_size: number;
-}
+export interface TokenizerIdentity { hash: string; vocab_size: number }
 
 export interface CheckpointMeta {
   step: number;
@@ -58,28 +55,10 @@ export interface CheckpointMeta {
 }
 
 /** What the caller supplies; step, model_config, created_at and format_version are filled in. */
-export type CheckpointMetaInput = Omit<CheckpointMeta, "step" | "model_config" | "created_at" | "format_version"> & {
-  created_at?: string;
-};
-
-export interface OptimizerState {
-  tensors: Map<string, Float32Array>;
-  meta: Record<string, string>;
-}
-
-export interface CheckpointData {
-  params: Map<string, Float32Array>;
-  cfg: GPTConfig;
-  optimizer?: OptimizerState;
-  meta: CheckpointMetaInput;
-}
-
-export interface LoadedCheckpoint {
-  params: Map<string, Float32Array>;
-  cfg: GPTConfig;
-  optimizer?: OptimizerState;
-  meta: CheckpointMeta;
-}
+export type CheckpointMetaInput = Omit<CheckpointMeta, "step" | "model_config" | "created_at" | "format_version"> & { created_at?: string };
+export interface OptimizerState { tensors: Map<string, Float32Array>; meta: Record<string, string> }
+export interface CheckpointData { params: Map<string, Float32Array>; cfg: GPTConfig; optimizer?: OptimizerState; meta: CheckpointMetaInput }
+export interface LoadedCheckpoint extends Omit<CheckpointData, "meta"> { meta: CheckpointMeta }
 
 // ---------------------------------------------------------------- names
 
@@ -124,10 +103,7 @@ export function selectCheckpoints(names: readonly string[]): Map<number, string>
  * The same bytes as encodeSafetensors; float32 views assume a little-endian host (all
  * current JS platforms are).
  */
-export function safetensorsChunks(
-  tensors: readonly { name: string; shape: number[]; data: Float32Array }[],
-  metadata: Record<string, string> = {},
-): Uint8Array[] {
+export function safetensorsChunks(tensors: readonly { name: string; shape: number[]; data: Float32Array }[], metadata: Record<string, string> = {}): Uint8Array[] {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   const chunks: Uint8Array[] = [new Uint8Array(0)];
@@ -150,7 +126,9 @@ export function safetensorsChunks(
 
 /** Builds the checkpoint's files (meta.json last) after checking params against cfg. */
 export function encodeCheckpoint(step: number, data: CheckpointData): { name: string; chunks: Uint8Array[] }[] {
-  const cfg = validateConfig({ ...data.cfg });
+  // Exactly nanochat's six fields: its GPTConfig(**model_config) rejects unknown keys.
+  const { sequence_len, vocab_size, n_layer, n_head, n_kv_head, n_embd } = data.cfg;
+  const cfg = validateConfig({ sequence_len, vocab_size, n_layer, n_head, n_kv_head, n_embd });
   const shapes = paramShapes(cfg);
   const expected = new Set(shapes.map((p) => p.name));
   for (const name of data.params.keys()) {
@@ -173,23 +151,25 @@ export function encodeCheckpoint(step: number, data: CheckpointData): { name: st
     });
     files.push({ name: OPTIM_FILE, chunks: safetensorsChunks(opt, data.optimizer.meta) });
   }
+  const m = data.meta;
   const meta: CheckpointMeta = {
-    step,
-    model_config: cfg,
-    user_config: data.meta.user_config,
-    val_bpb: data.meta.val_bpb ?? null,
-    loader_state: data.meta.loader_state ?? null,
-    rng_state: data.meta.rng_state ?? null,
-    metrics: data.meta.metrics ?? {},
-    tokenizer: data.meta.tokenizer ?? null,
-    created_at: data.meta.created_at ?? new Date().toISOString(),
-    format_version: CHECKPOINT_FORMAT_VERSION,
+    step, model_config: cfg, user_config: m.user_config ?? {}, val_bpb: m.val_bpb ?? null, loader_state: m.loader_state ?? null,
+    rng_state: m.rng_state ?? null, metrics: m.metrics ?? {}, tokenizer: m.tokenizer ?? null,
+    created_at: m.created_at ?? new Date().toISOString(), format_version: CHECKPOINT_FORMAT_VERSION,
   };
   files.push({ name: META_FILE, chunks: [new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n")] });
   return files;
 }
 
 // ---------------------------------------------------------------- decoding (runtime-agnostic)
+
+function parseJson(bytes: Uint8Array, file: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new CheckpointError(`${file} is not valid JSON (${(err as Error).message})`);
+  }
+}
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isRng = (v: unknown) => Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32);
@@ -216,36 +196,24 @@ export function validateMeta(raw: unknown, file: string): CheckpointMeta {
   } catch (err) {
     bad("model_config", `is invalid: ${(err as Error).message}`);
   }
-  const ours = raw.format_version !== undefined;
-  if (ours) {
-    if (!Number.isInteger(raw.format_version) || (raw.format_version as number) < 1) bad("format_version", `must be a positive integer, got ${JSON.stringify(raw.format_version)}`);
-    if ((raw.format_version as number) > CHECKPOINT_FORMAT_VERSION) {
-      bad("format_version", `is ${raw.format_version}, newer than this code reads (${CHECKPOINT_FORMAT_VERSION}); update the lab`);
-    }
+  if (raw.format_version !== undefined) {
+    const v = raw.format_version as number;
+    if (!Number.isInteger(v) || v < 1) bad("format_version", `must be a positive integer, got ${JSON.stringify(v)}`);
+    if (v > CHECKPOINT_FORMAT_VERSION) bad("format_version", `is ${v}, newer than this code reads (${CHECKPOINT_FORMAT_VERSION}); update the lab`);
     for (const f of ["user_config", "metrics"]) if (!isObj(raw[f])) bad(f, "is missing or not an object");
     if (!("loader_state" in raw)) bad("loader_state", "is missing (use null when there is none)");
-    const rng = raw.rng_state;
-    if (!(rng === null || isRng(rng) || (isObj(rng) && Object.values(rng).every(isRng)))) {
-      bad("rng_state", "must be null, four uint32 words, or an object of them");
-    }
-    const tok = raw.tokenizer;
+    const rng = raw.rng_state, tok = raw.tokenizer;
+    if (!(rng === null || isRng(rng) || (isObj(rng) && Object.values(rng).every(isRng)))) bad("rng_state", "must be null, four uint32 words, or an object of them");
     if (tok !== null && !(isObj(tok) && typeof tok.hash === "string" && Number.isInteger(tok.vocab_size))) {
       bad("tokenizer", "must be null or { hash: string, vocab_size: integer }");
     }
     if (typeof raw.created_at !== "string") bad("created_at", "is missing or not a string");
   }
   if (raw.val_bpb !== undefined && raw.val_bpb !== null && typeof raw.val_bpb !== "number") bad("val_bpb", "must be a number or null");
+  const r = raw as Partial<CheckpointMeta>;
   return {
-    step: raw.step as number,
-    model_config: cfg,
-    user_config: (raw.user_config ?? {}) as Record<string, unknown>,
-    val_bpb: (raw.val_bpb ?? null) as number | null,
-    loader_state: raw.loader_state ?? null,
-    rng_state: (raw.rng_state ?? null) as CheckpointMeta["rng_state"],
-    metrics: (raw.metrics ?? {}) as Record<string, number | null>,
-    tokenizer: (raw.tokenizer ?? null) as TokenizerIdentity | null,
-    created_at: (raw.created_at ?? "") as string,
-    format_version: (raw.format_version ?? 0) as number,
+    step: r.step!, model_config: cfg, user_config: r.user_config ?? {}, val_bpb: r.val_bpb ?? null, loader_state: r.loader_state ?? null,
+    rng_state: r.rng_state ?? null, metrics: r.metrics ?? {}, tokenizer: r.tokenizer ?? null, created_at: r.created_at ?? "", format_version: r.format_version ?? 0,
   };
 }
 
@@ -280,13 +248,7 @@ export async function decodeCheckpoint(read: (name: string) => Promise<Uint8Arra
   const path = (name: string) => `${dir.replace(/\/+$/, "")}/${name}`;
   const metaBytes = await read(META_FILE);
   if (!metaBytes) throw new CheckpointError(`${path(META_FILE)} is missing: ${dir} is not a complete checkpoint`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder().decode(metaBytes));
-  } catch (err) {
-    throw new CheckpointError(`${path(META_FILE)} is not valid JSON (${(err as Error).message})`);
-  }
-  const meta = validateMeta(raw, path(META_FILE));
+  const meta = validateMeta(parseJson(metaBytes, path(META_FILE)), path(META_FILE));
   const modelBytes = await read(MODEL_FILE);
   if (!modelBytes) throw new CheckpointError(`${path(MODEL_FILE)} is missing: ${dir} is not a complete checkpoint`);
   const model = decodeSafetensors(modelBytes, path(MODEL_FILE));
@@ -308,14 +270,17 @@ export async function listCheckpointsInStore(store: FileStore, runDir: string): 
 }
 
 export function loadCheckpointFromStore(store: FileStore, dir: string): Promise<LoadedCheckpoint> {
-  return decodeCheckpoint(async (name) => {
-    try {
-      return await store.read(`${dir}/${name}`);
-    } catch (err) {
-      if (err instanceof FileNotFound) return null;
-      throw err;
-    }
-  }, dir);
+  return decodeCheckpoint((name) => orNull(() => store.read(`${dir}/${name}`)), dir);
+}
+
+/** The file's bytes, or null when it does not exist (a FileStore's FileNotFound or Deno's NotFound). */
+async function orNull(read: () => Promise<Uint8Array>): Promise<Uint8Array | null> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof FileNotFound || (err as Error)?.name === "NotFound") return null;
+    throw err;
+  }
 }
 
 // ---------------------------------------------------------------- Deno
@@ -328,29 +293,23 @@ export function checkpointDir(runDir: string, step: number): string {
   return `${ckptRoot(runDir)}/${stepDirName(step)}`;
 }
 
+/** Subdirectories of `dir`; [] when it does not exist. */
 async function namesIn(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) if (e.isDirectory) names.push(e.name);
-  } catch (err) {
+  const entries = await Array.fromAsync(Deno.readDir(dir)).catch((err) => {
     if (err instanceof Deno.errors.NotFound) return [];
     throw err;
-  }
-  return names.sort();
+  });
+  return entries.filter((e) => e.isDirectory).map((e) => e.name).sort();
 }
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
 /** fsync a directory so the renames in it survive a power loss (best effort: not every OS allows it). */
 async function syncDir(dir: string): Promise<void> {
-  try {
-    const f = await Deno.open(dir, { read: true });
-    try {
-      await f.sync();
-    } finally {
-      f.close();
-    }
-  } catch { /* directories cannot be opened for fsync on some platforms */ }
+  const f = await Deno.open(dir, { read: true }).catch(() => null); // not every platform opens directories
+  if (!f) return;
+  await f.sync().catch(() => {});
+  f.close();
 }
 
 /** Deletes a directory without ever leaving a half-deleted `step_N`: rename to .del-*, then remove. */
@@ -383,10 +342,8 @@ export async function listCheckpoints(runDir: string): Promise<number[]> {
 }
 
 export async function latestCheckpoint(runDir: string): Promise<{ step: number; dir: string } | null> {
-  const all = [...(await completeCheckpoints(runDir))];
-  if (!all.length) return null;
-  const [step, dir] = all[all.length - 1];
-  return { step, dir };
+  const last = [...(await completeCheckpoints(runDir))].at(-1);
+  return last ? { step: last[0], dir: last[1] } : null;
 }
 
 /** The directory holding step `step` of the run (its aside copy mid-replace), or null. */
@@ -412,10 +369,7 @@ export async function cleanupCheckpoints(runDir: string): Promise<void> {
 async function writeChunks(path: string, chunks: Uint8Array[]): Promise<void> {
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   try {
-    for (const chunk of chunks) {
-      let off = 0;
-      while (off < chunk.length) off += await file.write(chunk.subarray(off));
-    }
+    for (const chunk of chunks) for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
     await file.sync();
   } finally {
     file.close();
@@ -445,9 +399,9 @@ export async function saveCheckpoint(runDir: string, step: number, data: Checkpo
   await syncDir(root);
   if (aside) await removeDir(root, aside.slice(root.length + 1));
   if (opts.keepLast !== undefined && opts.keepLast > 0) {
-    const steps = (await listCheckpoints(runDir)).filter((s) => s !== step);
-    const keepOthers = new Set(steps.slice(Math.max(0, steps.length - (opts.keepLast - 1))));
-    for (const s of steps) if (!keepOthers.has(s)) await removeDir(root, stepDirName(s));
+    const others = [...(await completeCheckpoints(runDir))].filter(([s]) => s !== step);
+    const doomed = others.slice(0, Math.max(0, others.length - (opts.keepLast - 1)));
+    for (const [, dir] of doomed) await removeDir(root, dir.slice(root.length + 1));
   }
   return final;
 }
@@ -466,14 +420,7 @@ async function recoveryHint(dir: string): Promise<string> {
 /** Loads and validates a checkpoint directory; errors name the file and say what to do. */
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   try {
-    return await decodeCheckpoint(async (name) => {
-      try {
-        return await Deno.readFile(`${dir}/${name}`);
-      } catch (err) {
-        if (err instanceof Deno.errors.NotFound) return null;
-        throw err;
-      }
-    }, dir);
+    return await decodeCheckpoint((name) => orNull(() => Deno.readFile(`${dir}/${name}`)), dir);
   } catch (err) {
     if (err instanceof CheckpointError || err instanceof SafetensorsError) {
       err.message += `. To go on: ${await recoveryHint(dir)}.`;
