@@ -11,7 +11,7 @@ import { GPT } from "../model/gpt.ts";
 import { checkModelFits } from "../model/limits.ts";
 import { initParams } from "../model/params.ts";
 import { ModelOptimizer } from "../optim/optimizer.ts";
-import { loadTokenizer } from "../tokenizer/store.ts";
+import { loadTokenizer, saveTokenizer } from "../tokenizer/store.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { cleanupCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { type LoopState, runTrainingLoop } from "./loop.ts";
@@ -76,6 +76,10 @@ export async function trainBase(opts: BaseTrainOptions): Promise<BaseTrainResult
   if (ckpt && ckpt.meta.tokenizer && ckpt.meta.tokenizer.hash !== tok.hash) {
     throw new TrainError(`--resume: ${latest!.dir} was trained with tokenizer ${ckpt.meta.tokenizer.hash.slice(0, 12)}…, but ${c.tokenizer_dir} holds ${tok.hash.slice(0, 12)}…`);
   }
+
+  // The run keeps the tokenizer it was trained with, so its checkpoints stay usable
+  // whatever happens to data/tokenizer later.
+  await saveTokenizer(denoFiles("."), `${runDir}/tokenizer`, tok);
 
   const model = await GPT.create(gpu, r.model, { B, T, training: true });
   const opt = await ModelOptimizer.create(gpu, r.model.n_embd, model.params, model.grads, r.optimizer);

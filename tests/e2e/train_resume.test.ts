@@ -45,6 +45,16 @@ Deno.test({
     assert.match(first, /no tokenizer in .*training one with vocab 512/);
     assert.match(first, /validation bits per byte: [\d.]+ at step 0 → [\d.]+ at step 8/);
 
+    // deno task eval base --bpb on the final checkpoint reproduces the run's last evaluation.
+    const ev = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "src/cli/eval.ts", "base", "--bpb", "--run", "straight", "--runs-dir", `${TMP}/runs`, "--data-dir", `${TMP}/data`, "--tokens", "64", "--batch-size", "2"],
+      cwd: ROOT, stdout: "piped", stderr: "piped",
+    }).output();
+    const evOut = new TextDecoder().decode(ev.stdout);
+    assert.equal(ev.code, 0, new TextDecoder().decode(ev.stderr));
+    const lastEval = readMetrics(await Deno.readTextFile(`${TMP}/runs/straight/metrics.jsonl`)).filter((r) => r.type === "eval").pop()!;
+    assert.match(evOut, new RegExp(`validation bits per byte: ${(lastEval.val_bpb as number).toFixed(4)}`));
+
     // The same run, killed with SIGKILL once its step-2 checkpoint exists, then resumed.
     const child = new Deno.Command(Deno.execPath(), { args: trainArgs("killed"), cwd: ROOT, stdout: "null", stderr: "null" }).spawn();
     const ckpt = `${TMP}/runs/killed/checkpoints/step_000002`;

@@ -1,0 +1,68 @@
+// `deno task eval base --bpb [--run NAME | --checkpoint DIR]`: validation bits per byte of a checkpoint.
+import { createLocalLoader } from "../data/deno_shards.ts";
+import { evaluateBpb } from "../eval/bpb.ts";
+import { acquireGpu } from "../gpu/device.ts";
+import { denoFiles } from "../io/deno_files.ts";
+import { GPT } from "../model/gpt.ts";
+import { loadTokenizer } from "../tokenizer/store.ts";
+import { latestCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
+import { parseFlags, runMain, UsageError } from "./args.ts";
+
+const FLAGS = {
+  bpb: { type: "boolean", default: false, help: "report validation bits per byte" },
+  run: { type: "string", default: "", help: "run name: its latest checkpoint under --runs-dir" },
+  checkpoint: { type: "string", default: "", help: "a checkpoint directory (runs/<run>/checkpoints/step_NNNNNN)" },
+  "runs-dir": { type: "string", default: "runs", help: "directory holding the runs" },
+  "data-dir": { type: "string", default: "data/base_data", help: "parquet shards; the last is validation" },
+  "tokenizer-dir": { type: "string", default: "data/tokenizer", help: "tokenizer to use when the run directory holds none" },
+  tokens: { type: "number", default: 65536, help: "validation tokens to evaluate" },
+  "batch-size": { type: "number", default: 8, help: "sequences per forward pass" },
+  adapter: { type: "string", default: "", help: "WebGPU adapter name substring" },
+} as const;
+
+runMain(async (args) => {
+  const [stage, ...rest] = args;
+  if (!stage || stage === "-h" || stage === "--help") {
+    console.log("usage: deno task eval base --bpb [--run NAME | --checkpoint DIR] [flags]\n\n'deno task eval base --help' lists the flags.");
+    return;
+  }
+  if (stage !== "base") throw new UsageError(`unknown or unbuilt evaluation '${stage}'; available: base`);
+  const parsed = parseFlags(rest, "eval base", "Evaluate a base checkpoint.", FLAGS);
+  if (!parsed) return;
+  const f = parsed.flags;
+  if (!f.bpb) throw new UsageError("say what to evaluate: --bpb (validation bits per byte)");
+  if (!!f.run === !!f.checkpoint) throw new UsageError("pass exactly one of --run NAME or --checkpoint DIR");
+  let dir = f.checkpoint;
+  if (f.run) {
+    const latest = await latestCheckpoint(`${f["runs-dir"]}/${f.run}`);
+    if (!latest) throw new UsageError(`run '${f.run}' has no checkpoint in ${f["runs-dir"]}/${f.run}/checkpoints`);
+    dir = latest.dir;
+  }
+  const ckpt = await loadCheckpoint(dir);
+  // The run directory holds the tokenizer the model was trained with.
+  const runDir = dir.replace(/\/checkpoints\/[^/]+\/?$/, "");
+  const store = denoFiles(".");
+  const tokDir = (await store.exists(`${runDir}/tokenizer/tokenizer.json`)) ? `${runDir}/tokenizer` : f["tokenizer-dir"];
+  const tok = await loadTokenizer(store, tokDir);
+  if (ckpt.meta.tokenizer && ckpt.meta.tokenizer.hash !== tok.hash) {
+    throw new UsageError(`${tokDir} is not the tokenizer recorded in ${dir}/meta.json (hash ${ckpt.meta.tokenizer.hash.slice(0, 12)}…): pass --tokenizer-dir`);
+  }
+  const B = f["batch-size"], T = ckpt.cfg.sequence_len;
+  const gpu = await acquireGpu({ adapterName: f.adapter || undefined });
+  const model = await GPT.create(gpu, ckpt.cfg, { B, T });
+  model.loadParams(ckpt.params);
+  const val = await createLocalLoader(f["data-dir"], "val", { tokenizer: tok, B, T });
+  const steps = Math.max(1, Math.floor(f.tokens / (B * T)));
+  const batches = async function* () {
+    for (let i = 0; i < steps; i++) {
+      const b = await val.next();
+      if (!b) break;
+      yield b;
+    }
+  };
+  const res = await evaluateBpb(model, batches(), tok.tokenBytes());
+  val.close();
+  console.log(`${dir} (step ${ckpt.meta.step}) on ${gpu.description}`);
+  console.log(`validation bits per byte: ${res.bpb.toFixed(4)}  (loss ${res.loss.toFixed(4)} nats/token over ${res.tokens.toLocaleString("en-US")} tokens, ${res.bytes.toLocaleString("en-US")} bytes)`);
+  model.destroy();
+});
