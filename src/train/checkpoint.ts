@@ -157,7 +157,9 @@ export function encodeCheckpoint(step: number, data: CheckpointData): { name: st
     rng_state: m.rng_state ?? null, metrics: m.metrics ?? {}, tokenizer: m.tokenizer ?? null,
     created_at: m.created_at ?? new Date().toISOString(), format_version: CHECKPOINT_FORMAT_VERSION,
   };
-  files.push({ name: META_FILE, chunks: [new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n")] });
+  // One line per field: readable, without spreading the loader's token buffer over thousands of lines.
+  const text = `{\n${Object.entries(meta).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(",\n")}\n}\n`;
+  files.push({ name: META_FILE, chunks: [new TextEncoder().encode(text)] });
   return files;
 }
 

@@ -187,7 +187,11 @@ Deno.test("checkpoint: kill -9 of a process in the middle of saving never loses 
       const child = new Deno.Command(Deno.execPath(), { args: ["eval", code], stdout: "piped", stderr: "piped" }).spawn();
       const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
       let printed = "";
-      while (printed.split("\n").length < 4) printed += (await reader.read()).value ?? "";
+      while (printed.split("\n").length < 4) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the saving process exited early: ${await new Response(child.stderr).text()}`);
+        printed += value;
+      }
       await new Promise((r) => setTimeout(r, delayMs));
       child.kill("SIGKILL");
       await child.status;
