@@ -20,6 +20,11 @@ export interface Gpu {
   description: string;
   /** Set once the device is lost; every later submit raises it. */
   lost: string | null;
+  /**
+   * The first WebGPU error raised outside an error scope (the hot training path records
+   * without scopes, since popping one waits for the queue in Deno); checked after readbacks.
+   */
+  uncaptured: string | null;
 }
 
 /** Errors meant for the user: the CLI prints the message alone, without a stack. */
@@ -133,7 +138,11 @@ export async function acquireGpu(opts: AcquireOptions = {}): Promise<Gpu> {
     limits: device.limits,
     description: describeAdapter(adapter.info, features),
     lost: null,
+    uncaptured: null,
   };
+  device.addEventListener("uncapturederror", (event) => {
+    result.uncaptured ??= (event as GPUUncapturedErrorEvent).error.message;
+  });
   device.lost.then((info) => {
     result.lost = `WebGPU device lost (${info.reason}): ${info.message || "no message"}`;
   });

@@ -26,3 +26,13 @@ export async function withErrorScope<T>(gpu: Gpu, what: string, fn: () => T | Pr
   if (gpu.lost) throw new GpuError(`${what}: ${gpu.lost}`);
   return result!;
 }
+
+/** Raises an error that happened outside any error scope since the last check. */
+export function throwIfUncaptured(gpu: Gpu, what: string): void {
+  if (gpu.lost) throw new GpuError(`${what}: ${gpu.lost}`);
+  const message = gpu.uncaptured;
+  if (message) {
+    gpu.uncaptured = null;
+    throw new GpuError(`${what} failed on the GPU: ${message}`);
+  }
+}

@@ -252,15 +252,26 @@ export interface Op {
 }
 
 /**
- * Records `ops` into one command buffer (one compute pass) and submits it, inside
- * error scopes so a validation error names the ops involved.
+ * Records `ops` into one command buffer (one compute pass) and submits it. By default
+ * inside error scopes, so a validation error names the ops involved. `checked: false`
+ * skips the scopes — popping one waits for the queue under Deno, which would stall a
+ * training step — and leaves errors to the device's uncaptured-error record, which
+ * callers check with throwIfUncaptured() after their readback.
  */
-export async function runOps(gpu: Gpu, ops: Op[], what = ops.map((o) => o.label).join(", ")): Promise<void> {
-  await withErrorScope(gpu, what, () => {
+export async function runOps(
+  gpu: Gpu, ops: Op[], what = ops.map((o) => o.label).join(", "), opts: { checked?: boolean } = {},
+): Promise<void> {
+  const record = () => {
     const encoder = gpu.device.createCommandEncoder({ label: what.slice(0, 200) });
     const pass = encoder.beginComputePass({ label: what.slice(0, 200) });
     for (const op of ops) op.record(pass);
     pass.end();
     gpu.device.queue.submit([encoder.finish()]);
-  });
+  };
+  if (opts.checked === false) {
+    if (gpu.lost) throw new GpuError(`${what}: ${gpu.lost}`);
+    record();
+    return;
+  }
+  await withErrorScope(gpu, what, record);
 }

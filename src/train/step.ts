@@ -2,6 +2,7 @@
 // micro-batch forward + backward (gradients accumulate), then gradient norm/clip and
 // the optimizer updates. Losses are read back after the last submit, so the host never
 // waits on the GPU between micro-batches.
+import { throwIfUncaptured } from "../gpu/errors.ts";
 import { runOps } from "../gpu/kernel.ts";
 import { readBuffer } from "../gpu/tensor.ts";
 import type { GPT } from "../model/gpt.ts";
@@ -38,7 +39,9 @@ export async function submitTrainStep(
       opt.prepareStep(lrMultiplier, momentum);
       ops.push(...opt.ops);
     }
-    await runOps(gpu, ops, `train step (micro-batch ${i + 1}/${micro.length})`);
+    // The first step runs checked (error scopes name the failing op); later ones are not,
+    // so the host can prepare the next step while this one computes.
+    await runOps(gpu, ops, `train step (micro-batch ${i + 1}/${micro.length})`, { checked: opt.adamw.step <= 1 });
     // Queue the copy of the loss right behind its submit, before the next micro-batch overwrites it.
     losses.push(readBuffer(gpu, model.acts.loss.buffer, 0, 4));
   }
@@ -47,6 +50,7 @@ export async function submitTrainStep(
   return {
     result: (async () => {
       const values = await Promise.all(losses);
+      throwIfUncaptured(gpu, "train step");
       const loss = values.reduce((s, b) => s + new Float32Array(b)[0], 0) / micro.length;
       return { loss, gradNorm: await norm };
     })(),
