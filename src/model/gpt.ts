@@ -32,6 +32,11 @@ export interface GPTOptions {
   training?: boolean;
   /** Rows of logits per lm_head chunk (memory vs dispatch count). */
   lossChunkRows?: number;
+  /**
+   * Use these parameter tensors instead of allocating new ones (e.g. a B=1 sampler that
+   * reads the training model's weights as they train). They are not destroyed with this model.
+   */
+  sharedParams?: Map<string, Tensor>;
 }
 
 const layerName = (l: number, rest: string) => `transformer.h.${l}.${rest}`;
@@ -50,6 +55,7 @@ export class GPT {
   private logitsHead: { out: Tensor; matmul: MatmulOp; softcap: Op } | null = null;
   private rope!: { cos: Tensor; sin: Tensor };
   readonly acts: Activations;
+  private ownsParams = true;
 
   private constructor(readonly gpu: Gpu, readonly cfg: GPTConfig, readonly B: number, readonly T: number, readonly training: boolean) {
     this.acts = allocateActivations(gpu, cfg, B, T, training);
@@ -58,8 +64,13 @@ export class GPT {
   static async create(gpu: Gpu, cfg: GPTConfig, opts: GPTOptions): Promise<GPT> {
     checkModelFits(gpu, cfg, opts);
     const model = new GPT(gpu, cfg, opts.B, opts.T, !!opts.training);
+    model.ownsParams = !opts.sharedParams;
     for (const { name, shape } of paramShapes(cfg)) {
-      model.params.set(name, createTensor(gpu, shape, "f32", name));
+      const shared = opts.sharedParams?.get(name);
+      if (opts.sharedParams && (!shared || shared.size !== shape.reduce((a, b) => a * b, 1))) {
+        throw new Error(`sharedParams: ${name} is missing or has the wrong size`);
+      }
+      model.params.set(name, shared ?? createTensor(gpu, shape, "f32", name));
       if (model.training) model.grads.set(name, createTensor(gpu, shape, "f32", `grad:${name}`));
     }
     const hd = cfg.n_embd / cfg.n_head;
@@ -267,7 +278,7 @@ export class GPT {
   }
 
   destroy(): void {
-    for (const t of [...this.params.values(), ...this.grads.values(), this.rope.cos, this.rope.sin]) t.destroy();
+    for (const t of [...(this.ownsParams ? this.params.values() : []), ...this.grads.values(), this.rope.cos, this.rope.sin]) t.destroy();
     this.acts.destroy();
     this.lmLoss.destroy();
     if (this.evalLoss !== this.lmLoss) this.evalLoss.destroy();

@@ -83,6 +83,8 @@ export async function trainBase(opts: BaseTrainOptions): Promise<BaseTrainResult
 
   const model = await GPT.create(gpu, r.model, { B, T, training: true });
   const opt = await ModelOptimizer.create(gpu, r.model.n_embd, model.params, model.grads, r.optimizer);
+  // Samples decode one sequence at a time: a B=1 model over the same weight buffers.
+  const sampler = await GPT.create(gpu, r.model, { B: 1, T, sharedParams: model.params });
   model.loadParams(ckpt ? ckpt.params : initParams(r.model, c.seed));
   if (ckpt?.optimizer) opt.loadState(ckpt.optimizer, `${latest!.dir}/optim.safetensors`);
   const tokenBytes = tok.tokenBytes();
@@ -148,7 +150,7 @@ export async function trainBase(opts: BaseTrainOptions): Promise<BaseTrainResult
       },
       sample: async () => {
         const out: string[] = [];
-        for (const p of SAMPLE_PROMPTS) out.push(await greedySample(model, tok, p, opts.sampleTokens ?? 16));
+        for (const p of SAMPLE_PROMPTS) out.push(await greedySample(sampler, tok, p, opts.sampleTokens ?? 16));
         return out;
       },
       saveCheckpoint: async (step, state) => {
@@ -183,6 +185,7 @@ export async function trainBase(opts: BaseTrainOptions): Promise<BaseTrainResult
     Deno.removeSignalListener("SIGINT", onSigint);
     metrics.close();
     train.close();
+    sampler.destroy();
     model.destroy();
     opt.destroy();
   }

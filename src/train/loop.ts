@@ -65,21 +65,25 @@ export async function runTrainingLoop(
   const N = cfg.numIterations;
   const state: LoopState = { ...start };
   const schedule: LrSchedule = { ...cfg.schedule, numIterations: N };
-  let pending: { step: number; result: Promise<StepResult>; t0: number; lrm: number } | null = null;
-  // Steps overlap (one is submitted before the previous one's loss is read), so a step's
-  // time is measured between consecutive settles; evaluation, sampling and checkpoints
-  // move the mark so their time is not counted as training.
-  let mark = performance.now();
+  let pending: { step: number; result: Promise<StepResult>; lrm: number } | null = null;
+  // Steps overlap (one is submitted before the previous one's loss is read), and Deno
+  // resolves readbacks only when the queue drains, so single steps cannot be timed
+  // apart: dt is the mean step time since the last evaluation/sample/checkpoint.
+  let windowStart = performance.now();
+  let windowSteps = 0;
+  const resetWindow = () => {
+    windowStart = performance.now();
+    windowSteps = 0;
+  };
 
   // Reads the previous step's loss (already computing on the GPU) and logs it.
   const settle = async () => {
     if (!pending) return;
-    const { step, result, t0, lrm } = pending;
+    const { step, result, lrm } = pending;
     pending = null;
     const r = await result;
-    const now = performance.now();
-    const dt = (now - Math.max(t0, mark)) / 1000;
-    mark = now;
+    windowSteps += 1;
+    const dt = (performance.now() - windowStart) / 1000 / windowSteps;
     if (!Number.isFinite(r.loss)) {
       throw new NonFiniteLossError(`the loss became ${r.loss} at step ${step}; the run stopped and its last good checkpoint is kept. Lower the learning rates or check the data.`);
     }
@@ -104,7 +108,7 @@ export async function runTrainingLoop(
     if (hooks.evaluate && (last || step % cfg.evalEvery === 0)) {
       await settle();
       const ev = await hooks.evaluate(step);
-      mark = performance.now();
+      resetWindow();
       state.lastValBpb = ev.bpb;
       await hooks.log({ type: "eval", step, val_bpb: ev.bpb, val_loss: ev.loss ?? null, time: Date.now() / 1000 });
       hooks.progress?.(`step ${step}: validation bits per byte ${ev.bpb.toFixed(4)}`);
@@ -112,7 +116,7 @@ export async function runTrainingLoop(
     if (hooks.sample && cfg.sampleEvery > 0 && (last || (step > 0 && step % cfg.sampleEvery === 0))) {
       await settle();
       const samples = await hooks.sample(step);
-      mark = performance.now();
+      resetWindow();
       await hooks.log({ type: "sample", step, samples, time: Date.now() / 1000 });
       for (const s of samples) hooks.progress?.(`  sample: ${JSON.stringify(s)}`);
     }
@@ -120,7 +124,7 @@ export async function runTrainingLoop(
     if (last || stop || (step > start.step && cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0)) {
       await settle();
       await hooks.saveCheckpoint(step, { ...state });
-      mark = performance.now();
+      resetWindow();
     }
     if (last || stop) return { ...state, stopped: stop && !last };
 
@@ -128,11 +132,10 @@ export async function runTrainingLoop(
     for (let i = 0; i < cfg.gradAccumSteps; i++) micro.push(await hooks.nextBatch());
     const lrm = lrMultiplier(step, schedule);
     const momentum = cfg.fixedMomentum ?? muonMomentum(step);
-    const t0 = performance.now();
     const { result } = await submitTrainStep(model, opt, micro, lrm, momentum);
     result.catch(() => {}); // surfaced by settle()
     await settle(); // the previous step's loss, read while this one computes
-    pending = { step, result, t0, lrm };
+    pending = { step, result, lrm };
     state.step = step + 1;
   }
   await settle();
