@@ -79,6 +79,23 @@ Deno.test({
     }
     const done = JSON.parse(await Deno.readTextFile(`${TMP}/runs/killed/run.json`));
     assert.equal(done.status, "finished");
+
+    // Ctrl-C (SIGINT): a checkpoint at the current step, status "stopped", exit 0, and the
+    // command to continue.
+    const interrupted = new Deno.Command(Deno.execPath(), {
+      args: trainArgs("interrupted", ["--num-iterations", "400", "--eval-every", "-1"]), cwd: ROOT, stdout: "piped", stderr: "piped",
+    }).spawn();
+    const firstCkpt = `${TMP}/runs/interrupted/checkpoints/step_000002`;
+    while (!(await Deno.stat(firstCkpt).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 20));
+    interrupted.kill("SIGINT");
+    const res = await interrupted.output();
+    const text = new TextDecoder().decode(res.stdout);
+    assert.equal(res.code, 0, new TextDecoder().decode(res.stderr));
+    assert.match(text, /stopped at step (\d+); continue with: deno task train base .*--resume/);
+    const stoppedAt = Number(/stopped at step (\d+)/.exec(text)![1]);
+    const info2 = JSON.parse(await Deno.readTextFile(`${TMP}/runs/interrupted/run.json`));
+    assert.equal(info2.status, "stopped");
+    assert.ok(await Deno.stat(`${TMP}/runs/interrupted/checkpoints/step_${String(stoppedAt).padStart(6, "0")}/model.safetensors`));
     await Deno.remove(TMP, { recursive: true });
   },
 });
