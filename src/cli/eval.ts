@@ -5,7 +5,7 @@ import { acquireGpu } from "../gpu/device.ts";
 import { denoFiles } from "../io/deno_files.ts";
 import { GPT } from "../model/gpt.ts";
 import { loadTokenizer } from "../tokenizer/store.ts";
-import { latestCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
+import { latestCheckpoint, loadCheckpoint } from "../train/deno_checkpoint.ts";
 import { parseFlags, runMain, UsageError } from "./args.ts";
 
 const FLAGS = {

@@ -13,7 +13,7 @@ import { initParams } from "../model/params.ts";
 import { ModelOptimizer } from "../optim/optimizer.ts";
 import { loadTokenizer, saveTokenizer } from "../tokenizer/store.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
-import { cleanupCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { cleanupCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./deno_checkpoint.ts";
 import { type LoopState, runTrainingLoop } from "./loop.ts";
 import { MetricsLog, updateRunStatus, writeRunInfo } from "./metrics.ts";
 import type { ResolvedRunConfig } from "./run_config.ts";
