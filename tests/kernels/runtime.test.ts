@@ -1,6 +1,7 @@
 // The GPU runtime's own behaviour: binding checks against the reflection, error scopes
 // naming the work, and the scratch-buffer pool.
 import assert from "node:assert/strict";
+import { throwIfUncaptured } from "../../src/gpu/errors.ts";
 import { loadKernel, runOps } from "../../src/gpu/kernel.ts";
 import { BufferPool, createTensor, readF32, uploadTensor } from "../../src/gpu/tensor.ts";
 import { ELEMENTWISE_WGSL } from "../../src/nn/elementwise.ts";
@@ -35,6 +36,18 @@ Deno.test({ ...opts, name: "a WebGPU validation error surfaces as an error namin
   // The same buffer bound read-only and writable in one dispatch is a usage conflict.
   const bound = k.bind({ a: t, b: t, out: t }, { n: 4, alpha: 0 }, "conflicting-add");
   await assert.rejects(runOps(gpu, [{ label: "conflicting-add", record: (p) => bound.dispatch(p, 1) }]), /conflicting-add failed on the GPU/);
+  t.destroy();
+});
+
+Deno.test({ ...opts, name: "an error in an unchecked submit (the training hot path) is raised after the readback" }, async () => {
+  const gpu = await testGpu();
+  const k = await loadKernel(gpu, { url: ELEMENTWISE_WGSL, entry: "add" });
+  const t = createTensor(gpu, [4]);
+  const bound = k.bind({ a: t, b: t, out: t }, { n: 4, alpha: 0 }, "conflicting-add");
+  await runOps(gpu, [{ label: "conflicting-add", record: (p) => bound.dispatch(p, 1) }], "unchecked step", { checked: false });
+  await readF32(t); // the readback that follows a step
+  assert.throws(() => throwIfUncaptured(gpu, "train step 7"), /train step 7 failed on the GPU/);
+  throwIfUncaptured(gpu, "after"); // reported once, then cleared
   t.destroy();
 });
 
