@@ -1,6 +1,7 @@
 // `deno task train base [--config NAME] [--flag value ...] [--resume]`
 // With no arguments on a fresh machine: prepares the embedded shards and a tokenizer if
 // they are missing, then trains configs/tiny.ts on the first WebGPU adapter.
+import { listShardFiles } from "../data/deno_shards.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { trainBase } from "../train/base.ts";
 import {
@@ -22,15 +23,6 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
-async function hasShards(dir: string): Promise<boolean> {
-  try {
-    let n = 0;
-    for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".parquet")) n++;
-    return n >= 2;
-  } catch {
-    return false;
-  }
-}
 
 /** Runs another task's CLI as a child process, so its progress output and errors show as they are. */
 async function runChild(script: string, args: string[]): Promise<void> {
@@ -45,7 +37,8 @@ async function runChild(script: string, args: string[]): Promise<void> {
 
 /** Builds what a first run needs: the embedded shards, then a tokenizer trained on them. */
 async function prepareMissing(c: RunConfig): Promise<void> {
-  if (!(await hasShards(c.data_dir))) {
+  // Two shards at least: the last one is validation.
+  if ((await listShardFiles(c.data_dir)).length < 2) {
     console.log(`no shards in ${c.data_dir}: building them from the embedded corpus`);
     await runChild("src/cli/data.ts", ["prepare", "--dir", c.data_dir]);
   }

@@ -4,13 +4,7 @@ import { assertCase } from "../kernels/harness.ts";
 import { ALL_CASES } from "../kernels/cases/index.ts";
 import { buildPage, serveDir, withChromiumPage } from "./chromium.ts";
 
-interface PageResult {
-  family: string;
-  name: string;
-  relErr: number | null;
-  bound: number | null;
-  error: string | null;
-}
+import type { PageResult } from "./page/results.ts";
 
 const TIMEOUT_MS = 10 * 60_000;
 

@@ -2,15 +2,7 @@
 // WebGPU adapter and leaves the results on window for the Playwright runner.
 import { acquireGpu } from "../../../src/gpu/device.ts";
 import { ALL_CASES } from "../../kernels/cases/index.ts";
-
-interface PageResult {
-  family: string;
-  name: string;
-  relErr: number | null;
-  bound: number | null;
-  error: string | null;
-  ms: number;
-}
+import type { PageResult } from "./results.ts";
 
 const log = document.getElementById("log")!;
 const w = window as unknown as { __adapter?: string; __results?: PageResult[]; __fatal?: string };
