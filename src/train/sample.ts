@@ -1,6 +1,7 @@
 // Greedy samples from fixed prompts during training (the reference's sample step), by
 // recomputing the forward for each new token on the training model's (B, T) buffers.
 // The KV-cache engine is faster; this needs nothing but the model and runs rarely.
+import { argmax } from "../engine/sampling.ts";
 import type { GPT } from "../model/gpt.ts";
 
 export const SAMPLE_PROMPTS = [
@@ -17,12 +18,6 @@ export interface SampleTokenizer {
   bosId: number;
   encodeOrdinary(text: string): number[];
   decode(ids: number[]): string;
-}
-
-function argmax(v: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
-  return best;
 }
 
 /** BOS + prompt, then `maxTokens` greedy tokens (stopping at BOS); returns prompt + completion text. */

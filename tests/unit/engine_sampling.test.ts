@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { argmax, sampleToken, topKIndices } from "../../src/engine/sampling.ts";
+import { Rng } from "../../src/util/rng.ts";
+
+const LOGITS = Float32Array.from([0.5, 2.0, -1.0, 1.5, 2.0, 0.0]);
+
+Deno.test("temperature 0 is argmax (first of equal maxima); top-k 1 is argmax at any temperature", () => {
+  const rng = new Rng(1);
+  assert.equal(sampleToken(LOGITS, { temperature: 0 }, rng), 1);
+  assert.equal(argmax(LOGITS), 1);
+  for (let i = 0; i < 20; i++) assert.equal(sampleToken(LOGITS, { temperature: 1.3, topK: 1 }, rng), 1);
+});
+
+Deno.test("top-k keeps the k largest (ties by lower index) and never samples outside them", () => {
+  assert.deepEqual(topKIndices(LOGITS, 3), [1, 4, 3]);
+  assert.deepEqual(topKIndices(LOGITS, 10), [1, 4, 3, 0, 5, 2]);
+  const rng = new Rng(2);
+  for (let i = 0; i < 2000; i++) assert.ok([1, 4, 3].includes(sampleToken(LOGITS, { temperature: 1, topK: 3 }, rng)));
+});
+
+Deno.test("draw frequencies match softmax(logits / T) (50,000 draws, within 4 standard errors)", () => {
+  const T = 0.7, draws = 50_000;
+  const rng = new Rng(3);
+  const counts = new Array(LOGITS.length).fill(0);
+  for (let i = 0; i < draws; i++) counts[sampleToken(LOGITS, { temperature: T }, rng)]++;
+  const e = Array.from(LOGITS, (z) => Math.exp(z / T));
+  const sum = e.reduce((a, b) => a + b, 0);
+  e.forEach((w, i) => {
+    const p = w / sum, se = Math.sqrt((p * (1 - p)) / draws);
+    assert.ok(Math.abs(counts[i] / draws - p) < 4 * se + 1e-9, `token ${i}: ${counts[i] / draws} vs ${p}`);
+  });
+});
+
+Deno.test("the same seed gives the same draws; bad temperatures are errors", () => {
+  const a = new Rng(9), b = new Rng(9);
+  const xs = Array.from({ length: 100 }, () => sampleToken(LOGITS, { temperature: 1, topK: 4 }, a));
+  const ys = Array.from({ length: 100 }, () => sampleToken(LOGITS, { temperature: 1, topK: 4 }, b));
+  assert.deepEqual(xs, ys);
+  assert.throws(() => sampleToken(LOGITS, { temperature: -1 }, a), /temperature must be ≥ 0/);
+  assert.throws(() => sampleToken(LOGITS, { temperature: NaN }, a), /temperature must be ≥ 0/);
+});
