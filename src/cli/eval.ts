@@ -1,6 +1,6 @@
 // `deno task eval base --bpb [--run NAME | --checkpoint DIR]`: validation bits per byte of a checkpoint.
 import { createLocalLoader } from "../data/deno_shards.ts";
-import { evaluateBpb } from "../eval/bpb.ts";
+import { evaluateBpbOnLoader } from "../eval/bpb.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { denoFiles } from "../io/deno_files.ts";
 import { GPT } from "../model/gpt.ts";
@@ -53,15 +53,7 @@ runMain(async (args) => {
   model.loadParams(ckpt.params);
   const val = await createLocalLoader(f["data-dir"], "val", { tokenizer: tok, B, T });
   const steps = Math.max(1, Math.floor(f.tokens / (B * T)));
-  const batches = async function* () {
-    for (let i = 0; i < steps; i++) {
-      const b = await val.next();
-      if (!b) break;
-      yield b;
-    }
-  };
-  const res = await evaluateBpb(model, batches(), tok.tokenBytes());
-  val.close();
+  const res = await evaluateBpbOnLoader(model, val, steps, tok.tokenBytes());
   console.log(`${dir} (step ${ckpt.meta.step}) on ${gpu.description}`);
   console.log(`validation bits per byte: ${res.bpb.toFixed(4)}  (loss ${res.loss.toFixed(4)} nats/token over ${res.tokens.toLocaleString("en-US")} tokens, ${res.bytes.toLocaleString("en-US")} bytes)`);
   model.destroy();

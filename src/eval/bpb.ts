@@ -56,3 +56,25 @@ export async function evaluateBpb(model: GPT, batches: Iterable<BpbBatch> | Asyn
   }
   return acc.result();
 }
+
+/** A source of batches that can be closed, such as the data loader. */
+export interface BpbLoader {
+  next(): Promise<BpbBatch | null>;
+  close(): void;
+}
+
+/** Bits per byte over the first `steps` batches of `loader` (fewer if it runs out); closes it. */
+export async function evaluateBpbOnLoader(model: GPT, loader: BpbLoader, steps: number, tokenBytes: Int32Array): Promise<BpbResult> {
+  async function* take() {
+    for (let i = 0; i < steps; i++) {
+      const b = await loader.next();
+      if (!b) return;
+      yield b;
+    }
+  }
+  try {
+    return await evaluateBpb(model, take(), tokenBytes);
+  } finally {
+    loader.close();
+  }
+}

@@ -3,7 +3,7 @@
 // and hands the steps to the shared loop (src/train/loop.ts).
 import { createLocalLoader } from "../data/deno_shards.ts";
 import type { DataLoader, LoaderState } from "../data/loader.ts";
-import { evaluateBpb } from "../eval/bpb.ts";
+import { evaluateBpbOnLoader } from "../eval/bpb.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { measurePeakFlops } from "../gpu/peak.ts";
 import { denoFiles } from "../io/deno_files.ts";
@@ -136,15 +136,7 @@ export async function trainBase(opts: BaseTrainOptions): Promise<BaseTrainResult
       evaluate: async () => {
         // The reference re-creates the validation loader for every evaluation.
         const val = await createLocalLoader(c.data_dir, "val", { tokenizer: tok, B, T });
-        const batches = async function* () {
-          for (let i = 0; i < r.evalSteps; i++) {
-            const b = await val.next();
-            if (!b) break;
-            yield b;
-          }
-        };
-        const res = await evaluateBpb(model, batches(), tokenBytes);
-        val.close();
+        const res = await evaluateBpbOnLoader(model, val, r.evalSteps, tokenBytes);
         if (firstValBpb === null) firstValBpb = res.bpb;
         return { bpb: res.bpb, loss: res.loss };
       },

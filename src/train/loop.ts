@@ -136,7 +136,6 @@ export async function runTrainingLoop(
     result.catch(() => {}); // surfaced by settle()
     await settle(); // the previous step's loss, read while this one computes
     pending = { step, result, lrm };
-    state.step = step + 1;
   }
   await settle();
   return { ...state, stopped: false };
