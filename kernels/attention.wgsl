@@ -427,3 +427,83 @@ fn backward_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     }
   }
 }
+
+// ---------------------------------------------------------------- decode
+// One new query row per sequence (T = 1) against Tk cached keys: the KV-cache decode
+// step. The forward's tiles would leave all but one query row idle, so this entry
+// spreads the keys over the workgroup instead (flash-decoding within one workgroup):
+// each chunk of DW keys is scored one key per thread, the chunk's max and sum come from
+// tree reductions, and each thread accumulates hd/DW of the output dims over the chunk.
+// The query sits at position Tk − 1 and sees every key 0 … Tk − 1.
+// Grid (H, B); workgroup memory 4·(MAX_HD + 2·DW) bytes.
+
+override DW: u32 = 64u;          // threads per workgroup = keys per chunk (power of two, ≥ 32)
+const DEC_DIMS: u32 = 4u;        // output dims per thread: hd ≤ DW·DEC_DIMS (MAX_HD / 32)
+
+var<workgroup> decQ: array<f32, MAX_HD>;
+var<workgroup> decP: array<f32, DW>;
+var<workgroup> decRed: array<f32, DW>;
+
+fn decode_tree(tid: u32, v: f32, isMax: bool) -> f32 {
+  decRed[tid] = v;
+  workgroupBarrier();
+  for (var s = DW / 2u; s > 0u; s = s / 2u) {
+    if (tid < s) {
+      if (isMax) { decRed[tid] = max(decRed[tid], decRed[tid + s]); } else { decRed[tid] += decRed[tid + s]; }
+    }
+    workgroupBarrier();
+  }
+  let r = decRed[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(DW)
+fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+  let h = wg.x;
+  let b = wg.y;
+  let hd = params.hd;
+  let Tk = params.Tk;
+  let kvh = h / (params.H / params.Hkv);
+  for (var d = tid; d < hd; d += DW) { decQ[d] = q[qIndex(b, 0u, h, d)]; }
+  workgroupBarrier();
+
+  var m = NEG;
+  var l = 0.0;
+  var acc: array<f32, DEC_DIMS>;
+  for (var t = 0u; t < DEC_DIMS; t++) { acc[t] = 0.0; }
+
+  for (var j0 = 0u; j0 < Tk; j0 += DW) {
+    let j = j0 + tid;
+    var s = NEG;
+    if (j < Tk) {
+      var dot = 0.0;
+      for (var d = 0u; d < hd; d++) { dot = fma(decQ[d], k[kvIndex(b, j, kvh, d)], dot); }
+      s = dot * params.scale;
+    }
+    let mNew = max(m, decode_tree(tid, s, true));
+    var p = 0.0;
+    if (j < Tk) { p = exp(s - mNew); }
+    decP[tid] = p;
+    let alpha = exp(m - mNew);
+    l = l * alpha + decode_tree(tid, p, false); // its barriers also publish decP
+    let n = min(DW, Tk - j0);
+    for (var t = 0u; t < DEC_DIMS; t++) {
+      let d = tid + t * DW;
+      if (d >= hd) { break; }
+      var a = acc[t] * alpha;
+      for (var jj = 0u; jj < n; jj++) { a = fma(decP[jj], v[kvIndex(b, j0 + jj, kvh, d)], a); }
+      acc[t] = a;
+    }
+    m = mNew;
+    workgroupBarrier(); // decP is read by everyone before the next chunk rewrites it
+  }
+
+  let inv = 1.0 / l;
+  for (var t = 0u; t < DEC_DIMS; t++) {
+    let d = tid + t * DW;
+    if (d >= hd) { break; }
+    o[qIndex(b, 0u, h, d)] = acc[t] * inv;
+  }
+  if (tid == 0u) { lse[rowIndex(b, h, 0u)] = m + log(l); }
+}

@@ -51,6 +51,15 @@ export class Tensor {
   }
 }
 
+/**
+ * The first numel(shape) elements of `t` under another shape, sharing its buffer (e.g. the
+ * first rows of a batched KV cache). Destroy the owner, never the view.
+ */
+export function prefixView(t: Tensor, shape: readonly number[]): Tensor {
+  if (numel(shape) > t.size) throw new RangeError(`view ${shapeString(shape)} of ${t} is larger than the tensor`);
+  return new Tensor(t.gpu, t.buffer, [...shape], t.dtype);
+}
+
 export function createTensor(gpu: Gpu, shape: readonly number[], dtype: DType = "f32", label = ""): Tensor {
   const bytes = numel(shape) * BYTES_PER_ELEMENT[dtype];
   const max = gpu.limits.maxStorageBufferBindingSize;

@@ -39,6 +39,12 @@ export interface Activations {
   destroy(): void;
 }
 
+/**
+ * withGrad: also the gradient scratch. Without it nothing is kept for a backward, so all
+ * layers share one set of per-layer buffers (each layer's output is the next one's input,
+ * and a layer overwrites xOut only after reading it): forward-only memory does not grow
+ * with depth.
+ */
 export function allocateActivations(gpu: Gpu, cfg: GPTConfig, B: number, T: number, withGrad: boolean): Activations {
   const N = B * T, C = cfg.n_embd, H = cfg.n_head, Hkv = cfg.n_kv_head, hd = C / H;
   const all: Tensor[] = [];
@@ -49,7 +55,11 @@ export function allocateActivations(gpu: Gpu, cfg: GPTConfig, B: number, T: numb
   };
   const layers: LayerActivations[] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
-    const p = `h${l}.`;
+    if (!withGrad && l > 0) {
+      layers.push(layers[0]);
+      continue;
+    }
+    const p = withGrad ? `h${l}.` : "h*.";
     layers.push({
       xn1: t([N, C], p + "xn1"), rstd1: t([N], p + "rstd1"),
       q: t([N, H * hd], p + "q"), k: t([N, Hkv * hd], p + "k"), v: t([N, Hkv * hd], p + "v"),

@@ -9,19 +9,25 @@
 // All ops are bound once for a fixed (B, T); a step records forward (+ backward) into
 // one compute pass and one submit. The loss is read back separately, so callers can
 // overlap it with the next step.
+//
+// With a KV cache (generation) the same forward writes each layer's new keys and values
+// into the cache at the current position and attends over everything cached so far;
+// setPosition() moves rotary, the cache writes and attention's key count together.
 import type { Gpu } from "../gpu/device.ts";
 import type { Op } from "../gpu/kernel.ts";
 import { runOps } from "../gpu/kernel.ts";
 import { createTensor, readF32, type Tensor, writeTensor } from "../gpu/tensor.ts";
-import { attentionBackwardOps, attentionForwardOp } from "../nn/attention.ts";
+import { attentionBackwardOps, attentionForwardOp, type AttentionForwardOp } from "../nn/attention.ts";
 import { LmHeadLoss, softcapOp } from "../nn/cross_entropy.ts";
 import { addOp, fillOp, relu2BackwardOp, relu2ForwardOp } from "../nn/elementwise.ts";
 import { EmbeddingBackward, embeddingForwardOp } from "../nn/embedding.ts";
 import { type MatmulOp, matmulOp } from "../nn/matmul.ts";
 import { rmsnormBackwardOp, rmsnormForwardOp } from "../nn/norm.ts";
-import { rotaryOp } from "../nn/rotary.ts";
+import { type KvAppendOp, kvAppendOp } from "../nn/kv_cache.ts";
+import { rotaryOp, type RotaryOp } from "../nn/rotary.ts";
 import { activationBytes, type Activations, allocateActivations } from "./activations.ts";
 import { type GPTConfig, paramShapes } from "./config.ts";
+import type { KVCache } from "./kv_cache.ts";
 import { checkModelFits } from "./limits.ts";
 import { rotaryTables } from "./params.ts";
 
@@ -37,6 +43,11 @@ export interface GPTOptions {
    * reads the training model's weights as they train). They are not destroyed with this model.
    */
   sharedParams?: Map<string, Tensor>;
+  /**
+   * Generation: keys/values go to (and attention reads from) this cache, for its first B
+   * rows, at the position set by setPosition(). Forward only.
+   */
+  kvCache?: KVCache;
 }
 
 const layerName = (l: number, rest: string) => `transformer.h.${l}.${rest}`;
@@ -52,18 +63,29 @@ export class GPT {
   private lmLoss!: LmHeadLoss;
   /** lm_head + loss without gradients, for evaluation (the same object when not training). */
   private evalLoss!: LmHeadLoss;
+  /** Softcapped logits of chosen rows (one per sequence): (B, V). */
   private logitsHead: { out: Tensor; matmul: MatmulOp; softcap: Op } | null = null;
+  /** The ops that depend on the position in a KV cache (empty without one). */
+  private positional: { rotary: RotaryOp[]; append: KvAppendOp[]; attention: AttentionForwardOp[] } = { rotary: [], append: [], attention: [] };
+  readonly kvCache: KVCache | null;
   private rope!: { cos: Tensor; sin: Tensor };
   readonly acts: Activations;
   private ownsParams = true;
 
-  private constructor(readonly gpu: Gpu, readonly cfg: GPTConfig, readonly B: number, readonly T: number, readonly training: boolean) {
+  private constructor(
+    readonly gpu: Gpu, readonly cfg: GPTConfig, readonly B: number, readonly T: number, readonly training: boolean, kvCache?: KVCache,
+  ) {
+    this.kvCache = kvCache ?? null;
     this.acts = allocateActivations(gpu, cfg, B, T, training);
   }
 
   static async create(gpu: Gpu, cfg: GPTConfig, opts: GPTOptions): Promise<GPT> {
     checkModelFits(gpu, cfg, opts);
-    const model = new GPT(gpu, cfg, opts.B, opts.T, !!opts.training);
+    if (opts.kvCache && opts.training) throw new Error("GPT.create: a KV cache is for generation; it cannot be combined with training");
+    if (opts.kvCache && (opts.kvCache.rows < opts.B || opts.kvCache.capacity < opts.T)) {
+      throw new RangeError(`GPT.create: a KV cache of ${opts.kvCache.rows} rows × ${opts.kvCache.capacity} positions cannot hold B=${opts.B} T=${opts.T}`);
+    }
+    const model = new GPT(gpu, cfg, opts.B, opts.T, !!opts.training, opts.kvCache);
     model.ownsParams = !opts.sharedParams;
     for (const { name, shape } of paramShapes(cfg)) {
       const shared = opts.sharedParams?.get(name);
@@ -112,11 +134,22 @@ export class GPT {
       ops.push(await matmulOp(gpu, L.xn1, w("attn.c_q.weight"), L.qRot, { M: N, N: H * hd, K: C }, { transB: true, label: `h${l}.c_q` }));
       ops.push(await matmulOp(gpu, L.xn1, w("attn.c_k.weight"), L.kRot, { M: N, N: Hkv * hd, K: C }, { transB: true, label: `h${l}.c_k` }));
       ops.push(await matmulOp(gpu, L.xn1, w("attn.c_v.weight"), L.v, { M: N, N: Hkv * hd, K: C }, { transB: true, label: `h${l}.c_v` }));
-      ops.push(await rotaryOp(gpu, L.qRot, this.rope, { B, T, heads: H, hd }, false, `h${l}.rotary_q`));
-      ops.push(await rotaryOp(gpu, L.kRot, this.rope, { B, T, heads: Hkv, hd }, false, `h${l}.rotary_k`));
+      const rotQ = await rotaryOp(gpu, L.qRot, this.rope, { B, T, heads: H, hd }, false, `h${l}.rotary_q`);
+      const rotK = await rotaryOp(gpu, L.kRot, this.rope, { B, T, heads: Hkv, hd }, false, `h${l}.rotary_k`);
+      ops.push(rotQ, rotK);
       ops.push(await rmsnormForwardOp(gpu, { x: L.qRot, y: L.q, rstd: L.rstdQ }, N * H, hd, `h${l}.qk_norm_q`));
       ops.push(await rmsnormForwardOp(gpu, { x: L.kRot, y: L.k, rstd: L.rstdK }, N * Hkv, hd, `h${l}.qk_norm_k`));
-      ops.push(await attentionForwardOp(gpu, { q: L.q, k: L.k, v: L.v, o: L.y, lse: L.lse }, { B, T, H, Hkv, hd }));
+      if (this.kvCache) {
+        const cache = this.kvCache, kv = cache.layer(l, B), layout = { B, T, width: cache.width, capacity: cache.capacity };
+        const appends = [await kvAppendOp(gpu, L.k, kv.k, layout, `h${l}.kv_append_k`), await kvAppendOp(gpu, L.v, kv.v, layout, `h${l}.kv_append_v`)];
+        const attn = await attentionForwardOp(gpu, { q: L.q, k: kv.k, v: kv.v, o: L.y, lse: L.lse }, { B, T, H, Hkv, hd, Tk: T, kvRows: cache.capacity });
+        ops.push(...appends, attn);
+        this.positional.rotary.push(rotQ, rotK);
+        this.positional.append.push(...appends);
+        this.positional.attention.push(attn);
+      } else {
+        ops.push(await attentionForwardOp(gpu, { q: L.q, k: L.k, v: L.v, o: L.y, lse: L.lse }, { B, T, H, Hkv, hd }));
+      }
       ops.push(await matmulOp(gpu, L.y, w("attn.c_proj.weight"), a.proj, { M: N, N: C, K: C }, { transB: true, label: `h${l}.attn.c_proj` }));
       ops.push(await addOp(gpu, x, a.proj, L.xMid, N * C, `h${l}.residual_attn`));
       ops.push(await rmsnormForwardOp(gpu, { x: L.xMid, y: L.xn2, rstd: L.rstd2 }, N, C, `h${l}.norm2`));
@@ -183,6 +216,52 @@ export class GPT {
     ops.push(this.embBackward);
   }
 
+  /**
+   * Generation: the position (in the KV cache) of this step's first row. The step writes
+   * positions pos … pos+T−1 of every sequence and attends over positions 0 … pos+T−1.
+   */
+  setPosition(pos: number): void {
+    if (!this.kvCache) throw new Error("setPosition needs a model created with a kvCache");
+    if (!Number.isInteger(pos) || pos < 0 || pos + this.T > this.kvCache.capacity) {
+      throw new RangeError(`setPosition: positions ${pos} … ${pos + this.T - 1} do not fit the KV cache's ${this.kvCache.capacity}`);
+    }
+    for (const r of this.positional.rotary) r.setPosOffset(pos);
+    for (const a of this.positional.append) a.setPos(pos);
+    for (const a of this.positional.attention) a.setKeyLength(pos + this.T);
+  }
+
+  /** Uploads token ids only (B·T of them), for forwards whose loss is not needed. */
+  setInputs(inputs: ArrayLike<number>): void {
+    const N = this.B * this.T, V = this.cfg.vocab_size;
+    if (inputs.length !== N) throw new RangeError(`setInputs: expected ${N} ids (B=${this.B} T=${this.T}), got ${inputs.length}`);
+    for (let i = 0; i < N; i++) {
+      if (!(inputs[i] >= 0 && inputs[i] < V)) throw new RangeError(`setInputs: id ${inputs[i]} at ${i} is outside the vocabulary (${V})`);
+    }
+    writeTensor(this.acts.idx, Uint32Array.from(inputs));
+  }
+
+  /**
+   * Ops computing the softcapped logits (B, V) of row t of every sequence (after
+   * forwardOps), and the tensor they land in. Re-aiming (another t) keeps the same ops.
+   */
+  async logitsOps(t: number): Promise<{ ops: Op[]; out: Tensor }> {
+    return await this.aimHead({ M: this.B, lda: this.T * this.cfg.n_embd, offA: t * this.cfg.n_embd }, `row ${t}`);
+  }
+
+  private async aimHead(a: { M: number; lda: number; offA: number }, what: string): Promise<{ ops: Op[]; out: Tensor }> {
+    const { gpu, cfg, B, T } = this;
+    const C = cfg.n_embd, V = cfg.vocab_size;
+    if (!this.logitsHead) {
+      const out = createTensor(gpu, [B, V], "f32", "logits");
+      const matmul = await matmulOp(gpu, this.acts.xf, this.p("lm_head.weight"), out, { M: B, N: V, K: C }, { transB: true, label: "lm_head(logits)" });
+      this.logitsHead = { out, matmul, softcap: await softcapOp(gpu, out, B, V) };
+    }
+    if (!(a.offA >= 0 && a.offA + (a.M - 1) * a.lda + C <= B * T * C)) throw new RangeError(`logits of ${what}: outside B·T = ${B * T} rows`);
+    const h = this.logitsHead;
+    h.matmul.update({ M: a.M, N: V, K: C }, { transB: true, lda: a.lda, offA: a.offA });
+    return { ops: [h.matmul, h.softcap], out: h.out };
+  }
+
   /** Uploads a batch: ids and targets (N = B·T each; targets −1 are not supervised). */
   setBatch(inputs: Int32Array | Uint32Array, targets: Int32Array, opts: { gradScale?: number } = {}): void {
     const N = this.B * this.T;
@@ -221,19 +300,12 @@ export class GPT {
    * can be padded with any id.
    */
   async logitsAt(inputs: Int32Array, row: number): Promise<Float32Array> {
-    const { gpu, cfg } = this;
-    const C = cfg.n_embd, V = cfg.vocab_size;
+    if (this.kvCache) throw new Error("logitsAt recomputes the whole sequence; a model with a KV cache uses setPosition + logitsOps");
     if (!(row >= 0 && row < this.B * this.T)) throw new RangeError(`logitsAt: row ${row} is outside B·T = ${this.B * this.T}`);
-    if (!this.logitsHead) {
-      const out = createTensor(gpu, [V], "f32", "logits");
-      const matmul = await matmulOp(gpu, this.acts.xf, this.p("lm_head.weight"), out, { M: 1, N: V, K: C }, { transB: true, label: "lm_head(logits)" });
-      this.logitsHead = { out, matmul, softcap: await softcapOp(gpu, out, 1, V) };
-    }
-    const h = this.logitsHead;
-    h.matmul.update({ M: 1, N: V, K: C }, { transB: true, offA: row * C });
-    this.setBatch(inputs, new Int32Array(inputs.length).fill(-1));
-    await runOps(gpu, [...this.forwardOps, h.matmul, h.softcap], "GPT logits");
-    return await readF32(h.out);
+    const head = await this.aimHead({ M: 1, lda: this.cfg.n_embd, offA: row * this.cfg.n_embd }, `row ${row}`);
+    this.setInputs(inputs);
+    await runOps(this.gpu, [...this.forwardOps, ...head.ops], "GPT logits");
+    return (await readF32(head.out)).slice(0, this.cfg.vocab_size);
   }
 
   /** Zeroes the gradients, runs forward + backward, and resolves to the loss. */

@@ -67,6 +67,11 @@ export interface AttentionTile {
 
 export interface AttentionOptions {
   label?: string;
+  /**
+   * Forward with T = 1 only: use the decode entry (keys spread over the workgroup) instead
+   * of the query-tiled forward. Default: on whenever T = 1.
+   */
+  decode?: boolean;
   /** Fixes the tiles instead of choosing the largest that fits the budget. */
   tile?: Partial<AttentionTile>;
   /** Workgroup-memory budget for the chosen tiles (default 16 KiB; 8 KiB on software adapters), capped by the adapter's limit. */
@@ -186,30 +191,59 @@ async function tiledKernel(gpu: Gpu, entry: string, kernel: AttentionKernel, hd:
 }
 
 export interface AttentionForwardOp extends Op {
+  /** Which entry point runs: the query-tiled forward or the T = 1 decode. */
+  entry: "forward" | "decode";
+  /** Query/key tiles of the forward entry; for decode, BK is the keys per chunk (DW). */
   tile: AttentionTile;
   workgroupBytes: number;
   flops: number;
+  /** Changes the number of visible keys (a KV cache's length after this step) for the same buffers. */
+  setKeyLength(Tk: number): void;
 }
+
+/** Threads per decode workgroup (= keys scored per chunk); hd ≤ 4·DECODE_WG. */
+const DECODE_WG = 64;
 
 /** o = softmax(scale·q·kᵀ + causal mask)·v and lse per query row, one dispatch. */
 export async function attentionForwardOp(
   gpu: Gpu, t: { q: Tensor; k: Tensor; v: Tensor; o: Tensor; lse: Tensor }, shape: AttentionShape, opts: AttentionOptions = {},
 ): Promise<AttentionForwardOp> {
   const label = opts.label ?? describe("attention.forward", shape);
-  const r = resolve(label, shape);
+  let r = resolve(label, shape);
   expectTensor(label, "q", t.q, { B: r.B, T: r.T, H: r.H, hd: r.hd });
   expectTensor(label, "k", t.k, { B: r.B, [r.kvRows === r.Tk ? "Tk" : "kvRows"]: r.kvRows, Hkv: r.Hkv, hd: r.hd });
   expectTensor(label, "v", t.v, { B: r.B, [r.kvRows === r.Tk ? "Tk" : "kvRows"]: r.kvRows, Hkv: r.Hkv, hd: r.hd });
   expectTensor(label, "o", t.o, { B: r.B, T: r.T, H: r.H, hd: r.hd });
   expectTensor(label, "lse", t.lse, { B: r.B, H: r.H, T: r.T });
-  const { kernel, tile } = await tiledKernel(gpu, "forward", "forward", r.hd, opts, label);
-  const bound = kernel.bind({ q: t.q, k: t.k, v: t.v, o: t.o, lse: t.lse }, params(r), label);
-  const grid: [number, number, number] = [Math.ceil(r.T / tile.BQ), r.H, r.B];
+  if (opts.decode && r.T !== 1) throw new GpuError(`${label}: the decode entry handles one query row per sequence (T = 1), got T=${r.T}`);
+  const decode = opts.decode ?? r.T === 1;
+  const buffers = { q: t.q, k: t.k, v: t.v, o: t.o, lse: t.lse };
+  let bound, tile: AttentionTile, grid: [number, number, number], workgroupBytes: number;
+  if (decode) {
+    const k = await loadKernel(gpu, { url: ATTENTION_WGSL, entry: "decode", overrides: { DW: DECODE_WG } });
+    bound = k.bind(buffers, params(r), label);
+    tile = { TD: 1, BQ: 1, BK: DECODE_WG };
+    grid = [r.H, r.B, 1];
+    workgroupBytes = 4 * (ATTENTION_MAX_HD + 2 * DECODE_WG);
+  } else {
+    const tiled = await tiledKernel(gpu, "forward", "forward", r.hd, opts, label);
+    bound = tiled.kernel.bind(buffers, params(r), label);
+    tile = tiled.tile;
+    grid = [Math.ceil(r.T / tile.BQ), r.H, r.B];
+    workgroupBytes = attentionWorkgroupBytes("forward", tile, r.hd);
+  }
   return {
     ...gridOp(bound, grid, label),
+    entry: decode ? "decode" : "forward",
     tile,
-    workgroupBytes: attentionWorkgroupBytes("forward", tile, r.hd),
-    flops: attentionFlops(shape).forward,
+    workgroupBytes,
+    get flops() {
+      return attentionFlops({ ...shape, Tk: r.Tk }).forward;
+    },
+    setKeyLength(Tk: number) {
+      r = resolve(label, { ...shape, Tk, kvRows: r.kvRows });
+      bound.setParams(params(r));
+    },
   };
 }
 

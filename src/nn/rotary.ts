@@ -17,18 +17,33 @@ export interface RotaryShape {
   posOffset?: number;
 }
 
+export interface RotaryOp extends Op {
+  /** Moves the first row's position (a KV cache's length when decoding) for the same buffers. */
+  setPosOffset(pos: number): void;
+}
+
 /** cos/sin are (positions, hd/2) tensors. inverse=true rotates back (the backward). */
 export async function rotaryOp(
   gpu: Gpu, x: Tensor, tables: { cos: Tensor; sin: Tensor }, s: RotaryShape, inverse = false, label = "rotary",
-): Promise<Op> {
+): Promise<RotaryOp> {
   const { B, T, heads, hd } = s;
   const pos0 = s.posOffset ?? 0;
   const name = `${label}${inverse ? ".backward" : ""}(B=${B} T=${T} heads=${heads} hd=${hd}${pos0 ? ` pos=${pos0}` : ""})`;
   if (hd % 2 !== 0) throw new GpuError(`${name}: head_dim must be even for rotary embeddings`);
   requireSize(name, "x", x, B * T * heads * hd);
-  requireSize(name, "cos", tables.cos, (pos0 + T) * (hd / 2));
-  requireSize(name, "sin", tables.sin, (pos0 + T) * (hd / 2));
+  const checkTables = (pos: number) => {
+    if (!Number.isInteger(pos) || pos < 0) throw new GpuError(`${name}: position offset must be a non-negative integer, got ${pos}`);
+    requireSize(`${name} at position ${pos}`, "cos", tables.cos, (pos + T) * (hd / 2));
+    requireSize(`${name} at position ${pos}`, "sin", tables.sin, (pos + T) * (hd / 2));
+  };
+  checkTables(pos0);
   const k = await loadKernel(gpu, { url: ROTARY_WGSL, entry: "rotate", overrides: { INVERSE: inverse } });
   const bound = k.bind({ x, cos_table: tables.cos, sin_table: tables.sin }, { rows: B * T, T, heads, hd, pos_offset: pos0 }, name);
-  return gridOp(bound, grid1d(gpu, B * T * heads * (hd / 2), 64, name));
+  return {
+    ...gridOp(bound, grid1d(gpu, B * T * heads * (hd / 2), 64, name)),
+    setPosOffset(pos: number) {
+      checkTables(pos);
+      bound.setParams({ rows: B * T, T, heads, hd, pos_offset: pos });
+    },
+  };
 }

@@ -75,7 +75,7 @@ function errors(pairs: [string, Float32Array, ArrayLike<number>][]): { relErr: n
   return { relErr: worst, detail: parts.join(", ") };
 }
 
-async function forwardCase(gpu: Gpu, s: AttentionShape, tile?: Partial<AttentionTile>) {
+async function forwardCase(gpu: Gpu, s: AttentionShape, tile?: Partial<AttentionTile>, decode?: boolean) {
   const x = randomInputs(s);
   const Tk = s.Tk ?? s.T;
   const kvRows = s.kvRows ?? Tk;
@@ -84,7 +84,8 @@ async function forwardCase(gpu: Gpu, s: AttentionShape, tile?: Partial<Attention
   const tv = uploadTensor(gpu, x.v, [s.B * kvRows * s.Hkv * s.hd], "v");
   const to = poisoned(gpu, s.B * s.T * s.H * s.hd, "o");
   const tlse = poisoned(gpu, s.B * s.H * s.T, "lse");
-  const op = await attentionForwardOp(gpu, { q: tq, k: tk, v: tv, o: to, lse: tlse }, s, { tile });
+  const op = await attentionForwardOp(gpu, { q: tq, k: tk, v: tv, o: to, lse: tlse }, s, { tile, decode });
+  if (decode !== undefined && op.entry !== (decode ? "decode" : "forward")) throw new Error(`expected the ${decode ? "decode" : "forward"} entry, got ${op.entry}`);
   await runOps(gpu, [op]);
   const ref = attentionForward(x.q, firstRows(x.k, s), firstRows(x.v, s), { ...s, Tk });
   const r = errors([["o", await readF32(to), ref.o], ["lse", await readF32(tlse), ref.lse]]);
@@ -184,7 +185,30 @@ async function rejectsCase(gpu: Gpu) {
 }
 
 function fwd(s: AttentionShape, tile?: Partial<AttentionTile>): KernelCase {
-  return { name: `attention forward ${shapeName(s, tile)}`, run: (gpu) => forwardCase(gpu, s, tile) };
+  return { name: `attention forward ${shapeName(s, tile)}`, run: (gpu) => forwardCase(gpu, s, tile, s.T === 1 ? false : undefined) };
+}
+
+/** The T = 1 decode entry (one query row per sequence against a KV cache). */
+function dec(s: AttentionShape): KernelCase {
+  return { name: `attention decode ${shapeName(s)}`, run: (gpu) => forwardCase(gpu, s, undefined, true) };
+}
+
+/** A cache being filled: the same buffers with a growing key length (setKeyLength), decode entry. */
+async function growingCacheCase(gpu: Gpu) {
+  const s: AttentionShape = { B: 2, T: 1, Tk: 70, kvRows: 70, H: 4, Hkv: 2, hd: 32 };
+  const x = randomInputs(s);
+  const tq = uploadTensor(gpu, x.q), tk = uploadTensor(gpu, x.k), tv = uploadTensor(gpu, x.v);
+  const to = poisoned(gpu, x.q.length, "o"), tlse = poisoned(gpu, s.B * s.H, "lse");
+  const op = await attentionForwardOp(gpu, { q: tq, k: tk, v: tv, o: to, lse: tlse }, { ...s, Tk: 1 });
+  let worst = 0;
+  for (const Tk of [1, 2, 63, 64, 65, 70]) {
+    op.setKeyLength(Tk);
+    await runOps(gpu, [op]);
+    const ref = attentionForward(x.q, firstRows(x.k, { ...s, Tk }), firstRows(x.v, { ...s, Tk }), { B: s.B, T: s.T, H: s.H, Hkv: s.Hkv, hd: s.hd, Tk });
+    worst = Math.max(worst, errors([["o", await readF32(to), ref.o], ["lse", await readF32(tlse), ref.lse]]).relErr);
+  }
+  for (const t of [tq, tk, tv, to, tlse]) t.destroy();
+  return { relErr: worst, bound: FORWARD_BOUND, detail: "Tk = 1, 2, 63, 64, 65, 70 on one binding" };
 }
 
 function bwd(s: AttentionShape, tile?: Partial<AttentionTile>): KernelCase {
@@ -198,7 +222,12 @@ export const attentionCases: KernelCase[] = [
   fwd({ B: 2, T: 33, H: 2, Hkv: 2, hd: 64 }),
   fwd({ B: 1, T: 256, H: 4, Hkv: 2, hd: 32 }),
   fwd({ B: 1, T: 20, H: 2, Hkv: 1, hd: 128 }),
-  fwd({ B: 2, T: 1, Tk: 9, kvRows: 12, H: 4, Hkv: 2, hd: 16 }), // decode against a KV cache
+  fwd({ B: 2, T: 1, Tk: 9, kvRows: 12, H: 4, Hkv: 2, hd: 16 }), // one row against a KV cache, tiled entry
+  dec({ B: 2, T: 1, Tk: 9, kvRows: 12, H: 4, Hkv: 2, hd: 16 }),
+  dec({ B: 1, T: 1, Tk: 1, H: 2, Hkv: 1, hd: 16 }),
+  dec({ B: 8, T: 1, Tk: 100, kvRows: 128, H: 1, Hkv: 1, hd: 128 }), // the tiny config's shape, batch 8
+  dec({ B: 1, T: 1, Tk: 300, kvRows: 512, H: 6, Hkv: 3, hd: 24 }),
+  { name: "attention decode with a growing cache (B=2 H=4 Hkv=2 hd=32, setKeyLength)", run: (gpu) => growingCacheCase(gpu) },
   fwd({ B: 1, T: 5, Tk: 23, H: 3, Hkv: 1, hd: 32 }), // a chunk after a cached prefix
   fwd({ B: 2, T: 33, H: 4, Hkv: 2, hd: 24 }, { TD: 2, BQ: 4, BK: 3 }),
   bwd({ B: 1, T: 1, H: 2, Hkv: 2, hd: 16 }),

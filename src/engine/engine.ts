@@ -1,0 +1,238 @@
+// Generation with a KV cache: one prefill over the prompt, then one decode step per new
+// token for n sequences at once — the reference engine's generate().
+//
+//   prefill   the prompt (padded up to a bucket length, so a few prefill graphs serve every
+//             prompt) runs once for sequence 0; its keys/values are then copied to rows
+//             1 … n−1 of the cache, so n samples share one prefill.
+//   decode    each step feeds the last token of every row (T = 1, batch n), writes its
+//             key/value at the current position and attends over the cache (the decode
+//             attention entry); logits come back to the host for sampling.
+// Padding the prefill is safe: the padded positions' cache rows are overwritten by the
+// decode step at that position before anything reads them.
+//
+// Runtime-agnostic: the browser lab imports this unchanged.
+import type { Gpu } from "../gpu/device.ts";
+import { throwIfUncaptured } from "../gpu/errors.ts";
+import { runOps } from "../gpu/kernel.ts";
+import { createTensor, readF32, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { type GPTConfig, paramShapes } from "../model/config.ts";
+import { GPT } from "../model/gpt.ts";
+import { KVCache } from "../model/kv_cache.ts";
+import { kvBroadcastOp } from "../nn/kv_cache.ts";
+import { Rng } from "../util/rng.ts";
+import { type SamplingOptions, sampleToken } from "./sampling.ts";
+import { RowState, type ToolCall, type ToolTokenizer, toolTokens } from "./tools.ts";
+
+export interface EngineOptions {
+  /** Most sequences decoded together (numSamples ≤ this). Default 8. */
+  maxBatch?: number;
+  /** Positions per sequence (prompt + generated), ≤ sequence_len. Default sequence_len. */
+  capacity?: number;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** New tokens per sequence at most (forced tool-output tokens count). */
+  maxTokens: number;
+  /** Sequences sampled from the one prompt (default 1). */
+  numSamples?: number;
+  /** Seed of the sampling RNG (default 42, as the reference). */
+  seed?: number;
+  /** Stops generation after the current step. */
+  signal?: AbortSignal;
+  /**
+   * Chooses a row's next token from its logits instead of temperature/top-k sampling
+   * (constrained decoding, scripted tests). Forced tool tokens still take precedence.
+   */
+  pick?: (logits: Float32Array, row: number, step: number) => number;
+}
+
+/** One generated position of every sequence. */
+export interface GeneratedColumn {
+  tokens: number[];
+  /** true where the token was forced (a tool output), not sampled. */
+  forced: boolean[];
+  /** true where the sequence has ended (at this token or before; ended rows repeat their last token). */
+  done: boolean[];
+  /** A calculator call that completed at this column, per row (null when none). */
+  calls: (ToolCall | null)[];
+}
+
+export class EngineError extends Error {
+  override name = "EngineError";
+  userFacing = true;
+}
+
+const MIN_PREFILL = 16;
+
+export class Engine {
+  private readonly prefills = new Map<number, GPT>();
+  private readonly decoders = new Map<number, GPT>();
+  private busy = false;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly cfg: GPTConfig,
+    private readonly params: Map<string, Tensor>,
+    readonly cache: KVCache,
+    private readonly tok: ToolTokenizer,
+  ) {}
+
+  /** Uploads the weights (nanochat names, float32) and allocates the cache. */
+  static async create(gpu: Gpu, cfg: GPTConfig, weights: Map<string, Float32Array>, tok: ToolTokenizer, opts: EngineOptions = {}): Promise<Engine> {
+    const maxBatch = opts.maxBatch ?? 8;
+    const capacity = opts.capacity ?? cfg.sequence_len;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new EngineError(`maxBatch must be a positive integer, got ${maxBatch}`);
+    if (!Number.isInteger(capacity) || capacity < 2 || capacity > cfg.sequence_len) {
+      throw new EngineError(`capacity must be 2 … sequence_len (${cfg.sequence_len}), got ${capacity}`);
+    }
+    const params = new Map<string, Tensor>();
+    try {
+      for (const { name, shape } of paramShapes(cfg)) {
+        const w = weights.get(name);
+        const n = shape.reduce((a, b) => a * b, 1);
+        if (!w || w.length !== n) throw new EngineError(`weights: ${name} is ${w ? `${w.length} values, expected ${n}` : "missing"}`);
+        const t = createTensor(gpu, shape, "f32", name);
+        params.set(name, t);
+        writeTensor(t, w);
+      }
+      return new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok);
+    } catch (err) {
+      for (const t of params.values()) t.destroy();
+      throw err;
+    }
+  }
+
+  get maxBatch(): number {
+    return this.cache.rows;
+  }
+
+  get capacity(): number {
+    return this.cache.capacity;
+  }
+
+  private async model(kind: "prefill" | "decode", B: number, T: number): Promise<GPT> {
+    const map = kind === "prefill" ? this.prefills : this.decoders;
+    const key = kind === "prefill" ? T : B;
+    let m = map.get(key);
+    if (!m) {
+      m = await GPT.create(this.gpu, this.cfg, { B, T, sharedParams: this.params, kvCache: this.cache });
+      map.set(key, m);
+    }
+    return m;
+  }
+
+  /** The prefill length for a prompt: the next power of two ≥ its length (≥ 16), capped by the capacity. */
+  prefillLength(promptLength: number): number {
+    let T = MIN_PREFILL;
+    while (T < promptLength) T *= 2;
+    return Math.min(T, this.capacity);
+  }
+
+  /**
+   * Streams generated columns for `prompt` (token ids). Rows end at <|assistant_end|> or
+   * <|bos|> (that token is yielded, with done set); generation stops when every row has
+   * ended, after maxTokens columns, when the cache is full, or when `signal` aborts.
+   */
+  async *generate(prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<GeneratedColumn> {
+    const n = opts.numSamples ?? 1;
+    const V = this.cfg.vocab_size;
+    if (!Number.isInteger(n) || n < 1 || n > this.maxBatch) throw new EngineError(`numSamples must be 1 … ${this.maxBatch}, got ${n}`);
+    if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0) throw new EngineError(`maxTokens must be a non-negative integer, got ${opts.maxTokens}`);
+    if (prompt.length === 0) throw new EngineError("the prompt is empty: start it with <|bos|>");
+    for (const id of prompt) if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new EngineError(`prompt token ${id} is outside the vocabulary (${V})`);
+    if (prompt.length >= this.capacity) {
+      throw new EngineError(`the prompt has ${prompt.length} tokens; this model's context holds ${this.capacity} (prompt + reply): shorten it or start a new conversation`);
+    }
+    if (this.busy) throw new EngineError("the engine is already generating; wait for it or stop it first");
+    this.busy = true;
+    try {
+      const rng = new Rng(opts.seed ?? 42);
+      const ids = toolTokens(this.tok);
+      const rows = Array.from({ length: n }, () => new RowState(this.tok, ids));
+
+      // Prefill sequence 0, share its cache with the other rows, sample each row's first token.
+      const L = prompt.length;
+      const pre = await this.model("prefill", 1, this.prefillLength(L));
+      const padded = new Uint32Array(pre.T);
+      padded.set(prompt);
+      pre.setInputs(padded);
+      pre.setPosition(0);
+      const head = await pre.logitsOps(L - 1);
+      const share = n > 1
+        ? await Promise.all(
+          this.cache.k.concat(this.cache.v).map((t) => kvBroadcastOp(this.gpu, t, { B: n, width: this.cache.width, capacity: this.capacity }, L)),
+        )
+        : [];
+      await runOps(this.gpu, [...pre.forwardOps, ...head.ops, ...share], "prefill");
+      const first = await readF32(head.out);
+      let logits = Array.from({ length: n }, () => first.subarray(0, V));
+
+      const dec = await this.model("decode", n, 1);
+      const decHead = await dec.logitsOps(0);
+      const last = new Uint32Array(n);
+      for (let step = 0, pos = L; step < opts.maxTokens; step++, pos++) {
+        const column: GeneratedColumn = { tokens: [], forced: [], done: [], calls: [] };
+        for (let r = 0; r < n; r++) {
+          const row = rows[r];
+          let token = last[r], forced = false, call: ToolCall | null = null;
+          if (!row.done) {
+            const f = row.nextForced();
+            forced = f !== null;
+            token = f ?? (opts.pick ? opts.pick(logits[r], r, step) : sampleToken(logits[r], opts, rng));
+            if (!(Number.isInteger(token) && token >= 0 && token < V)) throw new EngineError(`picked token ${token} is outside the vocabulary (${V})`);
+            row.push(token);
+            call = row.lastCall;
+            row.lastCall = null;
+          }
+          last[r] = token;
+          column.tokens.push(token);
+          column.forced.push(forced);
+          column.done.push(row.done);
+          column.calls.push(call);
+        }
+        yield column;
+        if (rows.every((r) => r.done) || opts.signal?.aborted || step + 1 === opts.maxTokens) break;
+        if (pos + 1 > this.capacity) break; // the cache is full: nowhere to write this token
+        dec.setInputs(last);
+        dec.setPosition(pos);
+        await runOps(this.gpu, [...dec.forwardOps, ...decHead.ops], "decode", { checked: false });
+        const all = await readF32(decHead.out);
+        throwIfUncaptured(this.gpu, "decode step");
+        logits = Array.from({ length: n }, (_, r) => all.subarray(r * V, (r + 1) * V));
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** All columns at once: each row's tokens up to (not including) its terminal token, and 1/0 masks (sampled/forced). */
+  async generateBatch(prompt: readonly number[], opts: GenerateOptions): Promise<{ sequences: number[][]; masks: number[][] }> {
+    const n = opts.numSamples ?? 1;
+    const sequences = Array.from({ length: n }, () => [] as number[]);
+    const masks = Array.from({ length: n }, () => [] as number[]);
+    const ended = new Array(n).fill(false);
+    for await (const col of this.generate(prompt, opts)) {
+      for (let r = 0; r < n; r++) {
+        if (ended[r]) continue;
+        if (col.done[r]) {
+          ended[r] = true;
+          continue;
+        }
+        sequences[r].push(col.tokens[r]);
+        masks[r].push(col.forced[r] ? 0 : 1);
+      }
+    }
+    return { sequences, masks };
+  }
+
+  /** GPU bytes: weights and the KV cache. */
+  get bufferBytes(): { params: number; kvCache: number } {
+    return { params: [...this.params.values()].reduce((s, t) => s + t.buffer.size, 0), kvCache: this.cache.bytes };
+  }
+
+  destroy(): void {
+    for (const m of [...this.prefills.values(), ...this.decoders.values()]) m.destroy();
+    this.cache.destroy();
+    for (const t of this.params.values()) t.destroy();
+  }
+}

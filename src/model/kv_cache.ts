@@ -1,0 +1,44 @@
+// The KV cache for generation: per layer, the keys and values of every position seen so
+// far, for up to `rows` sequences decoded together. Keys are stored after rotary and
+// QK-norm (what attention reads), values as c_v wrote them; both are GQA-sized,
+// (rows, capacity, n_kv_head, head_dim) float32, so memory is
+//   2 · n_layer · rows · capacity · n_kv_head · head_dim · 4 bytes.
+// The cache holds no length: the engine knows how many positions are filled, and the
+// model's ops write and read positions through their uniforms (GPT.setPosition).
+import type { Gpu } from "../gpu/device.ts";
+import { createTensor, prefixView, type Tensor } from "../gpu/tensor.ts";
+import { type GPTConfig, headDim } from "./config.ts";
+
+export class KVCache {
+  readonly k: Tensor[] = [];
+  readonly v: Tensor[] = [];
+  /** Floats per cached position of one sequence: n_kv_head · head_dim. */
+  readonly width: number;
+
+  constructor(readonly gpu: Gpu, readonly cfg: GPTConfig, readonly rows: number, readonly capacity: number) {
+    if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`KV cache: rows must be a positive integer, got ${rows}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > cfg.sequence_len) {
+      throw new RangeError(`KV cache: capacity must be 1 … sequence_len (${cfg.sequence_len}), got ${capacity}`);
+    }
+    this.width = cfg.n_kv_head * headDim(cfg);
+    for (let l = 0; l < cfg.n_layer; l++) {
+      this.k.push(createTensor(gpu, [rows, capacity, this.width], "f32", `kv.k${l}`));
+      this.v.push(createTensor(gpu, [rows, capacity, this.width], "f32", `kv.v${l}`));
+    }
+  }
+
+  /** Layer l's k and v for the first B sequences (views sharing the cache's buffers). */
+  layer(l: number, B: number): { k: Tensor; v: Tensor } {
+    if (B > this.rows) throw new RangeError(`KV cache: ${B} sequences asked of a cache with ${this.rows} rows`);
+    const shape = [B, this.capacity, this.width];
+    return { k: prefixView(this.k[l], shape), v: prefixView(this.v[l], shape) };
+  }
+
+  get bytes(): number {
+    return [...this.k, ...this.v].reduce((s, t) => s + t.buffer.size, 0);
+  }
+
+  destroy(): void {
+    for (const t of [...this.k, ...this.v]) t.destroy();
+  }
+}

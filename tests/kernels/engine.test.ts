@@ -1,0 +1,153 @@
+// The KV-cache engine against recomputing the whole forward at every step: greedy tokens
+// must be identical (tiny config, 64 new tokens); n samples sharing one prefill must each
+// equal the single-sequence result; tool calls force their output tokens.
+import assert from "node:assert/strict";
+import { Engine, type GeneratedColumn } from "../../src/engine/engine.ts";
+import { argmax } from "../../src/engine/sampling.ts";
+import type { ToolTokenizer } from "../../src/engine/tools.ts";
+import type { GPTConfig } from "../../src/model/config.ts";
+import { GPT } from "../../src/model/gpt.ts";
+import { initParams } from "../../src/model/params.ts";
+import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
+import { Rng } from "../../src/util/rng.ts";
+import { testGpu } from "./gpu.ts";
+
+// The tiny preset's model: depth 2 → n_embd 128, one head of 128, vocab 4096, 128 positions.
+const TINY: GPTConfig = { sequence_len: 128, vocab_size: 4096, n_layer: 2, n_head: 1, n_kv_head: 1, n_embd: 128 };
+// A GQA shape (4 query heads on 2 kv heads) for the batched paths.
+const GQA: GPTConfig = { sequence_len: 96, vocab_size: 300, n_layer: 2, n_head: 4, n_kv_head: 2, n_embd: 64 };
+
+/** nanochat's init with the zero-initialised matrices filled in, so every layer shapes the logits. */
+function weights(cfg: GPTConfig, seed: number): Map<string, Float32Array> {
+  const params = initParams(cfg, seed);
+  const rng = new Rng(seed + 1);
+  for (const [name, w] of params) {
+    if (w.every((x) => x === 0)) for (let i = 0; i < w.length; i++) w[i] = (rng.uniform() * 2 - 1) * 0.1;
+    if (name === "lm_head.weight") for (let i = 0; i < w.length; i++) w[i] *= 8;
+  }
+  return params;
+}
+
+/** No special tokens at all: generation runs to maxTokens whatever the model emits. */
+const NO_SPECIALS: ToolTokenizer = { specialId: () => -1, encodeOrdinary: () => [], decode: () => "" };
+
+function randomPrompt(cfg: GPTConfig, n: number, seed: number): number[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => rng.int(cfg.vocab_size));
+}
+
+/** Greedy continuation by recomputing the full forward (B=1, T=sequence_len) for every new token. */
+async function greedyByRecompute(cfg: GPTConfig, params: Map<string, Float32Array>, prompt: number[], maxTokens: number): Promise<number[]> {
+  const gpu = await testGpu();
+  const model = await GPT.create(gpu, cfg, { B: 1, T: cfg.sequence_len });
+  model.loadParams(params);
+  const ids = [...prompt];
+  const inputs = new Int32Array(cfg.sequence_len);
+  for (let i = 0; i < maxTokens; i++) {
+    inputs.set(ids);
+    ids.push(argmax(await model.logitsAt(inputs, ids.length - 1)));
+  }
+  model.destroy();
+  return ids.slice(prompt.length);
+}
+
+async function collect(gen: AsyncGenerator<GeneratedColumn>): Promise<GeneratedColumn[]> {
+  const out: GeneratedColumn[] = [];
+  for await (const c of gen) out.push(c);
+  return out;
+}
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+Deno.test({
+  ...opts,
+  name: "engine: greedy decoding with the KV cache equals recomputing the full forward (tiny config, 64 tokens)",
+  fn: async () => {
+    const gpu = await testGpu();
+    const params = weights(TINY, 11);
+    const prompt = randomPrompt(TINY, 17, 5);
+    const engine = await Engine.create(gpu, TINY, params, NO_SPECIALS, { maxBatch: 1 });
+    const t0 = performance.now();
+    const cols = await collect(engine.generate(prompt, { maxTokens: 64, temperature: 0 }));
+    const ms = performance.now() - t0;
+    const cached = cols.map((c) => c.tokens[0]);
+    engine.destroy();
+    const t1 = performance.now();
+    const full = await greedyByRecompute(TINY, params, prompt, 64);
+    console.log(`64 tokens: KV cache ${ms.toFixed(0)} ms, full recompute ${(performance.now() - t1).toFixed(0)} ms; ${new Set(full).size} distinct tokens`);
+    assert.equal(cached.length, 64);
+    assert.ok(new Set(full).size > 8, "the reference continuation is not degenerate");
+    assert.deepEqual(cached, full);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "engine: n samples share one prefill; greedy rows equal the single-sequence result (GQA 4/2, prompt lengths around the prefill buckets)",
+  fn: async () => {
+    const gpu = await testGpu();
+    const params = weights(GQA, 3);
+    const engine = await Engine.create(gpu, GQA, params, NO_SPECIALS, { maxBatch: 4 });
+    for (const len of [1, 16, 17, 40]) {
+      const prompt = randomPrompt(GQA, len, len);
+      const full = await greedyByRecompute(GQA, params, prompt, 24);
+      const one = (await collect(engine.generate(prompt, { maxTokens: 24, temperature: 0 }))).map((c) => c.tokens[0]);
+      assert.deepEqual(one, full, `prompt of ${len}: one sequence`);
+      const three = await collect(engine.generate(prompt, { maxTokens: 24, temperature: 0, numSamples: 3 }));
+      for (let r = 0; r < 3; r++) assert.deepEqual(three.map((c) => c.tokens[r]), full, `prompt of ${len}: row ${r} of 3`);
+    }
+    // Sampling: the seed fixes every row; rows differ from each other; another seed differs.
+    const prompt = randomPrompt(GQA, 9, 1);
+    const sample = async (seed: number) =>
+      (await engine.generateBatch(prompt, { maxTokens: 20, temperature: 1, topK: 50, numSamples: 4, seed })).sequences;
+    const a = await sample(1), b = await sample(1), c = await sample(2);
+    assert.deepEqual(a, b);
+    assert.notDeepEqual(a, c);
+    assert.ok(new Set(a.map((s) => s.join(","))).size > 1, "rows of one prompt sample differently");
+    // The context is bounded: a prompt that fills it is refused with what to do.
+    await assert.rejects(() => collect(engine.generate(randomPrompt(GQA, 96, 2), { maxTokens: 4, temperature: 0 })), /context holds 96/);
+    // A generation running into the end of the cache stops there.
+    const tail = await collect(engine.generate(randomPrompt(GQA, 90, 2), { maxTokens: 50, temperature: 0 }));
+    assert.equal(tail.length, 96 - 90 + 1);
+    engine.destroy();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "engine: a calculator call forces <|output_start|> result <|output_end|> and generation continues from it",
+  fn: async () => {
+    const gpu = await testGpu();
+    const tok = new Tokenizer([]); // bytes + nanochat's specials: vocab 265
+    const cfg: GPTConfig = { ...GQA, vocab_size: tok.vocabSize };
+    const engine = await Engine.create(gpu, cfg, weights(cfg, 9), tok, { maxBatch: 2 });
+    const sp = (n: string) => tok.specialId(n);
+    // A scripted "model": row 0 asks the calculator, row 1 writes an expression it refuses.
+    const script = [
+      [sp("<|python_start|>"), ...tok.encodeOrdinary("12*(3+4)"), sp("<|python_end|>")],
+      [sp("<|python_start|>"), ...tok.encodeOrdinary("__import__"), sp("<|python_end|>")],
+    ];
+    const picks = [0, 0];
+    const cols = await collect(engine.generate([tok.bosId, ...tok.encodeOrdinary("hi")], {
+      maxTokens: 90, temperature: 0, numSamples: 2,
+      // After the script, one token from the model itself, then the end of the turn.
+      pick: (logits, row) => {
+        const i = picks[row]++;
+        return i < script[row].length ? script[row][i] : i === script[row].length ? argmax(logits) : sp("<|assistant_end|>");
+      },
+    }));
+    const rows = [0, 1].map((r) => ({
+      text: tok.decode(cols.filter((c, i) => i === 0 || !cols[i - 1].done[r]).map((c) => c.tokens[r])),
+      forced: cols.map((c) => c.forced[r]),
+      calls: cols.map((c) => c.calls[r]).filter((c) => c),
+    }));
+    assert.match(rows[0].text, /^<\|python_start\|>12\*\(3\+4\)<\|python_end\|><\|output_start\|>84<\|output_end\|>.+<\|assistant_end\|>$/s);
+    const n0 = script[0].length, out0 = 2 + tok.encodeOrdinary("84").length;
+    assert.deepEqual(rows[0].forced.slice(0, n0 + out0 + 1), [...new Array(n0).fill(false), ...new Array(out0).fill(true), false]);
+    assert.deepEqual(rows[0].calls, [{ expression: "12*(3+4)", ok: true, output: "84" }]);
+    assert.equal(rows[1].calls.length, 1);
+    assert.equal(rows[1].calls[0]!.ok, false);
+    assert.match(rows[1].text, /<\|output_start\|>error: [^<]+<\|output_end\|>/);
+    engine.destroy();
+  },
+});
