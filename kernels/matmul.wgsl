@@ -128,3 +128,49 @@ fn naive(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (ACCUMULATE) { v += c[idx]; }
   c[idx] = v;
 }
+
+// Skinny products (M ≤ a few rows: decoding one token per sequence). The tiled kernel
+// would compute BM = 64 rows to keep M of them, so here a workgroup of SW threads owns
+// one output column n instead: the threads split K (reading A's rows and B's column
+// contiguously when B is a linear layer's weight, TRANS_B), keep SM row sums each, and a
+// tree reduction over the workgroup finishes all SM sums at once. Any M works (rows go
+// SM at a time); grid (columns over x and y, batch).
+override SW: u32 = 64u;     // threads per workgroup (power of two)
+const SM: u32 = 8u;         // rows summed per pass
+
+var<workgroup> skinnyRed: array<f32, SM * SW>;
+
+@compute @workgroup_size(SW)
+fn skinny(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) tid: u32) {
+  let n = wg.y * nwg.x + wg.x;
+  let baseA = params.offA + wg.z * params.strideA;
+  let baseB = params.offB + wg.z * params.strideB;
+  let baseC = params.offC + wg.z * params.strideC;
+  for (var m0 = 0u; m0 < params.M; m0 += SM) {
+    var acc: array<f32, SM>;
+    for (var i = 0u; i < SM; i++) { acc[i] = 0.0; }
+    let rows = min(SM, params.M - m0);
+    if (n < params.N) {
+      for (var k = tid; k < params.K; k += SW) {
+        let bv = loadB(baseB, k, n);
+        for (var i = 0u; i < rows; i++) { acc[i] = fma(loadA(baseA, m0 + i, k), bv, acc[i]); }
+      }
+    }
+    for (var i = 0u; i < SM; i++) { skinnyRed[i * SW + tid] = acc[i]; }
+    workgroupBarrier();
+    for (var s = SW / 2u; s > 0u; s = s / 2u) {
+      if (tid < s) {
+        for (var i = 0u; i < rows; i++) { skinnyRed[i * SW + tid] += skinnyRed[i * SW + tid + s]; }
+      }
+      workgroupBarrier();
+    }
+    if (tid < SM && n < params.N && m0 + tid < params.M) {
+      let idx = baseC + (m0 + tid) * params.ldc + n;
+      var v = params.alpha * skinnyRed[tid * SW];
+      if (ACCUMULATE) { v += c[idx]; }
+      c[idx] = v;
+    }
+    workgroupBarrier(); // the sums are read before the next rows overwrite them
+  }
+}

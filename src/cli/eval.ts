@@ -5,16 +5,14 @@ import { acquireGpu } from "../gpu/device.ts";
 import { denoFiles } from "../io/deno_files.ts";
 import { GPT } from "../model/gpt.ts";
 import { loadTokenizer } from "../tokenizer/store.ts";
-import { latestCheckpoint, loadCheckpoint } from "../train/deno_checkpoint.ts";
+import { loadCheckpoint } from "../train/deno_checkpoint.ts";
 import { parseFlags, runMain, UsageError } from "./args.ts";
+import { CHECKPOINT_FLAGS, resolveCheckpointArgs } from "./checkpoint_args.ts";
 
 const FLAGS = {
   bpb: { type: "boolean", default: false, help: "report validation bits per byte" },
-  run: { type: "string", default: "", help: "run name: its latest checkpoint under --runs-dir" },
-  checkpoint: { type: "string", default: "", help: "a checkpoint directory (runs/<run>/checkpoints/step_NNNNNN)" },
-  "runs-dir": { type: "string", default: "runs", help: "directory holding the runs" },
+  ...CHECKPOINT_FLAGS,
   "data-dir": { type: "string", default: "data/base_data", help: "parquet shards; the last is validation" },
-  "tokenizer-dir": { type: "string", default: "data/tokenizer", help: "tokenizer to use when the run directory holds none" },
   tokens: { type: "number", default: 65536, help: "validation tokens to evaluate" },
   "batch-size": { type: "number", default: 8, help: "sequences per forward pass" },
   adapter: { type: "string", default: "", help: "WebGPU adapter name substring" },
@@ -31,19 +29,9 @@ runMain(async (args) => {
   if (!parsed) return;
   const f = parsed.flags;
   if (!f.bpb) throw new UsageError("say what to evaluate: --bpb (validation bits per byte)");
-  if (!!f.run === !!f.checkpoint) throw new UsageError("pass exactly one of --run NAME or --checkpoint DIR");
-  let dir = f.checkpoint;
-  if (f.run) {
-    const latest = await latestCheckpoint(`${f["runs-dir"]}/${f.run}`);
-    if (!latest) throw new UsageError(`run '${f.run}' has no checkpoint in ${f["runs-dir"]}/${f.run}/checkpoints`);
-    dir = latest.dir;
-  }
+  const { checkpointDir: dir, tokenizerDir: tokDir } = await resolveCheckpointArgs(f);
   const ckpt = await loadCheckpoint(dir);
-  // The run directory holds the tokenizer the model was trained with.
-  const runDir = dir.replace(/\/checkpoints\/[^/]+\/?$/, "");
-  const store = denoFiles(".");
-  const tokDir = (await store.exists(`${runDir}/tokenizer/tokenizer.json`)) ? `${runDir}/tokenizer` : f["tokenizer-dir"];
-  const tok = await loadTokenizer(store, tokDir);
+  const tok = await loadTokenizer(denoFiles("."), tokDir);
   if (ckpt.meta.tokenizer && ckpt.meta.tokenizer.hash !== tok.hash) {
     throw new UsageError(`${tokDir} is not the tokenizer recorded in ${dir}/meta.json (hash ${ckpt.meta.tokenizer.hash.slice(0, 12)}…): pass --tokenizer-dir`);
   }

@@ -78,7 +78,7 @@ export class Engine {
   ) {}
 
   /** Uploads the weights (nanochat names, float32) and allocates the cache. */
-  static async create(gpu: Gpu, cfg: GPTConfig, weights: Map<string, Float32Array>, tok: ToolTokenizer, opts: EngineOptions = {}): Promise<Engine> {
+  static create(gpu: Gpu, cfg: GPTConfig, weights: Map<string, Float32Array>, tok: ToolTokenizer, opts: EngineOptions = {}): Promise<Engine> {
     const maxBatch = opts.maxBatch ?? 8;
     const capacity = opts.capacity ?? cfg.sequence_len;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new EngineError(`maxBatch must be a positive integer, got ${maxBatch}`);
@@ -95,10 +95,10 @@ export class Engine {
         params.set(name, t);
         writeTensor(t, w);
       }
-      return new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok);
+      return Promise.resolve(new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok));
     } catch (err) {
       for (const t of params.values()) t.destroy();
-      throw err;
+      return Promise.reject(err);
     }
   }
 

@@ -28,10 +28,19 @@ export interface MatmulOptions {
   offC?: number;
   /** Use the one-thread-per-output baseline kernel (benchmarks only). */
   naive?: boolean;
+  /**
+   * Use the skinny kernel (a workgroup per output column, threads splitting K). Default:
+   * on when M ≤ 8 at creation (decode steps), where 64-row tiles would waste most work.
+   */
+  skinny?: boolean;
   /** Tile shape overrides: workgroup WG_X×WG_Y threads, K-step BK (each thread does 4×4 outputs). */
   tile?: { WG_X?: number; WG_Y?: number; BK?: number };
   label?: string;
 }
+
+/** Largest M for which matmulOp picks the skinny kernel by default, and its workgroup size. */
+export const SKINNY_MAX_M = 8;
+const SKINNY_THREADS = 64;
 
 export interface MatmulShape {
   M: number;
@@ -107,16 +116,21 @@ export async function matmulOp(gpu: Gpu, a: Tensor, b: Tensor, c: Tensor, shape:
   let label = describe(shape, opts);
   checkShapes(label, a, b, c, shape, opts);
   const WG_X = opts.tile?.WG_X ?? 16, WG_Y = opts.tile?.WG_Y ?? 16, BK = opts.tile?.BK ?? 16;
+  const flags = { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB, ACCUMULATE: !!opts.accumulate };
+  const skinny = !opts.naive && (opts.skinny ?? (shape.M <= SKINNY_MAX_M && !opts.tile));
   const kernel = await loadKernel(gpu, {
     url: MATMUL_WGSL,
-    entry: opts.naive ? "naive" : "main",
-    overrides: opts.naive
-      ? { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB, ACCUMULATE: !!opts.accumulate }
-      : { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB, ACCUMULATE: !!opts.accumulate, WG_X, WG_Y, BK },
+    entry: opts.naive ? "naive" : skinny ? "skinny" : "main",
+    overrides: opts.naive ? flags : skinny ? { ...flags, SW: SKINNY_THREADS } : { ...flags, WG_X, WG_Y, BK },
   });
   let { batch, params } = resolve(shape, opts);
   const bound = kernel.bind({ a, b, c }, params, label);
+  const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
   const grid = () => {
+    if (skinny) {
+      const x = Math.min(params.N, maxGroups);
+      return [x, Math.ceil(params.N / x), batch] as const;
+    }
     const [bm, bn] = opts.naive ? [16, 16] : [WG_Y * 4, WG_X * 4];
     return [Math.ceil(params.N / bn), Math.ceil(params.M / bm), batch] as const;
   };

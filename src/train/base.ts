@@ -159,6 +159,7 @@ export async function trainBase(opts: BaseTrainOptions): Promise<BaseTrainResult
             rng_state: null,
             metrics: { loss_ema_raw: state.lossEma, train_seconds: state.trainSeconds, first_val_bpb: firstValBpb },
             tokenizer: { hash: tok.hash, vocab_size: tok.vocabSize },
+            stage: "base",
           },
         }, { keepLast: c.keep_last > 0 ? c.keep_last : undefined });
         await updateRunStatus(runDir, "running", { step });

@@ -22,7 +22,7 @@ import type { FileStore } from "../io/files.ts";
 import { FileNotFound } from "../io/files.ts";
 import { type GPTConfig, numel, paramShapes, validateConfig } from "../model/config.ts";
 import type { RngState } from "../util/rng.ts";
-import { decodeSafetensors, type SafeTensor, SafetensorsError, toFloat32 } from "./safetensors.ts";
+import { decodeSafetensors, type SafeTensor, toFloat32 } from "./safetensors.ts";
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 export const MODEL_FILE = "model.safetensors";
@@ -51,6 +51,8 @@ export interface CheckpointMeta {
   /** Latest values (loss EMA, train seconds…), so a resumed run continues its curves. */
   metrics: Record<string, number | null>;
   tokenizer: TokenizerIdentity | null;
+  /** The training stage that wrote it (base, mid, sft, rl); "" when unknown (e.g. a nanochat export). */
+  stage?: string;
   created_at: string;
   format_version: number;
 }
@@ -213,10 +215,11 @@ export function validateMeta(raw: unknown, file: string): CheckpointMeta {
     if (typeof raw.created_at !== "string") bad("created_at", "is missing or not a string");
   }
   if (raw.val_bpb !== undefined && raw.val_bpb !== null && typeof raw.val_bpb !== "number") bad("val_bpb", "must be a number or null");
+  if (raw.stage !== undefined && typeof raw.stage !== "string") bad("stage", "must be a string");
   const r = raw as Partial<CheckpointMeta>;
   return {
     step: r.step!, model_config: cfg, user_config: r.user_config ?? {}, val_bpb: r.val_bpb ?? null, loader_state: r.loader_state ?? null,
-    rng_state: r.rng_state ?? null, metrics: r.metrics ?? {}, tokenizer: r.tokenizer ?? null, created_at: r.created_at ?? "", format_version: r.format_version ?? 0,
+    rng_state: r.rng_state ?? null, metrics: r.metrics ?? {}, tokenizer: r.tokenizer ?? null, stage: r.stage ?? "", created_at: r.created_at ?? "", format_version: r.format_version ?? 0,
   };
 }
 
@@ -247,7 +250,10 @@ export function validateModelTensors(tensors: Map<string, SafeTensor>, cfg: GPTC
  * Reads a checkpoint through `read` (bytes of a file in the checkpoint directory, null
  * when absent); `dir` names the directory in errors.
  */
-export async function decodeCheckpoint(read: (name: string) => Promise<Uint8Array | null>, dir: string): Promise<LoadedCheckpoint> {
+/** withOptimizer: false skips optim.safetensors (inference needs only the weights). */
+export async function decodeCheckpoint(
+  read: (name: string) => Promise<Uint8Array | null>, dir: string, opts: { withOptimizer?: boolean } = {},
+): Promise<LoadedCheckpoint> {
   const path = (name: string) => `${dir.replace(/\/+$/, "")}/${name}`;
   const metaBytes = await read(META_FILE);
   if (!metaBytes) throw new CheckpointError(`${path(META_FILE)} is missing: ${dir} is not a complete checkpoint`);
@@ -257,7 +263,7 @@ export async function decodeCheckpoint(read: (name: string) => Promise<Uint8Arra
   const model = decodeSafetensors(modelBytes, path(MODEL_FILE));
   const params = validateModelTensors(model.tensors, meta.model_config, path(MODEL_FILE));
   let optimizer: OptimizerState | undefined;
-  const optBytes = await read(OPTIM_FILE);
+  const optBytes = opts.withOptimizer === false ? null : await read(OPTIM_FILE);
   if (optBytes) {
     const opt = decodeSafetensors(optBytes, path(OPTIM_FILE));
     const tensors = new Map<string, Float32Array>();
@@ -272,8 +278,8 @@ export async function listCheckpointsInStore(store: FileStore, runDir: string): 
   return selectCheckpoints(await store.list(`${runDir}/checkpoints`));
 }
 
-export function loadCheckpointFromStore(store: FileStore, dir: string): Promise<LoadedCheckpoint> {
-  return decodeCheckpoint((name) => orNull(() => store.read(`${dir}/${name}`)), dir);
+export function loadCheckpointFromStore(store: FileStore, dir: string, opts: { withOptimizer?: boolean } = {}): Promise<LoadedCheckpoint> {
+  return decodeCheckpoint((name) => orNull(() => store.read(`${dir}/${name}`)), dir, opts);
 }
 
 /** The file's bytes, or null when it does not exist (a FileStore's FileNotFound or Deno's NotFound). */

@@ -137,7 +137,7 @@ Deno.test({
       },
     }));
     const rows = [0, 1].map((r) => ({
-      text: tok.decode(cols.filter((c, i) => i === 0 || !cols[i - 1].done[r]).map((c) => c.tokens[r])),
+      text: tok.decode(cols.filter((_c, i) => i === 0 || !cols[i - 1].done[r]).map((c) => c.tokens[r])),
       forced: cols.map((c) => c.forced[r]),
       calls: cols.map((c) => c.calls[r]).filter((c) => c),
     }));

@@ -46,4 +46,11 @@ export const matmulCases: KernelCase[] = [
   mm("model-like dW=dYᵀ·X", 128, 512, 256, { transA: true, accumulate: true }),
   mm("small tiles (WG 8×8, BK 8)", 37, 29, 41, { tile: { WG_X: 8, WG_Y: 8, BK: 8 } }),
   mm("naive baseline", 17, 33, 65, { naive: true, transB: true }),
+  // The skinny kernel (picked for M ≤ 8: decode steps), and forced on for other shapes.
+  mm("skinny x·Wᵀ (decode, batch 1)", 1, 300, 128, { transB: true }),
+  mm("skinny x·Wᵀ (decode, batch 8)", 8, 97, 200, { transB: true }),
+  mm("skinny A·B+C alpha=2", 5, 33, 65, { accumulate: true, alpha: 2 }),
+  mm("skinny Aᵀ·Bᵀ", 3, 7, 19, { transA: true, transB: true }),
+  mm("skinny forced, M over 8 rows", 19, 21, 70, { skinny: true, transB: true }),
+  mm("skinny batched(3)", 2, 21, 8, { batch: 3 }),
 ];

@@ -1,0 +1,117 @@
+// Safe paths for the lab server. Everything a request names (a run, a checkpoint file, a
+// static asset) goes through here before it touches the disk:
+//
+//  1. the raw request path is split into segments and each is percent-decoded once;
+//     ".", "..", empty segments, "/", "\" and NUL inside a segment are malformed (400);
+//  2. a name must match SAFE_NAME (no dots first, no separators, 255 characters at most;
+//     web build paths use the slightly wider ASSET_NAME, still without a leading dot);
+//  3. after joining, the path is resolved with Deno.realPath and must still lie inside
+//     the real path of its root, so a symlink that leads out of runs/ is refused (404).
+//
+// Deno hands the request target over as sent (no dot-segment normalisation), which is
+// why the raw path is parsed here instead of with new URL().
+import { HttpError } from "./http.ts";
+
+/** A run, file or asset name: letters, digits, ".", "_", "-", starting with a letter or digit. */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * A segment of a web build path. Vite/Rollup name chunks after modules, so a chunk may
+ * start with "_" ("_commonjsHelpers-….js") or hold "@" or "~"; still never a leading dot,
+ * a separator, a space or a control character.
+ */
+export const ASSET_NAME = /^[A-Za-z0-9_][A-Za-z0-9._~@-]*$/;
+export const MAX_NAME_LENGTH = 255;
+
+/** Checks one name from a request; `what` says what it is in the error ("run name", "file name"). */
+export function checkName(name: string, what: string, pattern = SAFE_NAME): string {
+  const shown = JSON.stringify(name.length > 80 ? name.slice(0, 80) + "…" : name);
+  if (name.length > MAX_NAME_LENGTH) throw new HttpError(400, `${what} ${shown} is longer than ${MAX_NAME_LENGTH} characters`);
+  if (!pattern.test(name)) {
+    const first = pattern === SAFE_NAME ? "a letter or digit" : "a letter, digit or _";
+    throw new HttpError(400, `${what} ${shown} is not allowed: use letters, digits, ".", "_" and "-" only, starting with ${first}`);
+  }
+  return name;
+}
+
+export interface RequestTarget {
+  /** Decoded path segments ("/api/runs/x" → ["api", "runs", "x"]; "/" → []). */
+  segments: string[];
+  query: URLSearchParams;
+  /** The raw path, for messages. */
+  raw: string;
+}
+
+/**
+ * Splits a request URL (as Deno gives it: not normalised) into decoded segments.
+ * Throws HttpError(400) for anything a client should not send: dot segments (plain or
+ * percent-encoded), backslashes, empty segments, encoded "/" or NUL, bad escapes.
+ */
+export function parseTarget(url: string): RequestTarget {
+  const schemeEnd = url.indexOf("://");
+  let rest = schemeEnd >= 0 ? url.slice(url.indexOf("/", schemeEnd + 3)) : url;
+  if (schemeEnd >= 0 && url.indexOf("/", schemeEnd + 3) < 0) rest = "/";
+  const hash = rest.indexOf("#");
+  if (hash >= 0) rest = rest.slice(0, hash);
+  const q = rest.indexOf("?");
+  const rawPath = q >= 0 ? rest.slice(0, q) : rest;
+  const query = new URLSearchParams(q >= 0 ? rest.slice(q + 1) : "");
+  const shown = JSON.stringify(rawPath.length > 120 ? rawPath.slice(0, 120) + "…" : rawPath);
+  const bad = (why: string): never => {
+    throw new HttpError(400, `malformed path ${shown}: ${why}`);
+  };
+  if (!rawPath.startsWith("/")) bad("it must start with /");
+  if (rawPath.includes("\\")) bad("backslashes are not allowed");
+  const parts = rawPath.slice(1).split("/");
+  if (parts.length > 0 && parts[parts.length - 1] === "") parts.pop(); // one trailing slash is fine
+  const segments = parts.map((part) => {
+    if (part === "") bad("empty path segments (//) are not allowed");
+    let s: string;
+    try {
+      s = decodeURIComponent(part);
+    } catch {
+      return bad("it has an invalid percent-escape");
+    }
+    if (s === "." || s === "..") bad('"." and ".." segments are not allowed');
+    if (s.includes("/") || s.includes("\\")) bad("a segment may not contain an encoded / or \\");
+    if (s.includes("\0")) bad("NUL bytes are not allowed");
+    return s;
+  });
+  return { segments, query, raw: rawPath };
+}
+
+/** realPath, or null when the path does not exist. */
+export async function realPathOrNull(path: string): Promise<string | null> {
+  try {
+    return await Deno.realPath(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return null;
+    throw err;
+  }
+}
+
+export function isInside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith("/") ? root : root + "/");
+}
+
+/** Why a path could not be resolved: it does not exist, or it resolves outside its root. */
+export type Resolved = { ok: true; path: string } | { ok: false; reason: "missing" | "outside" };
+
+/**
+ * Joins checked names onto a real root directory and resolves the result; it must exist
+ * and stay inside `rootReal` after following every symlink.
+ */
+export async function resolveInside(rootReal: string, names: readonly string[], pattern = SAFE_NAME): Promise<Resolved> {
+  for (const n of names) if (!pattern.test(n) || n.length > MAX_NAME_LENGTH) return { ok: false, reason: "missing" };
+  const real = await realPathOrNull([rootReal, ...names].join("/"));
+  if (real === null) return { ok: false, reason: "missing" };
+  if (!isInside(rootReal, real)) return { ok: false, reason: "outside" };
+  return { ok: true, path: real };
+}
+
+/** resolveInside, throwing HttpError(404) with `label` ("run 'x'", "file tokenizer/y") when it fails. */
+export async function mustResolve(rootReal: string, names: readonly string[], label: string, hint = "", pattern = SAFE_NAME): Promise<string> {
+  const r = await resolveInside(rootReal, names, pattern);
+  if (r.ok) return r.path;
+  if (r.reason === "outside") throw new HttpError(404, `${label} is a link that leads outside ${rootReal}; the lab server does not follow it`);
+  throw new HttpError(404, `${label} not found${hint ? `; ${hint}` : ""}`);
+}

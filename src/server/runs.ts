@@ -1,0 +1,248 @@
+// The runs directory as the lab server sees it: which directories are runs, a summary of
+// each (status, step, latest loss and val bpb, checkpoints), and the paths of a run's
+// files — every one resolved through paths.ts, so nothing outside runs/ is ever read.
+// A broken file in one run never breaks the listing: that run carries an `error`.
+import { META_FILE, MODEL_FILE, selectCheckpoints, validateMeta } from "../train/checkpoint.ts";
+import { type MetricsRecord, parseMetrics, type RunInfo, validateRunInfo } from "../train/metrics.ts";
+import { HttpError } from "./http.ts";
+import { checkName, mustResolve, realPathOrNull, resolveInside, SAFE_NAME } from "./paths.ts";
+import { type MetricsStats, MetricsStatsCache } from "./tail.ts";
+
+export type SummaryStatus = RunInfo["status"] | "unknown";
+
+export interface RunSummary {
+  name: string;
+  status: SummaryStatus;
+  stage: string | null;
+  adapter: string | null;
+  /** Latest step: the higher of run.json's step and the last step in metrics.jsonl. */
+  step: number | null;
+  started_at: string | null;
+  /** The later of run.json's updated_at and metrics.jsonl's modification time. */
+  updated_at: string | null;
+  config: Record<string, unknown> | null;
+  last_loss: number | null;
+  last_val_bpb: number | null;
+  tok_per_sec: number | null;
+  /** Steps of the complete checkpoints, ascending. */
+  checkpoints: number[];
+  /** Why the run failed (run.json's error), or what is wrong with its files. */
+  error?: string;
+}
+
+export interface CheckpointDetail {
+  step: number;
+  files: { name: string; size: number }[];
+  meta: unknown;
+  error?: string;
+}
+
+const errMessage = (err: unknown) => (err as Error)?.message ?? String(err);
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const maxIso = (a: string | null, b: string | null) => (!a ? b : !b ? a : a > b ? a : b);
+
+export class Runs {
+  readonly stats = new MetricsStatsCache();
+  constructor(readonly runsDir: string) {}
+
+  /** realPath of the runs directory, or null while it does not exist. */
+  root(): Promise<string | null> {
+    return realPathOrNull(this.runsDir);
+  }
+
+  /** The real directory of run `name` (checked), or HttpError 400/404. */
+  async runDir(name: string): Promise<string> {
+    checkName(name, "run name");
+    const root = await this.root();
+    if (!root) throw new HttpError(404, `run '${name}' not found: the runs directory ${this.runsDir} does not exist yet (start a run with 'deno task train base')`);
+    const dir = await mustResolve(root, [name], `run '${name}'`, `GET /api/runs lists the runs in ${root}`);
+    if (!(await Deno.stat(dir)).isDirectory) throw new HttpError(404, `run '${name}' not found: ${root}/${name} is not a directory`);
+    return dir;
+  }
+
+  /** Names of the runs: directories (or links to directories inside runs/) with run.json or metrics.jsonl. */
+  async names(): Promise<string[]> {
+    const root = await this.root();
+    if (!root) return [];
+    const names: string[] = [];
+    for await (const e of Deno.readDir(root)) {
+      if (!(e.isDirectory || e.isSymlink) || !SAFE_NAME.test(e.name)) continue;
+      const dir = await resolveInside(root, [e.name]);
+      if (!dir.ok || !(await Deno.stat(dir.path)).isDirectory) continue;
+      const has = async (f: string) => {
+        const r = await resolveInside(dir.path, [f]);
+        return r.ok || r.reason === "outside"; // a link out still marks a run (its summary says what is wrong)
+      };
+      if (await has("run.json") || await has("metrics.jsonl")) names.push(e.name);
+    }
+    return names.sort();
+  }
+
+  async list(): Promise<RunSummary[]> {
+    const summaries = await Promise.all((await this.names()).map(async (name) => {
+      try {
+        return (await this.summary(name)).summary;
+      } catch (err) { // the run vanished or cannot be read at all: still listed, with why
+        return { ...emptySummary(name), error: errMessage(err) };
+      }
+    }));
+    return summaries.sort((a, b) => (b.updated_at ?? "").localeCompare(a.updated_at ?? "") || a.name.localeCompare(b.name));
+  }
+
+  /** Reads run.json: the raw JSON (for `info`), the validated RunInfo, or the error naming the file. */
+  async runInfo(dir: string): Promise<{ raw: unknown; info: RunInfo | null; error?: string; mtimeKey: string }> {
+    const r = await resolveInside(dir, ["run.json"]);
+    if (!r.ok) {
+      if (r.reason === "missing") return { raw: null, info: null, mtimeKey: "none" };
+      return { raw: null, info: null, error: "run.json is a link that leads outside the run directory; not read", mtimeKey: "outside" };
+    }
+    let text: string, mtimeKey: string;
+    try {
+      const st = await Deno.stat(r.path);
+      mtimeKey = `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
+      text = await Deno.readTextFile(r.path);
+    } catch (err) {
+      return { raw: null, info: null, error: `run.json cannot be read: ${errMessage(err)}`, mtimeKey: "unreadable" };
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      return { raw: null, info: null, error: `run.json is not valid JSON (${errMessage(err)}); fix or delete it`, mtimeKey };
+    }
+    try {
+      return { raw, info: validateRunInfo(raw, "run.json"), mtimeKey };
+    } catch (err) {
+      return { raw, info: null, error: errMessage(err), mtimeKey };
+    }
+  }
+
+  /** Path of the run's metrics.jsonl: null when it does not exist; HttpError 404 when it is a link out. */
+  async metricsPath(dir: string): Promise<string | null> {
+    const r = await resolveInside(dir, ["metrics.jsonl"]);
+    if (r.ok) {
+      if (!(await Deno.stat(r.path)).isFile) throw new HttpError(500, `metrics.jsonl of this run (${r.path}) is not a regular file; move it out of the way`);
+      return r.path;
+    }
+    if (r.reason === "missing") return null;
+    throw new HttpError(404, "metrics.jsonl is a link that leads outside the run directory; the lab server does not follow it");
+  }
+
+  /** All records of metrics.jsonl (a torn last line is skipped); [] when there is none. */
+  async records(dir: string): Promise<MetricsRecord[]> {
+    const path = await this.metricsPath(dir);
+    if (!path) return [];
+    return parseMetrics(await Deno.readTextFile(path)).records;
+  }
+
+  async summary(name: string): Promise<{ summary: RunSummary; raw: unknown }> {
+    const dir = await this.runDir(name);
+    const s = emptySummary(name);
+    const errors: string[] = [];
+    let broken = false;
+    const ri = await this.runInfo(dir);
+    if (ri.error) {
+      errors.push(ri.error);
+      broken = true;
+    }
+    const info = ri.info;
+    if (info) Object.assign(s, { status: info.status, stage: info.stage, adapter: info.adapter, step: info.step ?? null, started_at: info.started_at, updated_at: info.updated_at, config: info.config });
+    let stats: MetricsStats | null = null;
+    try {
+      const path = await this.metricsPath(dir);
+      if (path) stats = await this.stats.get(path);
+    } catch (err) {
+      errors.push(err instanceof HttpError ? err.message : `metrics.jsonl cannot be read: ${errMessage(err)}`);
+      broken = true;
+    }
+    if (stats) {
+      s.last_loss = num(stats.lastTrain?.loss);
+      s.tok_per_sec = num(stats.lastTrain?.tok_per_sec);
+      s.last_val_bpb = num(stats.lastEval?.val_bpb);
+      if (stats.lastStep !== null) s.step = Math.max(s.step ?? stats.lastStep, stats.lastStep);
+      s.updated_at = maxIso(s.updated_at, stats.mtime?.toISOString() ?? null);
+      if (stats.badLines.length) {
+        const shown = stats.badLines.slice(0, 5).join(", ") + (stats.badLines.length > 5 ? ", …" : "");
+        errors.push(`metrics.jsonl: ${stats.badLines.length === 1 ? "line" : "lines"} ${shown} ${stats.badLines.length === 1 ? "is not a JSON object and was" : "are not JSON objects and were"} skipped`);
+      }
+    }
+    try {
+      s.checkpoints = [...(await this.checkpointDirs(dir)).keys()];
+    } catch (err) {
+      errors.push(err instanceof HttpError ? err.message : `checkpoints cannot be listed: ${errMessage(err)}`);
+    }
+    if (broken) s.status = "unknown";
+    if (info?.error && info.status === "failed") errors.unshift(info.error);
+    if (errors.length) s.error = errors.join("; ");
+    return { summary: s, raw: ri.raw };
+  }
+
+  /**
+   * Step → real directory of each complete checkpoint, by the checkpoint module's rules
+   * (selectCheckpoints over the step_* directories; meta.json and model.safetensors
+   * present). Links are not followed out of the run: a linked step directory is not a
+   * checkpoint, as in src/train/deno_checkpoint.ts.
+   */
+  async checkpointDirs(dir: string): Promise<Map<number, string>> {
+    const root = await resolveInside(dir, ["checkpoints"]);
+    if (!root.ok) {
+      if (root.reason === "missing") return new Map();
+      throw new HttpError(404, "checkpoints/ is a link that leads outside the run directory; the lab server does not follow it");
+    }
+    const names: string[] = [];
+    for await (const e of Deno.readDir(root.path)) if (e.isDirectory) names.push(e.name);
+    const out = new Map<number, string>();
+    for (const [step, name] of selectCheckpoints(names)) {
+      if ((await resolveInside(root.path, [name, META_FILE])).ok && (await resolveInside(root.path, [name, MODEL_FILE])).ok) out.set(step, `${root.path}/${name}`);
+    }
+    return out;
+  }
+
+  /** The real directory of checkpoint `stepText` of a run, or HttpError 400/404. */
+  async checkpointDir(dir: string, run: string, stepText: string): Promise<string> {
+    if (!/^\d{1,15}$/.test(stepText)) throw new HttpError(400, `checkpoint step ${JSON.stringify(stepText.slice(0, 40))} is not a non-negative integer (e.g. /api/runs/${run}/checkpoints/1000/meta.json)`);
+    const dirs = await this.checkpointDirs(dir);
+    const found = dirs.get(Number(stepText));
+    if (!found) {
+      const steps = [...dirs.keys()];
+      throw new HttpError(404, `run '${run}' has no complete checkpoint at step ${Number(stepText)}; ${steps.length ? `its checkpoints: ${steps.join(", ")}` : "it has no checkpoints yet"}`);
+    }
+    return found;
+  }
+
+  async checkpointDetails(dir: string): Promise<CheckpointDetail[]> {
+    const out: CheckpointDetail[] = [];
+    for (const [step, ckpt] of await this.checkpointDirs(dir)) {
+      const files: { name: string; size: number }[] = [];
+      for await (const e of Deno.readDir(ckpt)) {
+        const r = await resolveInside(ckpt, [e.name]);
+        if (!r.ok) continue;
+        const st = await Deno.stat(r.path);
+        if (st.isFile) files.push({ name: e.name, size: st.size });
+      }
+      files.sort((a, b) => a.name.localeCompare(b.name));
+      const d: CheckpointDetail = { step, files, meta: null };
+      const label = `checkpoint ${step}: ${META_FILE}`;
+      try {
+        const text = await Deno.readTextFile(await mustResolve(ckpt, [META_FILE], label));
+        try {
+          d.meta = JSON.parse(text);
+        } catch (err) {
+          throw new Error(`${label} is not valid JSON (${errMessage(err)})`);
+        }
+        validateMeta(d.meta, label);
+      } catch (err) {
+        d.error = errMessage(err);
+      }
+      out.push(d);
+    }
+    return out;
+  }
+}
+
+function emptySummary(name: string): RunSummary {
+  return {
+    name, status: "unknown", stage: null, adapter: null, step: null, started_at: null, updated_at: null, config: null,
+    last_loss: null, last_val_bpb: null, tok_per_sec: null, checkpoints: [],
+  };
+}

@@ -1,0 +1,522 @@
+// The browser lab (web/) against the real lab server and a real tiny training run, in
+// Chromium with WebGPU on SwiftShader: the runs table, the curves (one point per record,
+// growing live as metrics.jsonl grows, no reload), overlays, the adapter panel, the
+// checkpoint loader's download progress and IndexedDB cache, and screenshots of the views
+// at 1280×800 in build/test-output/screenshots/. The first tests check the page's pure
+// modules (stores, stream, chart data) in Deno.
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { FileNotFound } from "../../src/io/files.ts";
+import { formatMetricsLine } from "../../src/train/metrics.ts";
+import { setApiBase } from "../../web/src/api.ts";
+import { metricPoints } from "../../web/src/chart_data.ts";
+import { checkpointPaths, HttpStore, type Progress, urlForPath } from "../../web/src/http_store.ts";
+import { LocalFilesStore } from "../../web/src/local_store.ts";
+import { RunStream, StreamHub } from "../../web/src/run_stream.ts";
+import { appendText, type LabFixture, labFixture, type LabPage, recordsOf, SCREENSHOT_DIR, VIEWPORT } from "./lab_fixture.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const UI_TIMEOUT = 30_000;
+
+/** Runs `fn` on a fresh lab page; a failure carries the page's console. */
+async function withLab(f: LabFixture, hash: string, fn: (page: Page, lab: LabPage) => Promise<void>, init?: string): Promise<void> {
+  const lab = await f.open(hash, init);
+  try {
+    await fn(lab.page, lab);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\npage console:\n${lab.console() || "(empty)"}`);
+  } finally {
+    await lab.close();
+  }
+}
+
+const attr = (page: Page, selector: string, name: string) => page.getAttribute(selector, name, { timeout: UI_TIMEOUT });
+
+async function waitAttr(page: Page, selector: string, name: string, want: string, what: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      ([s, n, w]) => document.querySelector(s)?.getAttribute(n) === w,
+      [selector, name, want] as const,
+      { timeout: UI_TIMEOUT, polling: 100 },
+    );
+  } catch {
+    throw new Error(`${what}: ${selector} [${name}] is ${JSON.stringify(await page.getAttribute(selector, name).catch(() => null))}, expected ${JSON.stringify(want)}`);
+  }
+}
+
+/** Width and height from a PNG's IHDR chunk. */
+function pngSize(bytes: Uint8Array): { width: number; height: number } {
+  assert.deepEqual([...bytes.subarray(1, 4)], [0x50, 0x4e, 0x47], "not a PNG");
+  const v = new DataView(bytes.buffer, bytes.byteOffset);
+  return { width: v.getUint32(16), height: v.getUint32(20) };
+}
+
+// ------------------------------------------------------------ pure modules, in Deno
+
+Deno.test("lab (deno): chart data keeps one point per step, the later record winning", () => {
+  const records = [
+    { type: "train", step: 0, loss: 5 }, { type: "eval", step: 0, val_bpb: 3 }, { type: "train", step: 1, loss: 4 },
+    { type: "train", step: 2, loss: null }, { type: "train", step: 1, loss: 3.5 }, { type: "sample", step: 2 },
+  ];
+  assert.deepEqual(metricPoints(records, "train", "loss"), { xs: [0, 1, 2], ys: [5, 3.5, null] });
+  assert.deepEqual(metricPoints(records, "eval", "val_bpb"), { xs: [0], ys: [3] });
+});
+
+Deno.test("lab (deno): RunStream keeps records in line order, drops repeats by id, resumes with ?after, starts over on reset", async () => {
+  class FakeSource extends EventTarget {
+    readyState = 1;
+    constructor(readonly url: string) {
+      super();
+    }
+    close() {
+      this.readyState = 2;
+    }
+  }
+  const sources: FakeSource[] = [];
+  const stream = new RunStream("r1", (url) => {
+    const s = new FakeSource(url);
+    sources.push(s);
+    return s as unknown as EventSource;
+  });
+  const changes: number[] = [];
+  stream.addEventListener("change", (e) => changes.push((e as CustomEvent<{ added: unknown[] }>).detail.added.length));
+  stream.start();
+  const metric = (id: number, step: number) =>
+    sources.at(-1)!.dispatchEvent(new MessageEvent("metric", { data: JSON.stringify({ type: "train", step, loss: 1 }), lastEventId: String(id) }));
+  assert.equal(sources[0].url, "/api/runs/r1/metrics/events");
+  metric(0, 0);
+  metric(1, 1);
+  metric(1, 1); // a repeat
+  metric(3, 3);
+  metric(2, 2); // late
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(stream.records.map((r) => r.step), [0, 1, 2, 3]);
+  assert.deepEqual(changes, [4], "one change event per batch");
+  // The server closed the stream for good: the client reopens it after the last id.
+  sources[0].readyState = 2;
+  sources[0].dispatchEvent(new Event("error"));
+  assert.equal(stream.state, "retrying");
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(sources.length, 2);
+  assert.equal(sources[1].url, "/api/runs/r1/metrics/events?after=3");
+  sources[1].dispatchEvent(new MessageEvent("status", { data: JSON.stringify({ name: "r1", status: "finished", step: 3 }) }));
+  sources[1].dispatchEvent(new Event("reset"));
+  metric(0, 10);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(stream.records.map((r) => r.step), [10]);
+  assert.equal(stream.summary?.status, "finished");
+  stream.close();
+  assert.equal(sources[1].readyState, 2);
+});
+
+Deno.test("lab (deno): the stream hub keeps at most N streams open; the others catch up and close, and take a free slot", async () => {
+  const sources: { url: string; closed: boolean; target: EventTarget }[] = [];
+  const hub = new StreamHub((url) => {
+    const target = new EventTarget();
+    const entry = { url, closed: false, target };
+    sources.push(entry);
+    return Object.assign(target, { readyState: 1, close: () => (entry.closed = true) }) as unknown as EventSource;
+  }, 1);
+  const a = hub.acquire("a");
+  const b = hub.acquire("b");
+  assert.equal(hub.acquire("a"), a, "one stream per run");
+  assert.equal(a.isLive, true);
+  assert.equal(b.isLive, false);
+  const bSource = sources.find((s) => s.url.includes("/runs/b/"))!;
+  bSource.target.dispatchEvent(new MessageEvent("metric", { data: JSON.stringify({ type: "train", step: 0 }), lastEventId: "0" }));
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(bSource.closed, true, "a catching-up stream closes once the server is quiet");
+  assert.equal(b.records.length, 1);
+  hub.release("a");
+  assert.equal(sources.find((s) => s.url.includes("/runs/a/"))!.closed, false, "a has another user");
+  hub.release("a");
+  assert.equal(b.isLive, true, "b takes the free slot");
+  assert.equal(sources.at(-1)!.url, "/api/runs/b/metrics/events?after=0");
+  hub.release("b");
+  assert.equal(sources.at(-1)!.closed, true);
+});
+
+Deno.test("lab (deno): a dropped folder store finds the newest checkpoint and the run's tokenizer, or names what is missing", async () => {
+  const file = (text: string, name: string) => new File([text], name);
+  const store = new LocalFilesStore([
+    { path: "myrun/checkpoints/step_000004/model.safetensors", file: file("m4", "model.safetensors") },
+    { path: "myrun/checkpoints/step_000004/meta.json", file: file("{}", "meta.json") },
+    { path: "myrun/checkpoints/step_000008/model.safetensors", file: file("m8", "model.safetensors") },
+    { path: "myrun/checkpoints/step_000008/meta.json", file: file("{}", "meta.json") },
+    { path: "myrun/tokenizer/tokenizer.json", file: file("tok", "tokenizer.json") },
+    { path: "myrun/run.json", file: file("{}", "run.json") },
+  ]);
+  assert.deepEqual(store.findModel(), { checkpointDir: "myrun/checkpoints/step_000008", tokenizerDir: "myrun/tokenizer", label: "myrun" });
+  assert.equal(new TextDecoder().decode(await store.read("myrun/checkpoints/step_000008/model.safetensors")), "m8");
+  assert.deepEqual(await store.list("myrun/checkpoints"), ["step_000004", "step_000008"]);
+  await assert.rejects(store.read("myrun/nope.json"), FileNotFound);
+  const loose = new LocalFilesStore([
+    { path: "model.safetensors", file: file("m", "model.safetensors") },
+    { path: "meta.json", file: file("{}", "meta.json") },
+    { path: "tokenizer.json", file: file("t", "tokenizer.json") },
+  ]);
+  assert.deepEqual(loose.findModel(), { checkpointDir: "", tokenizerDir: "", label: "chosen files" });
+  const noTok = new LocalFilesStore([{ path: "a/model.safetensors", file: file("m", "model.safetensors") }, { path: "a/meta.json", file: file("{}", "meta.json") }]);
+  assert.throws(() => noTok.findModel(), /lack tokenizer\.json/);
+});
+
+Deno.test("lab (deno): store paths map onto the API's URLs", () => {
+  assert.deepEqual(checkpointPaths("r", 8), { checkpointDir: "runs/r/checkpoints/8", tokenizerDir: "runs/r/tokenizer" });
+  assert.equal(urlForPath("runs/r/checkpoints/8/model.safetensors"), "/api/runs/r/checkpoints/8/model.safetensors");
+  assert.equal(urlForPath("runs/r/tokenizer/tokenizer.json"), "/api/runs/r/tokenizer/tokenizer.json");
+  assert.equal(urlForPath("runs/r/checkpoints/step_000008/meta.json"), null);
+  assert.equal(urlForPath("other/x"), null);
+});
+
+// ------------------------------------------------------------ against the real server
+
+Deno.test({
+  name: "lab (deno): the HTTP store reads checkpoint and tokenizer files from the lab server, with progress; optim.safetensors is never fetched",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    setApiBase(f.server.url);
+    try {
+      const progress: Progress[] = [];
+      const store = new HttpStore({ exclude: ["optim.safetensors"], onProgress: (p) => progress.push(p) });
+      const { checkpointDir, tokenizerDir } = checkpointPaths(f.run, 8);
+      const model = await store.read(`${checkpointDir}/model.safetensors`);
+      assert.deepEqual(model, await Deno.readFile(`${f.runDir}/checkpoints/step_000008/model.safetensors`));
+      const tok = await store.read(`${tokenizerDir}/tokenizer.json`);
+      assert.deepEqual(tok, await Deno.readFile(`${f.runDir}/tokenizer/tokenizer.json`));
+      const last = progress.filter((p) => p.path.endsWith("model.safetensors")).at(-1)!;
+      assert.equal(last.done, true);
+      assert.equal(last.loaded, model.byteLength);
+      assert.equal(last.total, model.byteLength);
+      await assert.rejects(store.read(`${checkpointDir}/optim.safetensors`), FileNotFound);
+      await assert.rejects(store.read(`runs/${f.run}/checkpoints/8/nothing.json`), FileNotFound);
+      assert.deepEqual(await store.list(`runs/${f.run}/checkpoints`), ["4", "8"]);
+    } finally {
+      setApiBase("");
+    }
+  },
+});
+
+Deno.test({
+  name: "lab: the runs table lists the trained run as finished at step 8",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    const lastLoss = (await recordsOf(f.metricsPath, "train")).at(-1)!.loss as number;
+    await withLab(f, "", async (page) => {
+      const row = `[data-testid=run-row][data-run="${f.run}"]`;
+      await page.waitForSelector(row, { timeout: UI_TIMEOUT });
+      assert.equal((await page.textContent(`${row} [data-testid=run-status]`))?.trim(), "finished");
+      assert.equal(await attr(page, `${row} [data-testid=run-step]`, "data-step"), "8");
+      assert.match((await page.textContent(`${row} [data-testid=run-step]`)) ?? "", /8\s*\/\s*8/);
+      assert.equal((await page.textContent(`${row} [data-testid=run-stage]`))?.trim(), "base");
+      assert.equal(Number((await page.textContent(`${row} [data-testid=run-loss]`))?.trim()).toFixed(3), lastLoss.toFixed(3));
+      assert.match((await page.textContent(`${row} [data-testid=run-rate]`)) ?? "", /tok\/s/);
+      assert.match((await page.textContent(`${row} [data-testid=run-adapter]`)) ?? "", /software/);
+      // Its details: the two checkpoints, newest first.
+      await page.waitForSelector("[data-testid=checkpoint-row]", { timeout: UI_TIMEOUT });
+      const steps = await page.$$eval("[data-testid=checkpoint-row]", (rows) => rows.map((r) => r.getAttribute("data-step")));
+      assert.deepEqual(steps, ["8", "4"]);
+    });
+  },
+});
+
+Deno.test({
+  name: "lab: each curve has one point per record of metrics.jsonl; hover reads out values with units; log y keeps the points",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    const train = (await recordsOf(f.metricsPath, "train")).length;
+    const evals = (await recordsOf(f.metricsPath, "eval")).length;
+    assert.equal(train, 8);
+    await withLab(f, "#runs", async (page) => {
+      await waitAttr(page, "[data-testid=chart-loss]", "data-points", String(train), "loss curve");
+      await waitAttr(page, "[data-testid=chart-val_bpb]", "data-points", String(evals), "val bpb curve");
+      await waitAttr(page, "[data-testid=chart-lrm]", "data-points", String(train), "lrm curve");
+      await waitAttr(page, "[data-testid=chart-tok_per_sec]", "data-points", String(train), "throughput curve");
+      assert.equal(await attr(page, "[data-testid=chart-loss]", "data-runs"), f.run);
+      const canvas = await page.$eval("[data-testid=chart-loss] canvas", (c) => ({ w: (c as HTMLCanvasElement).width, h: (c as HTMLCanvasElement).height }));
+      assert.ok(canvas.w > 200 && canvas.h > 100, `loss canvas is ${canvas.w}×${canvas.h}`);
+      // The legend names the run; away from the cursor it shows the latest value, under it the hovered one.
+      const legend = "[data-testid=chart-loss] .u-legend .u-series:nth-child(2)";
+      assert.match((await page.textContent(legend)) ?? "", new RegExp(`${f.run}.*nats · step 7`));
+      const over = await page.$("[data-testid=chart-loss] .u-over");
+      const box = (await over!.boundingBox())!;
+      await page.mouse.move(box.x + box.width * 0.02, box.y + box.height / 2);
+      await page.waitForFunction((s) => /\d nats$/.test(document.querySelector(s)?.textContent?.trim() ?? ""), legend, { timeout: UI_TIMEOUT });
+      assert.match((await page.textContent("[data-testid=chart-loss] .u-legend .u-series:nth-child(1)")) ?? "", /step\s*0/);
+      // Log scale: the chart is rebuilt with the same points.
+      await page.click("[data-testid=chart-loss-log]");
+      await waitAttr(page, "[data-testid=chart-loss]", "data-log", "true", "log toggle");
+      assert.equal(await attr(page, "[data-testid=chart-loss]", "data-points"), String(train));
+      // Unticking the run in the table empties the curves.
+      await page.click(`[data-testid=run-row][data-run="${f.run}"] [data-testid=run-plot-toggle]`);
+      await waitAttr(page, "[data-testid=chart-loss]", "data-points", "0", "deselected run");
+    });
+  },
+});
+
+Deno.test({
+  name: "lab: records appended to metrics.jsonl reach the open page's curves without a reload (a partial line waits for its newline)",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    const before = (await recordsOf(f.metricsPath, "train")).length;
+    const evalsBefore = (await recordsOf(f.metricsPath, "eval")).length;
+    await withLab(f, "", async (page) => {
+      await waitAttr(page, "[data-testid=chart-loss]", "data-points", String(before), "initial loss curve");
+      await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+      const rec = (step: number, loss: number) => ({
+        type: "train", step, loss, loss_ema: loss, lrm: 0.25, grad_norm: 0.5, dt: 0.1, tok_per_sec: 1000, mfu: 1, time: Date.now() / 1000,
+      });
+      await appendText(f.metricsPath, formatMetricsLine(rec(8, 5.5)) + formatMetricsLine(rec(9, 5.4)));
+      await waitAttr(page, "[data-testid=chart-loss]", "data-points", String(before + 2), "after appending two train records");
+      await waitAttr(page, "[data-testid=chart-tok_per_sec]", "data-points", String(before + 2), "throughput after appending");
+      // Half a line is not a record yet.
+      const line = formatMetricsLine(rec(10, 5.3));
+      await appendText(f.metricsPath, line.slice(0, 20));
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal(await attr(page, "[data-testid=chart-loss]", "data-points"), String(before + 2));
+      await appendText(f.metricsPath, line.slice(20) + formatMetricsLine({ type: "eval", step: 10, val_bpb: 3.6, val_loss: 5.5, time: Date.now() / 1000 }));
+      await waitAttr(page, "[data-testid=chart-loss]", "data-points", String(before + 3), "after completing the line");
+      await waitAttr(page, "[data-testid=chart-val_bpb]", "data-points", String(evalsBefore + 1), "val bpb after an eval record");
+      // The table follows (its summary's step is the last step in metrics.jsonl).
+      await waitAttr(page, `[data-testid=run-row][data-run="${f.run}"] [data-testid=run-step]`, "data-step", "10", "table step");
+      assert.equal(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload), true, "the page reloaded");
+      const nav = await page.evaluate(() => performance.getEntriesByType("navigation").length);
+      assert.equal(nav, 1);
+    });
+  },
+});
+
+Deno.test({
+  name: "lab: several runs overlay on one chart with a legend entry each",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    const copy = `${f.run}-b`;
+    await Deno.mkdir(`${f.runsDir}/${copy}`);
+    const info = JSON.parse(await Deno.readTextFile(`${f.runDir}/run.json`));
+    await Deno.writeTextFile(`${f.runsDir}/${copy}/run.json`, JSON.stringify({ ...info, name: copy, started_at: new Date().toISOString() }));
+    // The copy: its first five steps, with a higher loss, so the curves are told apart.
+    const copied = (await recordsOf(f.metricsPath, "train")).slice(0, 5).map((r) => ({ ...r, loss: (r.loss as number) + 0.3, tok_per_sec: (r.tok_per_sec as number) * 0.8 }));
+    await Deno.writeTextFile(`${f.runsDir}/${copy}/metrics.jsonl`, copied.map(formatMetricsLine).join(""));
+    const own = (await recordsOf(f.metricsPath, "train")).length;
+    await withLab(f, "", async (page) => {
+      const row = `[data-testid=run-row][data-run="${copy}"]`;
+      await page.waitForSelector(row, { timeout: UI_TIMEOUT });
+      // A new browser profile selects the newest runs: both are on.
+      await waitAttr(page, "[data-testid=chart-loss]", "data-points", String(own + 5), "two runs overlaid");
+      const runs = (await attr(page, "[data-testid=chart-loss]", "data-runs"))!.split(",").sort();
+      assert.deepEqual(runs, [f.run, copy].sort());
+      const labels = await page.$$eval("[data-testid=chart-loss] .u-legend .u-series .u-label", (els) => els.map((e) => e.textContent));
+      assert.deepEqual(labels.slice(1).sort(), [f.run, copy].sort());
+      await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-runs-overlay.png` });
+    });
+    await Deno.remove(`${f.runsDir}/${copy}`, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "lab: screenshots of the runs view at 1280×800 go to build/test-output/screenshots/",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    await withLab(f, "#runs", async (page) => {
+      await page.waitForSelector(`[data-testid=run-row][data-run="${f.run}"]`, { timeout: UI_TIMEOUT });
+      await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-points")) > 0, undefined, { timeout: UI_TIMEOUT });
+      await page.waitForSelector("[data-testid=checkpoint-row]", { timeout: UI_TIMEOUT });
+      await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-runs.png` });
+      await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-runs-full.png`, fullPage: true });
+    });
+    const shot = await Deno.readFile(`${SCREENSHOT_DIR}/lab-runs.png`);
+    assert.deepEqual(pngSize(shot), VIEWPORT);
+    assert.ok(shot.byteLength > 20_000, `the screenshot is only ${shot.byteLength} bytes`);
+    const full = pngSize(await Deno.readFile(`${SCREENSHOT_DIR}/lab-runs-full.png`));
+    assert.equal(full.width, VIEWPORT.width);
+    assert.ok(full.height >= VIEWPORT.height);
+  },
+});
+
+Deno.test({
+  name: "lab: the adapter panel shows the SwiftShader adapter, its features and limits",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    await withLab(f, "#adapter", async (page) => {
+      await page.waitForSelector("[data-testid=adapter-name]", { timeout: UI_TIMEOUT });
+      const name = (await page.textContent("[data-testid=adapter-name]"))!.trim();
+      assert.match(name, /swiftshader/i);
+      assert.equal((await page.textContent("[data-testid=adapter-kind]"))?.trim(), "software");
+      const expected = await page.evaluate(async () => {
+        const a = await navigator.gpu.requestAdapter();
+        return { maxBufferSize: a!.limits.maxBufferSize, maxComputeWorkgroupStorageSize: a!.limits.maxComputeWorkgroupStorageSize, features: a!.features.size };
+      });
+      assert.equal(Number(await attr(page, "[data-testid=limit-row][data-limit=maxBufferSize]", "data-value")), expected.maxBufferSize);
+      assert.equal(Number(await attr(page, "[data-testid=limit-row][data-limit=maxComputeWorkgroupStorageSize]", "data-value")), expected.maxComputeWorkgroupStorageSize);
+      assert.match((await page.textContent("[data-testid=limit-row][data-limit=maxBufferSize]")) ?? "", /(GiB|MiB)/);
+      assert.equal(await page.$$eval("[data-testid=adapter-features] li", (l) => l.length), expected.features);
+      assert.match((await page.textContent("[data-testid=adapter-chip]")) ?? "", /swiftshader/i);
+      await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-adapter.png` });
+    });
+  },
+});
+
+Deno.test({
+  name: "lab: without WebGPU the adapter panel says what to do, and the runs still show",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    const noGpu = "Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });";
+    await withLab(f, "#adapter", async (page) => {
+      await page.waitForSelector("[data-testid=adapter-error]", { timeout: UI_TIMEOUT });
+      assert.equal(await attr(page, "[data-testid=adapter-panel]", "data-problem"), "no-webgpu");
+      const help = (await page.textContent("[data-testid=adapter-help]")) ?? "";
+      assert.match(help, /Chromium-based browser .*113/);
+      assert.match(help, /http:\/\/127\.0\.0\.1/);
+      assert.match((await page.textContent("[data-testid=adapter-chip]")) ?? "", /no WebGPU/);
+      await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-adapter-missing.png` });
+      await page.click("[data-testid=tab-runs]");
+      await page.waitForSelector(`[data-testid=run-row][data-run="${f.run}"]`, { timeout: UI_TIMEOUT });
+    }, noGpu);
+  },
+});
+
+Deno.test({
+  name: "lab: the checkpoint loader downloads a run's checkpoint with progress, caches it in IndexedDB, reuses and clears the cache",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    const dir = `${f.runDir}/checkpoints/step_000008`;
+    const sizes = [
+      (await Deno.stat(`${dir}/meta.json`)).size,
+      (await Deno.stat(`${dir}/model.safetensors`)).size,
+      (await Deno.stat(`${f.runDir}/tokenizer/tokenizer.json`)).size,
+    ];
+    const total = sizes.reduce((a, b) => a + b, 0);
+    await withLab(f, "#chat", async (page) => {
+      await page.waitForSelector("[data-testid=loader-load]:not([disabled])", { timeout: UI_TIMEOUT });
+      assert.equal(await page.inputValue("[data-testid=loader-run]"), f.run);
+      assert.equal(await attr(page, "[data-testid=cache-size]", "data-bytes"), "0");
+      await page.click("[data-testid=loader-load]");
+      await page.waitForSelector("[data-testid=loaded-model], [data-testid=loader-error]", { timeout: 120_000 });
+      const error = await page.$("[data-testid=loader-error]");
+      if (error) throw new Error(`loading failed: ${await error.textContent()}`);
+      assert.match((await page.textContent("[data-testid=loaded-model]")) ?? "", new RegExp(`${f.run} · step 8`));
+      const files = await page.$$eval("[data-testid=loader-progress] li", (li) => li.map((l) => [l.getAttribute("data-file"), l.getAttribute("data-done"), l.getAttribute("data-cached")]));
+      assert.deepEqual(files, [["meta.json", "true", "false"], ["model.safetensors", "true", "false"], ["tokenizer.json", "true", "false"]]);
+      await waitAttr(page, "[data-testid=cache-size]", "data-bytes", String(total), "cache size");
+      assert.match((await page.textContent("[data-testid=cache-size]")) ?? "", new RegExp(`${(total / 1e6).toFixed(2)} MB in 3 files`));
+      assert.equal((await page.textContent("[data-testid=chat-mode]"))?.trim(), "complete", "a base checkpoint continues text");
+      await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-chat-loaded.png` });
+      // Again after a reload: every file comes from the cache (revalidated by ETag).
+      await page.reload();
+      await page.waitForSelector("[data-testid=loader-load]:not([disabled])", { timeout: UI_TIMEOUT });
+      await page.click("[data-testid=loader-load]");
+      await page.waitForSelector("[data-testid=loaded-model]", { timeout: 120_000 });
+      const cached = await page.$$eval("[data-testid=loader-progress] li", (li) => li.map((l) => l.getAttribute("data-cached")));
+      assert.deepEqual(cached, ["true", "true", "true"]);
+      await page.click("[data-testid=cache-clear]");
+      await waitAttr(page, "[data-testid=cache-size]", "data-bytes", "0", "cleared cache");
+    });
+  },
+});
+
+/** `deno task chat` on the fixture's run: the reply's text (stdout) and token ids (--tokens, stderr). */
+async function cliChat(f: LabFixture, prompt: string, extra: string[]): Promise<{ text: string; tokens: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "src/cli/chat.ts", "--run", f.run, "--runs-dir", f.runsDir, "-p", prompt, "--tokens", ...extra],
+    cwd: new URL("../../", import.meta.url).pathname, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" },
+  }).output();
+  const out = new TextDecoder().decode(r.stdout), err = new TextDecoder().decode(r.stderr);
+  assert.equal(r.code, 0, `deno task chat failed:\n${out}\n${err}`);
+  const tokens = err.match(/^tokens: (.*)$/m);
+  assert.ok(tokens, `no token line in:\n${err}`);
+  return { text: out.replace(/\n$/, ""), tokens: tokens[1] };
+}
+
+async function setField(page: Page, testid: string, value: string, event: "input" | "change"): Promise<void> {
+  await page.$eval(`[data-testid=${testid}]`, (el, [v, ev]) => {
+    (el as HTMLInputElement).value = v;
+    el.dispatchEvent(new Event(ev, { bubbles: true }));
+  }, [value, event] as const);
+}
+
+async function loadFixtureModel(page: Page): Promise<void> {
+  await page.waitForSelector("[data-testid=loader-load]:not([disabled])", { timeout: UI_TIMEOUT });
+  await page.click("[data-testid=loader-load]");
+  await page.waitForSelector("[data-testid=loaded-model], [data-testid=loader-error]", { timeout: 120_000 });
+  const error = await page.$("[data-testid=loader-error]");
+  if (error) throw new Error(`loading failed: ${await error.textContent()}`);
+}
+
+/** Sends `text` and waits for the reply turn to leave "streaming"; returns its state, text and token ids. */
+async function sendAndWait(page: Page, text: string, onStreaming?: () => Promise<void>) {
+  await page.fill("[data-testid=chat-input]", text);
+  await page.click("[data-testid=chat-send]");
+  const last = "[data-testid=turn][data-role=assistant]:last-child";
+  if (onStreaming) await onStreaming();
+  await page.waitForSelector(`${last}:not([data-state=streaming])`, { timeout: 120_000 });
+  return await page.$eval(last, (el) => ({
+    state: el.getAttribute("data-state"),
+    tokens: el.getAttribute("data-tokens") ?? "",
+    text: [...el.querySelectorAll("[data-testid=piece]")].map((p) => p.textContent).join(""),
+  }));
+}
+
+Deno.test({
+  name: "lab: a checkpoint loaded in the page streams a reply whose greedy tokens equal `deno task chat`'s; chat mode keeps turns; Stop stops",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    const prompt = "The cat sat";
+    const cli = await cliChat(f, prompt, ["--temperature", "0", "--max-tokens", "12"]);
+    assert.equal(cli.tokens.split(",").length, 12, `the CLI's greedy reply runs to --max-tokens: ${cli.tokens}`);
+    await withLab(f, "#chat", async (page) => {
+      await loadFixtureModel(page);
+      await setField(page, "chat-temperature", "0", "input");
+      await setField(page, "chat-max-tokens", "12", "change");
+      const complete = await sendAndWait(page, prompt);
+      assert.equal(complete.state, "done");
+      assert.equal(complete.tokens, cli.tokens, "greedy tokens: page vs deno task chat");
+      assert.equal(complete.text, cli.text);
+
+      // Chat mode: two turns, the second prompt rendered with the first turn in it; same tokens as the CLI's one-shot chat.
+      await page.click("[data-testid=chat-mode-chat]");
+      await waitAttr(page, "[data-testid=chat-mode]", "data-mode", "chat", "mode switch");
+      const cliChatTurn = await cliChat(f, "hi", ["--temperature", "0", "--max-tokens", "6", "--mode", "chat"]);
+      await setField(page, "chat-max-tokens", "6", "change");
+      const first = await sendAndWait(page, "hi");
+      assert.equal(first.tokens, cliChatTurn.tokens, "chat mode greedy tokens: page vs deno task chat --mode chat");
+      const second = await sendAndWait(page, "ok");
+      assert.equal(second.state, "done");
+      assert.equal(await page.$$eval("[data-testid=turn]", (t) => t.length), 4, "two exchanges on screen (switching mode starts a new conversation)");
+      await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-chat.png` });
+
+      // Stop: a long sampled reply ends early, marked stopped.
+      await page.click("[data-testid=chat-reset]");
+      await setField(page, "chat-temperature", "1", "input");
+      await setField(page, "chat-max-tokens", "20", "change");
+      const stopped = await sendAndWait(page, "tell me more", async () => {
+        await page.waitForSelector("[data-testid=turn][data-role=assistant] [data-testid=piece]", { timeout: 60_000 });
+        await page.click("[data-testid=chat-stop]");
+      });
+      assert.equal(stopped.state, "stopped");
+      assert.ok(stopped.tokens.split(",").length < 20, `stopped after ${stopped.tokens.split(",").length} tokens`);
+    });
+  },
+});
+
+Deno.test({
+  name: "lab: closing the pages ends their event streams on the server",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    await f.browser.close();
+    const deadline = Date.now() + 10_000;
+    while (f.server.activeStreams() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const left = f.server.activeStreams();
+    await f.close();
+    assert.equal(left, 0, "metric event streams still open after every page closed");
+  },
+});

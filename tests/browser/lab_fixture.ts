@@ -1,0 +1,115 @@
+// The browser lab's test fixture: a real tiny training run in a temporary runs directory
+// (`deno run src/cli/train.ts base …` as a subprocess, as tests/e2e/train_resume.test.ts
+// does), the web app built with Vite, the lab server on a free port, and one headless
+// Chromium (WebGPU on SwiftShader) whose pages are 1280×800. Started once per test file.
+import { type Browser, chromium, type Page } from "playwright-core";
+import { readMetrics } from "../../src/train/metrics.ts";
+import { buildWeb } from "../../src/server/static.ts";
+import { type LabServer, startLabServer } from "../../src/server/server.ts";
+import { CHROMIUM_ARGS, chromiumPath } from "./chromium.ts";
+
+export const ROOT = new URL("../../", import.meta.url).pathname;
+export const SCREENSHOT_DIR = `${ROOT}build/test-output/screenshots`;
+export const VIEWPORT = { width: 1280, height: 800 };
+
+export interface LabFixture {
+  tmp: string;
+  runsDir: string;
+  /** The trained run's name. */
+  run: string;
+  runDir: string;
+  metricsPath: string;
+  server: LabServer;
+  browser: Browser;
+  /** A new 1280×800 page on the lab (plus `hash`), with its console kept for error messages; `init` runs before the page's scripts. */
+  open(hash?: string, init?: string): Promise<LabPage>;
+  close(): Promise<void>;
+}
+
+export interface LabPage {
+  page: Page;
+  /** The page's console and errors so far, for assertion messages. */
+  console(): string;
+  close(): Promise<void>;
+}
+
+export function trainArgs(tmp: string, run: string): string[] {
+  return [
+    "run", "-A", "src/cli/train.ts", "base",
+    "--run", run, "--runs-dir", `${tmp}/runs`, "--data-dir", `${tmp}/data`, "--tokenizer-dir", `${tmp}/tok`,
+    "--depth", "1", "--n-embd", "32", "--n-head", "2", "--vocab-size", "512", "--max-seq-len", "32",
+    "--device-batch-size", "2", "--total-batch-size", "128", "--num-iterations", "8",
+    "--eval-every", "4", "--eval-tokens", "64", "--sample-every", "-1", "--checkpoint-every", "4",
+  ];
+}
+
+/** Trains the tiny run; throws with the command's output when it fails. */
+export async function trainTinyRun(tmp: string, run: string): Promise<void> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: trainArgs(tmp, run), cwd: ROOT, stdout: "piped", stderr: "piped",
+    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+  }).output();
+  if (r.code !== 0) {
+    const out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+    throw new Error(`training the fixture run failed (exit ${r.code}):\n${out}`);
+  }
+}
+
+/** The records of a run's metrics.jsonl of one type. */
+export async function recordsOf(metricsPath: string, type: string): Promise<Record<string, unknown>[]> {
+  return readMetrics(await Deno.readTextFile(metricsPath)).filter((r) => r.type === type);
+}
+
+/** Appends text to a file with O_APPEND in one write, as the training loop does. */
+export async function appendText(path: string, text: string): Promise<void> {
+  const f = await Deno.open(path, { append: true });
+  try {
+    const bytes = new TextEncoder().encode(text);
+    let off = 0;
+    while (off < bytes.length) off += await f.write(bytes.subarray(off));
+  } finally {
+    f.close();
+  }
+}
+
+async function startFixture(): Promise<LabFixture> {
+  const tmp = await Deno.makeTempDir({ prefix: "nanochat-lab-" });
+  const run = "tiny-lab";
+  const [, webDir] = await Promise.all([trainTinyRun(tmp, run), buildWeb("build/web-lab-test")]);
+  const runsDir = `${tmp}/runs`;
+  const server = await startLabServer({ runsDir, webDir, port: 0, pollMs: 100 });
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
+  } catch (err) {
+    await server.close();
+    throw new Error(`could not start Chromium: ${(err as Error).message}`);
+  }
+  await Deno.mkdir(SCREENSHOT_DIR, { recursive: true });
+  return {
+    tmp, runsDir, run, runDir: `${runsDir}/${run}`, metricsPath: `${runsDir}/${run}/metrics.jsonl`, server, browser,
+    async open(hash = "", init?: string) {
+      const context = await browser.newContext({ viewport: VIEWPORT });
+      const page = await context.newPage();
+      if (init) await page.addInitScript(init);
+      const lines: string[] = [];
+      page.on("console", (m) => lines.push(`[page ${m.type()}] ${m.text()}`));
+      page.on("pageerror", (e) => lines.push(`[page error] ${e.message}`));
+      await page.goto(server.url + hash);
+      return { page, console: () => lines.join("\n"), close: () => context.close() };
+    },
+    async close() {
+      await browser.close().catch(() => {});
+      await server.close();
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+let fixture: Promise<LabFixture> | null = null;
+
+/** The file's shared fixture, started on first use. */
+export function labFixture(): Promise<LabFixture> {
+  fixture ??= startFixture();
+  return fixture;
+}

@@ -1,0 +1,93 @@
+// <lab-app>: the shell. A header with the tabs (Runs, Chat, Adapter — the URL hash keeps
+// the tab: #runs, #chat, #adapter) and the adapter in a chip; each tab's view is created
+// on its first visit and kept, so a loaded model survives switching tabs.
+import { html, LitElement, nothing } from "lit";
+import "./adapter-panel.ts";
+import "./chat-view.ts";
+import type { ChatView } from "./chat-view.ts";
+import { type AdapterProblem, type AdapterReport, getAdapter } from "./gpu.ts";
+import "./runs-view.ts";
+
+export const TABS = [
+  { id: "runs", label: "Runs" },
+  { id: "chat", label: "Chat" },
+  { id: "adapter", label: "Adapter" },
+] as const;
+export type TabId = (typeof TABS)[number]["id"];
+
+function tabFromHash(): TabId {
+  const h = location.hash.replace(/^#\/?/, "");
+  return (TABS.find((t) => t.id === h)?.id ?? "runs") as TabId;
+}
+
+export class LabApp extends LitElement {
+  static override properties = { tab: { state: true }, adapter: { state: true } };
+  declare tab: TabId;
+  declare adapter: AdapterReport | AdapterProblem | null;
+
+  private visited = new Set<TabId>();
+  private onHash = () => (this.tab = tabFromHash());
+
+  constructor() {
+    super();
+    this.tab = tabFromHash();
+    this.adapter = null;
+  }
+
+  protected override createRenderRoot(): HTMLElement {
+    return this;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    globalThis.addEventListener("hashchange", this.onHash);
+    void getAdapter().then((a) => (this.adapter = a));
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    globalThis.removeEventListener("hashchange", this.onHash);
+  }
+
+  private go(tab: TabId): void {
+    if (location.hash !== `#${tab}`) history.replaceState(null, "", `#${tab}`);
+    this.tab = tab;
+  }
+
+  private async openChat(e: CustomEvent<{ run: string; step: number }>): Promise<void> {
+    this.go("chat");
+    await this.updateComplete;
+    await this.querySelector<ChatView>("chat-view")?.openServerCheckpoint(e.detail.run, e.detail.step);
+  }
+
+  protected override render() {
+    this.visited.add(this.tab);
+    const a = this.adapter;
+    return html`
+      <header class="app-header">
+        <div class="brand">nanochat <span>lab</span></div>
+        <nav class="tabs" role="tablist">
+          ${TABS.map((t) => html`<button role="tab" class=${this.tab === t.id ? "tab on" : "tab"} aria-selected=${this.tab === t.id}
+            data-testid="tab-${t.id}" @click=${() => this.go(t.id)}>${t.label}</button>`)}
+        </nav>
+        <span class="spacer"></span>
+        <button class="adapter-chip ${a && !a.ok ? "bad" : ""}" data-testid="adapter-chip" title=${a ? (a.ok ? a.name : a.message) : ""}
+          @click=${() => this.go("adapter")}>
+          ${a === null ? "WebGPU…" : a.ok ? html`<span class="dot ${a.software ? "sw" : "hw"}"></span>${a.name}${a.software ? " · software" : ""}` : html`<span class="dot bad"></span>no WebGPU`}
+        </button>
+      </header>
+      <main class="app-main" @open-chat=${(e: CustomEvent<{ run: string; step: number }>) => void this.openChat(e)}>
+        ${this.visited.has("runs") ? html`<runs-view ?hidden=${this.tab !== "runs"} data-testid="view-runs"></runs-view>` : nothing}
+        ${this.visited.has("chat") ? html`<chat-view ?hidden=${this.tab !== "chat"} data-testid="view-chat"></chat-view>` : nothing}
+        ${this.visited.has("adapter") ? html`<adapter-panel ?hidden=${this.tab !== "adapter"} data-testid="view-adapter"></adapter-panel>` : nothing}
+      </main>`;
+  }
+}
+
+customElements.define("lab-app", LabApp);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    "lab-app": LabApp;
+  }
+}

@@ -1,0 +1,234 @@
+// <loss-chart metric="loss">: one metric of several runs against the step, overlaid with a
+// legend, drawn with uPlot. It subscribes to each run's RunStream and redraws on every
+// batch of new records (no reload). The element carries data-points (points plotted, all
+// runs together) and data-runs, which the browser tests read.
+import { html, LitElement, nothing, type PropertyValues } from "lit";
+import uPlot from "uplot";
+import { METRICS, type MetricSpec, metricPoints } from "./chart_data.ts";
+import { fmtNum, fmtRate } from "./format.ts";
+import { type RunStream, streamHub } from "./run_stream.ts";
+
+export interface ChartRun { name: string; color: string }
+
+const runsKey = (runs: ChartRun[] | undefined) => (runs ?? []).map((r) => `${r.name}\u0000${r.color}`).join("\u0001");
+
+/** "5.3 nats · step 10": a series' latest value and its step, for the legend away from the cursor. */
+function latest(u: uPlot, sidx: number, fmt: (v: number | null) => string): string {
+  const xs = u.data[0], ys = u.data[sidx];
+  if (!xs || !ys) return "—";
+  for (let i = ys.length - 1; i >= 0; i--) {
+    const v = ys[i];
+    if (typeof v === "number" && Number.isFinite(v)) return `${fmt(v)} · step ${xs[i]}`;
+  }
+  return "—";
+}
+
+export class LossChart extends LitElement {
+  static override properties = {
+    metric: { type: String },
+    // A new array with the same runs and colours is no change (the parent re-renders often).
+    runs: { attribute: false, hasChanged: (a: ChartRun[] | undefined, b: ChartRun[] | undefined) => runsKey(a) !== runsKey(b) },
+    logScale: { type: Boolean, attribute: "log-scale" },
+    ema: { type: Boolean },
+    height: { type: Number },
+  };
+
+  declare metric: string;
+  declare runs: ChartRun[];
+  declare logScale: boolean;
+  declare ema: boolean;
+  declare height: number;
+
+  private plot: uPlot | null = null;
+  private streams = new Map<string, RunStream>();
+  private redrawTimer: ReturnType<typeof setTimeout> | null = null;
+  private resize: ResizeObserver | null = null;
+  private onChange = () => this.scheduleRedraw();
+
+  constructor() {
+    super();
+    this.metric = "loss";
+    this.runs = [];
+    this.logScale = false;
+    this.ema = false;
+    this.height = 210;
+  }
+
+  // Light DOM, so uPlot's stylesheet (linked by the page) applies.
+  protected override createRenderRoot(): HTMLElement {
+    return this;
+  }
+
+  get spec(): MetricSpec {
+    return METRICS[this.metric] ?? METRICS.loss;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.setAttribute("data-testid", `chart-${this.metric}`);
+    this.setAttribute("data-points", "0");
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    for (const [name, s] of this.streams) {
+      s.removeEventListener("change", this.onChange);
+      streamHub.release(name);
+    }
+    this.streams.clear();
+    this.resize?.disconnect();
+    this.resize = null;
+    this.plot?.destroy();
+    this.plot = null;
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has("metric")) {
+      this.setAttribute("data-testid", `chart-${this.metric}`);
+      if (!changed.has("logScale") && this.logScale === false) this.logScale = this.spec.logDefault;
+    }
+    if (changed.has("runs")) this.syncStreams();
+  }
+
+  private syncStreams(): void {
+    const want = new Set(this.runs.map((r) => r.name));
+    for (const [name, s] of this.streams) {
+      if (!want.has(name)) {
+        s.removeEventListener("change", this.onChange);
+        streamHub.release(name);
+        this.streams.delete(name);
+      }
+    }
+    for (const name of want) {
+      if (this.streams.has(name)) continue;
+      const s = streamHub.acquire(name);
+      s.addEventListener("change", this.onChange);
+      this.streams.set(name, s);
+    }
+  }
+
+  protected override render() {
+    const spec = this.spec;
+    return html`
+      <div class="chart-card">
+        <div class="chart-head">
+          <div class="chart-title">${spec.title} <span class="unit">(${spec.unit})</span></div>
+          <div class="chart-tools">
+            ${spec.emaField
+              ? html`<label class="toggle" title="exponential moving average of the loss">
+                  <input type="checkbox" data-testid="chart-${spec.key}-ema" .checked=${this.ema}
+                    @change=${(e: Event) => (this.ema = (e.target as HTMLInputElement).checked)} /> smoothed</label>`
+              : nothing}
+            <label class="toggle" title="logarithmic y axis">
+              <input type="checkbox" data-testid="chart-${spec.key}-log" .checked=${this.logScale}
+                @change=${(e: Event) => (this.logScale = (e.target as HTMLInputElement).checked)} /> log y</label>
+          </div>
+        </div>
+        <div class="chart-plot" data-testid="chart-${spec.key}-plot"></div>
+        ${this.runs.length === 0 ? html`<div class="chart-empty">Select runs in the table to plot them.</div>` : nothing}
+      </div>`;
+  }
+
+  protected override updated(changed: PropertyValues<this>): void {
+    const rebuild = !this.plot || changed.has("runs") || changed.has("logScale") || changed.has("metric") || changed.has("ema") || changed.has("height");
+    if (rebuild) this.build();
+    else this.redraw();
+  }
+
+  private scheduleRedraw(): void {
+    if (this.redrawTimer) return;
+    this.redrawTimer = setTimeout(() => {
+      this.redrawTimer = null;
+      this.redraw();
+    }, 50);
+  }
+
+  /** The aligned data for uPlot: [steps, run1 values, run2 values, …] and the count of points. */
+  private data(): { data: uPlot.AlignedData; points: number } {
+    const spec = this.spec;
+    const field = this.ema && spec.emaField ? spec.emaField : spec.field;
+    const tables: uPlot.AlignedData[] = [];
+    let points = 0;
+    for (const run of this.runs) {
+      const records = this.streams.get(run.name)?.records ?? [];
+      const { xs, ys } = metricPoints(records, spec.type, field);
+      points += xs.length;
+      const shown = this.logScale ? ys.map((y) => (y !== null && y > 0 ? y : null)) : ys;
+      tables.push([xs, shown]);
+    }
+    if (tables.length === 0) return { data: [[]], points };
+    if (tables.length === 1) return { data: tables[0], points };
+    return { data: uPlot.join(tables), points };
+  }
+
+  private build(): void {
+    const target = this.querySelector<HTMLElement>(".chart-plot");
+    if (!target) return;
+    this.plot?.destroy();
+    this.plot = null;
+    const spec = this.spec;
+    const { data, points } = this.data();
+    const width = Math.max(240, target.clientWidth || this.clientWidth || 560);
+    const fmt = (v: number | null) => (v === null || v === undefined ? "—" : spec.format(v));
+    const opts: uPlot.Options = {
+      width,
+      height: this.height,
+      legend: { show: true, live: true },
+      cursor: { drag: { x: true, y: false }, points: { size: 6 } },
+      scales: {
+        x: { time: false },
+        y: this.logScale ? { distr: 3, log: 10 } : { auto: true },
+      },
+      axes: [
+        { label: "step", labelSize: 16, size: 34, stroke: "#5b6472", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#d5d9df" } },
+        {
+          label: spec.unit, labelSize: 16, size: 56, stroke: "#5b6472", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#d5d9df" },
+          values: (_u, splits) => splits.map((v) => (spec.key === "tok_per_sec" ? fmtRate(v, "").trim() : fmtNum(v, 3))),
+        },
+      ],
+      series: [
+        // Away from the cursor the legend shows each run's latest value.
+        { label: "step", value: (_u, v, _s, idx) => (idx === null ? "latest" : v === null || v === undefined ? "—" : String(v)) },
+        ...this.runs.map((run) => ({
+          label: run.name,
+          stroke: run.color,
+          width: 1.75,
+          spanGaps: true,
+          points: { show: true, size: 4, fill: run.color },
+          value: (u: uPlot, v: number | null, sidx: number, idx: number | null) => (idx === null ? latest(u, sidx, fmt) : fmt(v)),
+        })),
+      ],
+    };
+    this.plot = new uPlot(opts, data, target);
+    this.setAttribute("data-points", String(points));
+    this.setAttribute("data-runs", this.runs.map((r) => r.name).join(","));
+    this.setAttribute("data-log", String(this.logScale));
+    if (!this.resize) {
+      this.resize = new ResizeObserver(() => {
+        const el = this.querySelector<HTMLElement>(".chart-plot");
+        if (this.plot && el && el.clientWidth > 0 && Math.abs(el.clientWidth - this.plot.width) > 2) {
+          this.plot.setSize({ width: el.clientWidth, height: this.height });
+        }
+      });
+      this.resize.observe(this);
+    }
+  }
+
+  private redraw(): void {
+    if (!this.plot) return this.build();
+    const { data, points } = this.data();
+    // Keep a zoom the user made (drag across the chart; a double click resets it).
+    const u = this.plot, xs = u.data[0] ?? [], x = u.scales.x;
+    const zoomed = xs.length > 1 && x.min != null && x.max != null && (x.min > xs[0] || x.max < xs[xs.length - 1]);
+    u.setData(data, !zoomed);
+    this.setAttribute("data-points", String(points));
+  }
+}
+
+customElements.define("loss-chart", LossChart);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    "loss-chart": LossChart;
+  }
+}

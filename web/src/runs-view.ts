@@ -1,0 +1,293 @@
+// <runs-view>: the Runs tab. The runs table on top (polled from /api/runs, and kept live
+// by the status events of the streams it holds), the four curves of the selected runs
+// below it, then the details of the run clicked last: config, checkpoints (each can be
+// opened in the chat), and its latest samples.
+import { html, LitElement, nothing } from "lit";
+import { type CheckpointEntry, fetchCheckpoints, fetchRuns, fetchSamples, type MetricsRecord, type RunSummary } from "./api.ts";
+import { fmtAgo, fmtBytes, fmtInt, fmtNum } from "./format.ts";
+import type { ChartRun } from "./loss-chart.ts";
+import "./loss-chart.ts";
+import "./runs-list.ts";
+import { statusBadge } from "./runs-list.ts";
+import { type RunStream, streamHub } from "./run_stream.ts";
+
+export const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
+const SELECTION_KEY = "nanochat-lab.selected-runs";
+const POLL_MS = 5000;
+
+/** Config fields worth a glance, in this order (others are under "all fields"). */
+const KEY_CONFIG = [
+  ["depth", "layers"], ["n_embd", "width"], ["n_head", "heads"], ["vocab_size", "vocab"], ["max_seq_len", "context (tokens)"],
+  ["device_batch_size", "device batch (rows)"], ["total_batch_size", "total batch (tokens)"], ["num_iterations", "iterations"],
+  ["matrix_lr", "matrix LR"], ["embedding_lr", "embedding LR"], ["unembedding_lr", "unembedding LR"], ["warmdown_ratio", "warmdown ratio"],
+  ["eval_every", "eval every (steps)"], ["checkpoint_every", "checkpoint every (steps)"], ["seed", "seed"],
+] as const;
+
+export class RunsView extends LitElement {
+  static override properties = {
+    runs: { state: true },
+    selected: { state: true },
+    active: { state: true },
+    error: { state: true },
+    loading: { state: true },
+    checkpoints: { state: true },
+    samples: { state: true },
+    detailError: { state: true },
+  };
+
+  declare runs: RunSummary[];
+  declare selected: Set<string>;
+  declare active: string | null;
+  declare error: string | null;
+  declare loading: boolean;
+  declare checkpoints: CheckpointEntry[] | null;
+  declare samples: MetricsRecord[];
+  declare detailError: string | null;
+
+  private colors = new Map<string, string>();
+  private pollTimer: ReturnType<typeof setTimeout> | null = null;
+  private held = new Map<string, RunStream>();
+  private onStreamChange = (ev: Event) => {
+    const detail = (ev as CustomEvent<{ status: boolean }>).detail;
+    const stream = ev.target as RunStream;
+    if (detail.status && stream.summary) this.mergeSummary(stream.summary);
+    if (stream.run === this.active && detail.status) void this.loadDetails(stream.run, false);
+  };
+
+  constructor() {
+    super();
+    this.runs = [];
+    this.selected = new Set(loadSelection() ?? []);
+    this.active = null;
+    this.error = null;
+    this.loading = true;
+    this.checkpoints = null;
+    this.samples = [];
+    this.detailError = null;
+  }
+
+  protected override createRenderRoot(): HTMLElement {
+    return this;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    void this.poll(true);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    for (const [name, s] of this.held) {
+      s.removeEventListener("change", this.onStreamChange);
+      streamHub.release(name);
+    }
+    this.held.clear();
+  }
+
+  /** Lists the runs now and every few seconds after. */
+  async poll(first = false): Promise<void> {
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    try {
+      const runs = await fetchRuns();
+      runs.sort((a, b) => (b.started_at ?? "").localeCompare(a.started_at ?? "") || a.name.localeCompare(b.name));
+      this.runs = runs;
+      this.error = null;
+      const names = new Set(runs.map((r) => r.name));
+      let selected = new Set([...this.selected].filter((n) => names.has(n)));
+      if (first && selected.size === 0) selected = new Set(runs.slice(0, 3).map((r) => r.name));
+      this.setSelection(selected);
+      if (first && !this.active && runs.length) this.activate(runs[0].name);
+    } catch (err) {
+      this.error = (err as Error).message;
+    } finally {
+      this.loading = false;
+      this.pollTimer = setTimeout(() => void this.poll(), POLL_MS);
+    }
+  }
+
+  private mergeSummary(s: RunSummary): void {
+    const i = this.runs.findIndex((r) => r.name === s.name);
+    if (i < 0) return;
+    const next = [...this.runs];
+    next[i] = { ...next[i], ...s };
+    this.runs = next;
+  }
+
+  private setSelection(selected: Set<string>): void {
+    for (const name of selected) {
+      if (!this.colors.has(name)) {
+        const used = new Set(this.colors.values());
+        this.colors.set(name, PALETTE.find((c) => !used.has(c)) ?? PALETTE[this.colors.size % PALETTE.length]);
+      }
+    }
+    for (const name of [...this.colors.keys()]) if (!selected.has(name)) this.colors.delete(name);
+    // Hold a stream per selected run for its status events.
+    for (const [name, s] of this.held) {
+      if (!selected.has(name)) {
+        s.removeEventListener("change", this.onStreamChange);
+        streamHub.release(name);
+        this.held.delete(name);
+      }
+    }
+    for (const name of selected) {
+      if (this.held.has(name)) continue;
+      const s = streamHub.acquire(name);
+      s.addEventListener("change", this.onStreamChange);
+      this.held.set(name, s);
+    }
+    const same = selected.size === this.selected.size && [...selected].every((n) => this.selected.has(n));
+    if (!same) {
+      this.selected = selected;
+      saveSelection([...selected]);
+    }
+  }
+
+  private toggle(name: string): void {
+    const next = new Set(this.selected);
+    if (next.has(name)) next.delete(name);
+    else next.add(name);
+    this.setSelection(next);
+    this.requestUpdate();
+  }
+
+  private activate(name: string): void {
+    if (this.active === name) return;
+    this.active = name;
+    this.checkpoints = null;
+    this.samples = [];
+    void this.loadDetails(name, true);
+  }
+
+  private async loadDetails(name: string, showErrors: boolean): Promise<void> {
+    try {
+      const [checkpoints, samples] = await Promise.all([
+        fetchCheckpoints(name),
+        fetchSamples(name).catch(() => [] as MetricsRecord[]),
+      ]);
+      if (this.active !== name) return;
+      this.checkpoints = checkpoints.sort((a, b) => b.step - a.step);
+      this.samples = samples;
+      this.detailError = null;
+    } catch (err) {
+      if (showErrors && this.active === name) this.detailError = (err as Error).message;
+    }
+  }
+
+  private openChat(run: string, step: number): void {
+    this.dispatchEvent(new CustomEvent("open-chat", { detail: { run, step }, bubbles: true, composed: true }));
+  }
+
+  private chartRuns(): ChartRun[] {
+    return this.runs.filter((r) => this.selected.has(r.name)).map((r) => ({ name: r.name, color: this.colors.get(r.name) ?? PALETTE[0] }));
+  }
+
+  protected override render() {
+    const chartRuns = this.chartRuns();
+    const live = this.runs.filter((r) => r.status === "running").length;
+    return html`
+      <section class="panel">
+        <div class="panel-head">
+          <h2>Runs</h2>
+          <span class="muted" data-testid="runs-count">${this.runs.length} run${this.runs.length === 1 ? "" : "s"}${live ? ` · ${live} running` : ""}</span>
+          <span class="spacer"></span>
+          <button class="btn ghost" data-testid="runs-refresh" @click=${() => void this.poll()}>Refresh</button>
+        </div>
+        <runs-list .runs=${this.runs} .selected=${this.selected} .colors=${this.colors} .active=${this.active}
+          .loading=${this.loading} .error=${this.error}
+          @toggle-run=${(e: CustomEvent<string>) => this.toggle(e.detail)}
+          @activate-run=${(e: CustomEvent<string>) => this.activate(e.detail)}></runs-list>
+      </section>
+      <section class="chart-grid" data-testid="charts">
+        <loss-chart metric="loss" .runs=${chartRuns}></loss-chart>
+        <loss-chart metric="val_bpb" .runs=${chartRuns}></loss-chart>
+        <loss-chart metric="lrm" .runs=${chartRuns}></loss-chart>
+        <loss-chart metric="tok_per_sec" .runs=${chartRuns}></loss-chart>
+      </section>
+      ${this.renderDetails()}`;
+  }
+
+  private renderDetails() {
+    const run = this.runs.find((r) => r.name === this.active);
+    if (!run) return nothing;
+    const cfg = run.config ?? {};
+    const ckpts = this.checkpoints;
+    const lastSample = this.samples.at(-1);
+    const sampleTexts = Array.isArray(lastSample?.samples) ? (lastSample!.samples as unknown[]).map(String) : [];
+    return html`
+      <section class="panel run-details" data-testid="run-details" data-run=${run.name}>
+        <div class="panel-head">
+          <h2>${run.name}</h2>
+          ${statusBadge(run.status)}
+          <span class="muted">${run.stage} · started ${fmtAgo(run.started_at)} · updated ${fmtAgo(run.updated_at)}</span>
+        </div>
+        ${run.error ? html`<div class="error-box" data-testid="run-error"><strong>${run.status === "failed" ? "Failed:" : "Problem:"}</strong> ${run.error}</div>` : nothing}
+        <div class="details-grid">
+          <div>
+            <h3>Config</h3>
+            <table class="kv">
+              ${KEY_CONFIG.filter(([k]) => cfg[k] !== undefined).map(([k, label]) => html`<tr><th>${label}</th><td>${fmtConfig(cfg[k])}</td></tr>`)}
+            </table>
+            <details class="all-config"><summary>all fields</summary><pre>${JSON.stringify(cfg, null, 2)}</pre></details>
+            <div class="muted small" title=${run.adapter}>adapter: ${run.adapter || "—"}</div>
+          </div>
+          <div>
+            <h3>Checkpoints</h3>
+            ${this.detailError ? html`<div class="error-line">${this.detailError}</div>` : nothing}
+            ${ckpts === null
+              ? html`<div class="muted">loading…</div>`
+              : ckpts.length === 0
+              ? html`<div class="muted">none yet (one is written every <code>checkpoint_every</code> steps and at the end)</div>`
+              : html`<table class="kv ckpts" data-testid="checkpoints-table">
+                  <tr><th>step</th><th class="num">model</th><th class="num">val bpb</th><th></th></tr>
+                  ${ckpts.map((c) => {
+                    const model = c.files.find((f) => f.name === "model.safetensors");
+                    const bpb = (c.meta as { val_bpb?: number } | null)?.val_bpb;
+                    return html`<tr data-testid="checkpoint-row" data-step=${c.step}>
+                      <td>${fmtInt(c.step)}</td>
+                      <td class="num">${model ? fmtBytes(model.size) : "—"}</td>
+                      <td class="num">${fmtNum(bpb)}</td>
+                      <td><button class="btn small" @click=${() => this.openChat(run.name, c.step)}>Chat</button></td>
+                    </tr>`;
+                  })}
+                </table>`}
+          </div>
+          <div>
+            <h3>Samples${lastSample ? html` <span class="muted">at step ${fmtInt(lastSample.step)}</span>` : nothing}</h3>
+            ${sampleTexts.length
+              ? html`<ol class="samples" data-testid="samples">${sampleTexts.map((s) => html`<li><pre>${s}</pre></li>`)}</ol>`
+              : html`<div class="muted">none (the run samples every <code>sample_every</code> steps; -1 turns it off)</div>`}
+          </div>
+        </div>
+      </section>`;
+  }
+}
+
+function fmtConfig(v: unknown): string {
+  if (typeof v === "number") return Number.isInteger(v) ? v.toLocaleString("en-US") : String(v);
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+function loadSelection(): string[] | null {
+  try {
+    const raw = localStorage.getItem(SELECTION_KEY);
+    const v = raw ? JSON.parse(raw) : null;
+    return Array.isArray(v) && v.every((x) => typeof x === "string") && v.length ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function saveSelection(names: string[]): void {
+  try {
+    localStorage.setItem(SELECTION_KEY, JSON.stringify(names));
+  } catch { /* private mode: keep it in memory */ }
+}
+
+customElements.define("runs-view", RunsView);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    "runs-view": RunsView;
+  }
+}
