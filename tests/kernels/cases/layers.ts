@@ -10,6 +10,7 @@ import { LmHeadLoss } from "../../../src/nn/cross_entropy.ts";
 import { addOp, relu2BackwardOp, relu2ForwardOp } from "../../../src/nn/elementwise.ts";
 import { EmbeddingBackward, embeddingForwardOp } from "../../../src/nn/embedding.ts";
 import { rmsnormBackwardOp, rmsnormForwardOp } from "../../../src/nn/norm.ts";
+import { kvAppendOp, kvBroadcastOp } from "../../../src/nn/kv_cache.ts";
 import { rotaryOp } from "../../../src/nn/rotary.ts";
 import { rotaryTables } from "../../../src/model/params.ts";
 import { lmHeadLossBackward, lmHeadLossForward } from "../../reference/loss.ts";
@@ -125,6 +126,33 @@ async function lmHeadCase(gpu: Gpu, N: number, C: number, V: number, chunkRows: 
   return r;
 }
 
+/**
+ * KV-cache writes are copies, so they must be exact: a prefill of T rows into sequence 0 at
+ * position 0, shared with the other rows (broadcast), then a decode step of one row per
+ * sequence at position T; every other cache entry keeps its old value.
+ */
+async function kvCacheCase(gpu: Gpu, rows: number, capacity: number, width: number, T: number) {
+  const rng = freshRng();
+  const cache0 = randomF32(rng, rows * capacity * width), prefill = randomF32(rng, T * width), step = randomF32(rng, rows * width);
+  const tc = uploadTensor(gpu, cache0), tp = uploadTensor(gpu, prefill), ts = uploadTensor(gpu, step);
+  const layout = { width, capacity };
+  const append1 = await kvAppendOp(gpu, tp, tc, { ...layout, B: 1, T });
+  const appendN = await kvAppendOp(gpu, ts, tc, { ...layout, B: rows, T: 1 });
+  appendN.setPos(T);
+  const ops = [append1, await kvBroadcastOp(gpu, tc, { ...layout, B: rows }, T), appendN];
+  const want = Float32Array.from(cache0);
+  for (let b = 0; b < rows; b++) {
+    want.set(prefill, b * capacity * width);
+    want.set(step.subarray(b * width, (b + 1) * width), (b * capacity + T) * width);
+  }
+  await runOps(gpu, ops);
+  const got = await readF32(tc);
+  let mismatches = 0;
+  for (let i = 0; i < got.length; i++) if (got[i] !== want[i]) mismatches++;
+  for (const t of [tc, tp, ts]) t.destroy();
+  return { relErr: mismatches, bound: 0.5, detail: `${mismatches} of ${got.length} cache entries differ` };
+}
+
 export const layerCases: KernelCase[] = [
   { name: "rmsnorm fwd/bwd rows=1 D=5", run: (gpu) => rmsnormCase(gpu, 1, 5) },
   { name: "rmsnorm fwd/bwd rows=37 D=65", run: (gpu) => rmsnormCase(gpu, 37, 65) },
@@ -138,4 +166,6 @@ export const layerCases: KernelCase[] = [
   { name: "embedding backward is bitwise deterministic", run: (gpu) => embeddingDeterminismCase(gpu) },
   { name: "lm_head+softcap+CE N=13 C=24 V=37, 1 chunk", run: (gpu) => lmHeadCase(gpu, 13, 24, 37, 13, 0) },
   { name: "lm_head+softcap+CE N=23 C=16 V=300, chunks of 5, ignore −1", run: (gpu) => lmHeadCase(gpu, 23, 16, 300, 5, 4) },
+  { name: "kv cache append + broadcast + decode append, exact (rows=3 capacity=20 width=24 T=7)", run: (gpu) => kvCacheCase(gpu, 3, 20, 24, 7) },
+  { name: "kv cache, one row (rows=1 capacity=9 width=8 T=8)", run: (gpu) => kvCacheCase(gpu, 1, 9, 8, 8) },
 ];
