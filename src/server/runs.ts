@@ -4,38 +4,12 @@
 // A broken file in one run never breaks the listing: that run carries an `error`.
 import { META_FILE, MODEL_FILE, selectCheckpoints, validateMeta } from "../train/checkpoint.ts";
 import { type MetricsRecord, parseMetrics, type RunInfo, validateRunInfo } from "../train/metrics.ts";
+import type { CheckpointDetail, RunSummary } from "./api_types.ts";
 import { HttpError } from "./http.ts";
 import { checkName, mustResolve, realPathOrNull, resolveInside, SAFE_NAME } from "./paths.ts";
 import { type MetricsStats, MetricsStatsCache } from "./tail.ts";
 
-export type SummaryStatus = RunInfo["status"] | "unknown";
-
-export interface RunSummary {
-  name: string;
-  status: SummaryStatus;
-  stage: string | null;
-  adapter: string | null;
-  /** Latest step: the higher of run.json's step and the last step in metrics.jsonl. */
-  step: number | null;
-  started_at: string | null;
-  /** The later of run.json's updated_at and metrics.jsonl's modification time. */
-  updated_at: string | null;
-  config: Record<string, unknown> | null;
-  last_loss: number | null;
-  last_val_bpb: number | null;
-  tok_per_sec: number | null;
-  /** Steps of the complete checkpoints, ascending. */
-  checkpoints: number[];
-  /** Why the run failed (run.json's error), or what is wrong with its files. */
-  error?: string;
-}
-
-export interface CheckpointDetail {
-  step: number;
-  files: { name: string; size: number }[];
-  meta: unknown;
-  error?: string;
-}
+export type { CheckpointDetail, RunSummary, SummaryStatus } from "./api_types.ts";
 
 const errMessage = (err: unknown) => (err as Error)?.message ?? String(err);
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);

@@ -3,27 +3,8 @@
 
 export type MetricsRecord = Record<string, unknown> & { type?: string; step?: number };
 
-/** run.json's status; "unknown" when the server cannot read run.json. */
-export type RunStatus = "running" | "finished" | "failed" | "stopped" | "unknown" | string;
-
-export interface RunSummary {
-  name: string;
-  status: RunStatus;
-  stage: string | null;
-  adapter: string | null;
-  step: number | null;
-  started_at: string | null;
-  updated_at: string | null;
-  config: Record<string, unknown> | null;
-  last_loss: number | null;
-  last_val_bpb: number | null;
-  tok_per_sec: number | null;
-  checkpoints: number[];
-  error?: string;
-}
-
-export interface CheckpointFile { name: string; size: number }
-export interface CheckpointEntry { step: number; files: CheckpointFile[]; meta: Record<string, unknown> | null; error?: string }
+export type { CheckpointDetail as CheckpointEntry, CheckpointFile, RunSummary } from "../../src/server/api_types.ts";
+import type { CheckpointDetail as CheckpointEntry, RunSummary } from "../../src/server/api_types.ts";
 
 /** An answer the server gave with a non-2xx status; `message` is its {error} text when it sent one. */
 export class ApiError extends Error {

@@ -1,0 +1,39 @@
+// The shapes the lab server's JSON API answers with. Types only (no Deno APIs), so the
+// server (src/server/runs.ts) and the page (web/src/api.ts) describe the API once.
+import type { RunStatus } from "../train/metrics.ts";
+
+/** run.json's status; "unknown" when the server cannot read run.json. */
+export type SummaryStatus = RunStatus | "unknown";
+
+export interface RunSummary {
+  name: string;
+  status: SummaryStatus;
+  stage: string | null;
+  adapter: string | null;
+  /** Latest step: the higher of run.json's step and the last step in metrics.jsonl. */
+  step: number | null;
+  started_at: string | null;
+  /** The later of run.json's updated_at and metrics.jsonl's modification time. */
+  updated_at: string | null;
+  config: Record<string, unknown> | null;
+  last_loss: number | null;
+  last_val_bpb: number | null;
+  tok_per_sec: number | null;
+  /** Steps of the complete checkpoints, ascending. */
+  checkpoints: number[];
+  /** Why the run failed (run.json's error), or what is wrong with its files. */
+  error?: string;
+}
+
+export interface CheckpointFile {
+  name: string;
+  size: number;
+}
+
+export interface CheckpointDetail {
+  step: number;
+  files: CheckpointFile[];
+  /** meta.json as parsed, or null when it could not be read (then `error` says why). */
+  meta: unknown;
+  error?: string;
+}
