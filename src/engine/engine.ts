@@ -14,9 +14,9 @@
 import type { Gpu } from "../gpu/device.ts";
 import { throwIfUncaptured } from "../gpu/errors.ts";
 import { runOps } from "../gpu/kernel.ts";
-import { createTensor, readF32, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { createTensor, readF32, type Tensor } from "../gpu/tensor.ts";
 import { type GPTConfig, paramShapes } from "../model/config.ts";
-import { GPT } from "../model/gpt.ts";
+import { GPT, writeParams } from "../model/gpt.ts";
 import { KVCache } from "../model/kv_cache.ts";
 import { kvBroadcastOp } from "../nn/kv_cache.ts";
 import { Rng } from "../util/rng.ts";
@@ -85,16 +85,9 @@ export class Engine {
     if (!Number.isInteger(capacity) || capacity < 2 || capacity > cfg.sequence_len) {
       throw new EngineError(`capacity must be 2 … sequence_len (${cfg.sequence_len}), got ${capacity}`);
     }
-    const params = new Map<string, Tensor>();
+    const params = new Map(paramShapes(cfg).map(({ name, shape }) => [name, createTensor(gpu, shape, "f32", name)]));
     try {
-      for (const { name, shape } of paramShapes(cfg)) {
-        const w = weights.get(name);
-        const n = shape.reduce((a, b) => a * b, 1);
-        if (!w || w.length !== n) throw new EngineError(`weights: ${name} is ${w ? `${w.length} values, expected ${n}` : "missing"}`);
-        const t = createTensor(gpu, shape, "f32", name);
-        params.set(name, t);
-        writeTensor(t, w);
-      }
+      writeParams(params, cfg, weights, "Engine weights");
       return Promise.resolve(new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok));
     } catch (err) {
       for (const t of params.values()) t.destroy();

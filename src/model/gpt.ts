@@ -52,6 +52,18 @@ export interface GPTOptions {
 
 const layerName = (l: number, rest: string) => `transformer.h.${l}.${rest}`;
 
+/** Uploads parameters by nanochat name (float32, PyTorch (out, in) layout) into cfg's tensors. */
+export function writeParams(params: Map<string, Tensor>, cfg: GPTConfig, values: Map<string, Float32Array>, where = "loadParams"): void {
+  for (const { name, shape } of paramShapes(cfg)) {
+    const v = values.get(name), t = params.get(name);
+    if (!v) throw new Error(`${where}: missing ${name}`);
+    if (!t) throw new Error(`${where}: no tensor for ${name}`);
+    const n = shape.reduce((x, y) => x * y, 1);
+    if (v.length !== n) throw new Error(`${where}: ${name} has ${v.length} values, expected ${n} (${shape.join("×")})`);
+    writeTensor(t, v);
+  }
+}
+
 export class GPT {
   readonly params = new Map<string, Tensor>();
   readonly grads = new Map<string, Tensor>();
@@ -232,10 +244,16 @@ export class GPT {
 
   /** Uploads token ids only (B·T of them), for forwards whose loss is not needed. */
   setInputs(inputs: ArrayLike<number>): void {
-    const N = this.B * this.T, V = this.cfg.vocab_size;
+    const N = this.B * this.T;
     if (inputs.length !== N) throw new RangeError(`setInputs: expected ${N} ids (B=${this.B} T=${this.T}), got ${inputs.length}`);
-    for (let i = 0; i < N; i++) {
-      if (!(inputs[i] >= 0 && inputs[i] < V)) throw new RangeError(`setInputs: id ${inputs[i]} at ${i} is outside the vocabulary (${V})`);
+    this.writeInputs(inputs, "setInputs");
+  }
+
+  /** Checks every id against the vocabulary, then uploads them (nothing is written when one is bad). */
+  private writeInputs(inputs: ArrayLike<number>, where: string): void {
+    const V = this.cfg.vocab_size;
+    for (let i = 0; i < inputs.length; i++) {
+      if (!(inputs[i] >= 0 && inputs[i] < V)) throw new RangeError(`${where}: input id ${inputs[i]} at ${i} is outside the vocabulary (${V})`);
     }
     writeTensor(this.acts.idx, Uint32Array.from(inputs));
   }
@@ -271,11 +289,10 @@ export class GPT {
     const V = this.cfg.vocab_size;
     let supervised = 0;
     for (let i = 0; i < N; i++) {
-      if (!(inputs[i] >= 0 && inputs[i] < V)) throw new RangeError(`setBatch: input id ${inputs[i]} at ${i} is outside the vocabulary (${V})`);
       if (targets[i] >= V || targets[i] < -1) throw new RangeError(`setBatch: target ${targets[i]} at ${i} is outside the vocabulary (${V})`);
       if (targets[i] >= 0) supervised++;
     }
-    writeTensor(this.acts.idx, Uint32Array.from(inputs));
+    this.writeInputs(inputs, "setBatch");
     writeTensor(this.acts.targets, targets);
     this.lmLoss.setSupervisedCount(supervised, opts.gradScale ?? 1);
     this.embBackward?.setTokens(inputs);
@@ -318,13 +335,7 @@ export class GPT {
 
   /** Uploads parameters by nanochat name (float32, PyTorch (out, in) layout). */
   loadParams(values: Map<string, Float32Array>): void {
-    for (const { name, shape } of paramShapes(this.cfg)) {
-      const v = values.get(name);
-      if (!v) throw new Error(`loadParams: missing ${name}`);
-      const n = shape.reduce((x, y) => x * y, 1);
-      if (v.length !== n) throw new Error(`loadParams: ${name} has ${v.length} values, expected ${n} (${shape.join("×")})`);
-      writeTensor(this.p(name), v);
-    }
+    writeParams(this.params, this.cfg, values);
   }
 
   async readParams(): Promise<Map<string, Float32Array>> {
