@@ -5,6 +5,7 @@
 // choosing the token on the host, as a user of the engine sees it.
 import { parseFlags } from "../cli/args.ts";
 import { Engine } from "../engine/engine.ts";
+import { NO_SPECIAL_TOKENS } from "../engine/tools.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { type GPTConfig, numParams } from "../model/config.ts";
 import { initParams } from "../model/params.ts";
@@ -21,11 +22,9 @@ const FLAGS = {
   adapter: { type: "string", default: "", help: "adapter name substring" },
 } as const;
 
-/** No special tokens: every run decodes exactly the requested number of tokens. */
-const PLAIN = { specialId: () => -1, encodeOrdinary: () => [], decode: () => "" };
 
 async function timeConfig(gpu: Awaited<ReturnType<typeof acquireGpu>>, name: string, cfg: GPTConfig, f: { "prompt-len": number; "decode-tokens": number }, batches: number[]) {
-  const engine = await Engine.create(gpu, cfg, initParams(cfg, 1), PLAIN, { maxBatch: Math.max(...batches), capacity: Math.min(cfg.sequence_len, f["prompt-len"] + f["decode-tokens"] + 1) });
+  const engine = await Engine.create(gpu, cfg, initParams(cfg, 1), NO_SPECIAL_TOKENS, { maxBatch: Math.max(...batches), capacity: Math.min(cfg.sequence_len, f["prompt-len"] + f["decode-tokens"] + 1) });
   const rng = new Rng(7);
   const prompt = Array.from({ length: f["prompt-len"] }, () => rng.int(cfg.vocab_size));
   const rows: string[][] = [];

@@ -3,6 +3,7 @@
 // as root, Chromium and Mesa's Vulkan driver through apt) or stops with the exact
 // command to run, then runs `deno test` over tests/ and ends with `N passed, N failed`.
 import { runMain, UsageError } from "./args.ts";
+import { findChromium } from "./chromium_path.ts";
 
 const HELP = `usage: deno task test [paths...] [--filter TEXT] [--no-install]
 
@@ -34,13 +35,6 @@ async function run(cmd: string[], opts: { quiet?: boolean } = {}): Promise<numbe
   return (await child.status).code;
 }
 
-async function findChromium(): Promise<string | null> {
-  for (const p of [Deno.env.get("CHROMIUM_PATH"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]) {
-    if (p && await exists(p)) return p;
-  }
-  return null;
-}
-
 async function hasVulkanDriver(): Promise<boolean> {
   for (const dir of ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]) {
     try {
@@ -53,13 +47,13 @@ async function hasVulkanDriver(): Promise<boolean> {
 /** Installs missing system packages where we can, else explains what to run. */
 async function ensureSystemPackages(allowInstall: boolean): Promise<void> {
   if (Deno.build.os !== "linux") {
-    if (!(await findChromium())) {
+    if (!findChromium()) {
       throw new UsageError("Chromium/Chrome is needed for the browser tests: install it and set CHROMIUM_PATH to its binary.");
     }
     return;
   }
   const missing: string[] = [];
-  if (!(await findChromium())) missing.push("chromium");
+  if (!findChromium()) missing.push("chromium");
   if (!(await hasVulkanDriver())) missing.push("mesa-vulkan-drivers");
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y ${missing.join(" ")}`;

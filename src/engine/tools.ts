@@ -13,6 +13,9 @@ export interface ToolTokenizer {
   decode(ids: number[]): string;
 }
 
+/** A tokenizer with no special tokens: sequences never end early and never call tools (benchmarks, model-level tests). */
+export const NO_SPECIAL_TOKENS: ToolTokenizer = { specialId: () => -1, encodeOrdinary: () => [], decode: () => "" };
+
 export interface ToolTokens {
   bos: number;
   assistantEnd: number;

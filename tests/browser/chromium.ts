@@ -4,6 +4,7 @@
 // the command that installs it.
 import { chromium, type Browser, type Page } from "playwright-core";
 import { build } from "vite";
+import { findChromium } from "../../src/cli/chromium_path.ts";
 
 export const CHROMIUM_ARGS = [
   "--no-sandbox",
@@ -16,14 +17,8 @@ export const CHROMIUM_ARGS = [
 ];
 
 export function chromiumPath(): string {
-  const candidates = [Deno.env.get("CHROMIUM_PATH"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      Deno.statSync(c);
-      return c;
-    } catch { /* try the next */ }
-  }
+  const found = findChromium();
+  if (found) return found;
   throw new Error(
     "Chromium is needed for the browser tests and was not found.\n" +
       "Install it with:  sudo apt-get install -y chromium   (or set CHROMIUM_PATH to a Chromium/Chrome binary)",

@@ -13,7 +13,7 @@ import { metricPoints } from "../../web/src/chart_data.ts";
 import { checkpointPaths, HttpStore, type Progress, urlForPath } from "../../web/src/http_store.ts";
 import { LocalFilesStore } from "../../web/src/local_store.ts";
 import { RunStream, StreamHub } from "../../web/src/run_stream.ts";
-import { appendText, type LabFixture, labFixture, type LabPage, recordsOf, SCREENSHOT_DIR, VIEWPORT } from "./lab_fixture.ts";
+import { appendText, type LabFixture, ROOT, labFixture, type LabPage, recordsOf, SCREENSHOT_DIR, VIEWPORT } from "./lab_fixture.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const UI_TIMEOUT = 30_000;
@@ -426,7 +426,7 @@ Deno.test({
 async function cliChat(f: LabFixture, prompt: string, extra: string[]): Promise<{ text: string; tokens: string }> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "src/cli/chat.ts", "--run", f.run, "--runs-dir", f.runsDir, "-p", prompt, "--tokens", ...extra],
-    cwd: new URL("../../", import.meta.url).pathname, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" },
+    cwd: ROOT, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" },
   }).output();
   const out = new TextDecoder().decode(r.stdout), err = new TextDecoder().decode(r.stderr);
   assert.equal(r.code, 0, `deno task chat failed:\n${out}\n${err}`);

@@ -1,14 +1,15 @@
 // The browser lab's test fixture: a real tiny training run in a temporary runs directory
-// (`deno run src/cli/train.ts base …` as a subprocess, as tests/e2e/train_resume.test.ts
-// does), the web app built with Vite, the lab server on a free port, and one headless
-// Chromium (WebGPU on SwiftShader) whose pages are 1280×800. Started once per test file.
+// (tests/e2e/tiny_run.ts, as a subprocess), the web app built with Vite, the lab server on
+// a free port, and one headless Chromium (WebGPU on SwiftShader) whose pages are 1280×800.
+// Started once per test file.
 import { type Browser, chromium, type Page } from "playwright-core";
 import { readMetrics } from "../../src/train/metrics.ts";
 import { buildWeb } from "../../src/server/static.ts";
 import { type LabServer, startLabServer } from "../../src/server/server.ts";
+import { ROOT, trainTiny } from "../e2e/tiny_run.ts";
 import { CHROMIUM_ARGS, chromiumPath } from "./chromium.ts";
 
-export const ROOT = new URL("../../", import.meta.url).pathname;
+export { ROOT };
 export const SCREENSHOT_DIR = `${ROOT}build/test-output/screenshots`;
 export const VIEWPORT = { width: 1280, height: 800 };
 
@@ -33,28 +34,6 @@ export interface LabPage {
   close(): Promise<void>;
 }
 
-export function trainArgs(tmp: string, run: string): string[] {
-  return [
-    "run", "-A", "src/cli/train.ts", "base",
-    "--run", run, "--runs-dir", `${tmp}/runs`, "--data-dir", `${tmp}/data`, "--tokenizer-dir", `${tmp}/tok`,
-    "--depth", "1", "--n-embd", "32", "--n-head", "2", "--vocab-size", "512", "--max-seq-len", "32",
-    "--device-batch-size", "2", "--total-batch-size", "128", "--num-iterations", "8",
-    "--eval-every", "4", "--eval-tokens", "64", "--sample-every", "-1", "--checkpoint-every", "4",
-  ];
-}
-
-/** Trains the tiny run; throws with the command's output when it fails. */
-export async function trainTinyRun(tmp: string, run: string): Promise<void> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: trainArgs(tmp, run), cwd: ROOT, stdout: "piped", stderr: "piped",
-    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-  }).output();
-  if (r.code !== 0) {
-    const out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
-    throw new Error(`training the fixture run failed (exit ${r.code}):\n${out}`);
-  }
-}
-
 /** The records of a run's metrics.jsonl of one type. */
 export async function recordsOf(metricsPath: string, type: string): Promise<Record<string, unknown>[]> {
   return readMetrics(await Deno.readTextFile(metricsPath)).filter((r) => r.type === type);
@@ -75,7 +54,7 @@ export async function appendText(path: string, text: string): Promise<void> {
 async function startFixture(): Promise<LabFixture> {
   const tmp = await Deno.makeTempDir({ prefix: "nanochat-lab-" });
   const run = "tiny-lab";
-  const [, webDir] = await Promise.all([trainTinyRun(tmp, run), buildWeb("build/web-lab-test")]);
+  const [, webDir] = await Promise.all([trainTiny(tmp, run, { checkpointEvery: 4 }), buildWeb("build/web-lab-test")]);
   const runsDir = `${tmp}/runs`;
   const server = await startLabServer({ runsDir, webDir, port: 0, pollMs: 100 });
   let browser: Browser;

@@ -4,27 +4,11 @@
 import assert from "node:assert/strict";
 import { decodeSafetensors } from "../../src/train/safetensors.ts";
 import { readMetrics } from "../../src/train/metrics.ts";
+import { ROOT, tinyTrainArgs, trainTiny } from "./tiny_run.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const TMP = await Deno.makeTempDir({ prefix: "nanochat-train-" });
-
-function trainArgs(run: string, extra: string[] = []): string[] {
-  return [
-    "run", "-A", "src/cli/train.ts", "base",
-    "--run", run, "--runs-dir", `${TMP}/runs`, "--data-dir", `${TMP}/data`, "--tokenizer-dir", `${TMP}/tok`,
-    "--depth", "1", "--n-embd", "32", "--n-head", "2", "--vocab-size", "512", "--max-seq-len", "32",
-    "--device-batch-size", "2", "--total-batch-size", "128", "--num-iterations", "8",
-    "--eval-every", "4", "--eval-tokens", "64", "--sample-every", "-1", "--checkpoint-every", "2",
-    ...extra,
-  ];
-}
-
-async function train(run: string, extra: string[] = []): Promise<string> {
-  const r = await new Deno.Command(Deno.execPath(), { args: trainArgs(run, extra), cwd: ROOT, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).output();
-  const out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
-  assert.equal(r.code, 0, `train ${run} failed:\n${out}`);
-  return out;
-}
+const trainArgs = (run: string, extra: string[] = []) => tinyTrainArgs(TMP, run, { extra });
+const train = (run: string, extra: string[] = []) => trainTiny(TMP, run, { extra });
 
 async function finalState(run: string) {
   const dir = `${TMP}/runs/${run}`;

@@ -4,32 +4,20 @@
 import assert from "node:assert/strict";
 import { Engine, type GeneratedColumn } from "../../src/engine/engine.ts";
 import { argmax } from "../../src/engine/sampling.ts";
-import type { ToolTokenizer } from "../../src/engine/tools.ts";
+import { NO_SPECIAL_TOKENS } from "../../src/engine/tools.ts";
 import type { GPTConfig } from "../../src/model/config.ts";
 import { GPT } from "../../src/model/gpt.ts";
-import { initParams } from "../../src/model/params.ts";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { testGpu } from "./gpu.ts";
+import { nudgedParams } from "./harness.ts";
 
 // The tiny preset's model: depth 2 → n_embd 128, one head of 128, vocab 4096, 128 positions.
 const TINY: GPTConfig = { sequence_len: 128, vocab_size: 4096, n_layer: 2, n_head: 1, n_kv_head: 1, n_embd: 128 };
 // A GQA shape (4 query heads on 2 kv heads) for the batched paths.
 const GQA: GPTConfig = { sequence_len: 96, vocab_size: 300, n_layer: 2, n_head: 4, n_kv_head: 2, n_embd: 64 };
 
-/** nanochat's init with the zero-initialised matrices filled in, so every layer shapes the logits. */
-function weights(cfg: GPTConfig, seed: number): Map<string, Float32Array> {
-  const params = initParams(cfg, seed);
-  const rng = new Rng(seed + 1);
-  for (const [name, w] of params) {
-    if (w.every((x) => x === 0)) for (let i = 0; i < w.length; i++) w[i] = (rng.uniform() * 2 - 1) * 0.1;
-    if (name === "lm_head.weight") for (let i = 0; i < w.length; i++) w[i] *= 8;
-  }
-  return params;
-}
-
-/** No special tokens at all: generation runs to maxTokens whatever the model emits. */
-const NO_SPECIALS: ToolTokenizer = { specialId: () => -1, encodeOrdinary: () => [], decode: () => "" };
+const weights = (cfg: GPTConfig, seed: number) => nudgedParams(cfg, seed, 0.1, 8);
 
 function randomPrompt(cfg: GPTConfig, n: number, seed: number): number[] {
   const rng = new Rng(seed);
@@ -66,7 +54,7 @@ Deno.test({
     const gpu = await testGpu();
     const params = weights(TINY, 11);
     const prompt = randomPrompt(TINY, 17, 5);
-    const engine = await Engine.create(gpu, TINY, params, NO_SPECIALS, { maxBatch: 1 });
+    const engine = await Engine.create(gpu, TINY, params, NO_SPECIAL_TOKENS, { maxBatch: 1 });
     const t0 = performance.now();
     const cols = await collect(engine.generate(prompt, { maxTokens: 64, temperature: 0 }));
     const ms = performance.now() - t0;
@@ -87,7 +75,7 @@ Deno.test({
   fn: async () => {
     const gpu = await testGpu();
     const params = weights(GQA, 3);
-    const engine = await Engine.create(gpu, GQA, params, NO_SPECIALS, { maxBatch: 4 });
+    const engine = await Engine.create(gpu, GQA, params, NO_SPECIAL_TOKENS, { maxBatch: 4 });
     for (const len of [1, 16, 17, 40]) {
       const prompt = randomPrompt(GQA, len, len);
       const full = await greedyByRecompute(GQA, params, prompt, 24);

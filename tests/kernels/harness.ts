@@ -2,6 +2,8 @@
 // (tests/browser/): a case runs a kernel on fresh random data, with its outputs
 // poisoned (NaN) beforehand, and compares the result to a float64 CPU reference.
 import type { Gpu } from "../../src/gpu/device.ts";
+import type { GPTConfig } from "../../src/model/config.ts";
+import { initParams } from "../../src/model/params.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 export interface CaseResult {
@@ -21,6 +23,21 @@ let seedCounter = 0x5eed;
 /** A new seed per call, so every case gets different (but reproducible) data. */
 export function freshRng(): Rng {
   return new Rng(seedCounter++);
+}
+
+/**
+ * nanochat's init (seeded), then the zero-initialised matrices filled uniformly in ±spread
+ * and lm_head scaled up, so every layer shapes the logits and every gradient path carries
+ * signal (the model and engine tests).
+ */
+export function nudgedParams(cfg: GPTConfig, seed: number, spread: number, lmHeadScale: number): Map<string, Float32Array> {
+  const params = initParams(cfg, seed);
+  const rng = new Rng(seed + 1);
+  for (const [name, w] of params) {
+    if (w.every((x) => x === 0)) for (let i = 0; i < w.length; i++) w[i] = (rng.uniform() * 2 - 1) * spread;
+    if (name === "lm_head.weight") for (let i = 0; i < w.length; i++) w[i] *= lmHeadScale;
+  }
+  return params;
 }
 
 /** Uniform in [-1, 1), never all zeros. */

@@ -4,26 +4,16 @@
 import assert from "node:assert/strict";
 import type { GPTConfig } from "../../src/model/config.ts";
 import { GPT } from "../../src/model/gpt.ts";
-import { initParams } from "../../src/model/params.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { refBackward, refForward, refLogits, toFloat64Params } from "../reference/gpt.ts";
-import { relErr } from "./harness.ts";
+import { nudgedParams, relErr } from "./harness.ts";
 import { testGpu } from "./gpu.ts";
 
 // depth 2, n_embd 64, vocab 256, T 32, B 2 as the issue asks; GQA 4 query heads on 2 kv heads.
 const CFG: GPTConfig = { sequence_len: 32, vocab_size: 256, n_layer: 2, n_head: 4, n_kv_head: 2, n_embd: 64 };
 const B = 2, T = 32;
 
-/** nanochat's init, then the zero-initialised matrices nudged so every gradient path carries signal. */
-function testParams(seed: number): Map<string, Float32Array> {
-  const params = initParams(CFG, seed);
-  const rng = new Rng(seed + 1);
-  for (const [name, w] of params) {
-    if (w.every((x) => x === 0)) for (let i = 0; i < w.length; i++) w[i] = (rng.uniform() * 2 - 1) * 0.05;
-    if (name === "lm_head.weight") for (let i = 0; i < w.length; i++) w[i] *= 4;
-  }
-  return params;
-}
+const testParams = (seed: number) => nudgedParams(CFG, seed, 0.05, 4);
 
 function testBatch(seed: number) {
   const rng = new Rng(seed);
