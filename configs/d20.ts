@@ -6,7 +6,7 @@
 // device_batch_size 32 is the reference's (bf16 activations, 8×H100, so no accumulation).
 // This lab keeps activations in fp32: estimateTrainingMemory puts batch 32 × 2048 at
 // ≈ 126 GiB, more than one 80 GB GPU holds. On one H100 pass --device-batch-size 8
-// (≈ 36.8 GiB, accumulation 32) or 16 (≈ 66.5 GiB, accumulation 16); the optimizer sees
+// (≈ 36.7 GiB, accumulation 32) or 16 (≈ 66.4 GiB, accumulation 16); the optimizer sees
 // the same 524,288-token batches either way. Each checkpoint is ≈ 5.2 GB (2.2 GB weights
 // + 2.9 GB optimizer state), hence keep_last 2.
 import type { RunConfig } from "../src/train/run_config.ts";

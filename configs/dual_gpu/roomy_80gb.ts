@@ -2,8 +2,8 @@
 // reference model (see ../d20.ts: 524,288-token batches, 21,400 steps).
 //
 // Memory per adapter (estimateTrainingMemory): ≈ 7.0 GiB fixed + 1.86 MiB per token.
-// Device batch 8 × 2048 = 29.7 GiB of activations → 36.8 GiB (46% of 80 GiB); batch 16
-// would be 66.5 GiB (83%), over the 75% line presets keep. Accumulation
+// Device batch 8 × 2048 = 29.7 GiB of activations → 36.7 GiB (46% of 80 GiB); batch 16
+// would be 66.4 GiB (83%), over the 75% line presets keep. Accumulation
 // 524,288 / (8·2048·2) = 16. Larger micro-batches mean fewer, bigger dispatches, which is
 // where a fast GPU earns its MFU.
 import type { RunConfig } from "../../src/train/run_config.ts";

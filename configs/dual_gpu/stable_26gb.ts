@@ -4,7 +4,7 @@
 // Memory per adapter (estimateTrainingMemory; each adapter holds a full fp32 replica):
 //   ≈ 7.0 GiB fixed (weights, gradients, AdamW m/v for wte and lm_head, Muon momentum,
 //   scratch) + 1.86 MiB of activations per token. Device batch 2 × 2048 tokens = 7.4 GiB
-//   → 14.5 GiB (56% of 26 GiB): stable, with room for the driver, the pipeline cache,
+//   → 14.4 GiB (56% of 26 GiB): stable, with room for the driver, the pipeline cache,
 //   fragmentation and the evaluation/sampling path. Batch 4 would be 21.9 GiB (84%),
 //   over the 75% line presets keep. Accumulation 524,288 / (2·2048·2) = 64.
 import type { RunConfig } from "../../src/train/run_config.ts";

@@ -1,4 +1,4 @@
-// `deno task bench <name> [flags]`: each benchmark lives in src/bench/<name>.ts and
+// `deno task bench <name> [flags]`: each benchmark lives in src/cli/bench/<name>.ts and
 // exports `main(args: string[])`. Benchmarks print tables; they never assert timings.
 import { runMain, UsageError } from "./args.ts";
 
@@ -24,13 +24,13 @@ runMain(async (args) => {
     return;
   }
   if (!(name in BENCHES)) throw new UsageError(`unknown benchmark '${name}'\n${usage()}`);
-  const url = new URL(`../bench/${name}.ts`, import.meta.url);
+  const url = new URL(`./bench/${name}.ts`, import.meta.url);
   let mod: { main: (args: string[]) => Promise<void> };
   try {
     mod = await import(url.href);
   } catch (err) {
     if (err instanceof TypeError && String(err.message).includes("Module not found")) {
-      throw new UsageError(`benchmark '${name}' is not built yet (src/bench/${name}.ts is missing)`);
+      throw new UsageError(`benchmark '${name}' is not built yet (src/cli/bench/${name}.ts is missing)`);
     }
     throw err;
   }

@@ -4,10 +4,10 @@
 import { listShardFiles } from "../data/deno_shards.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { trainBase } from "../train/base.ts";
-import {
-  DEFAULT_RUN_CONFIG, loadPresetConfig, overridesFromFlags, presetArg, resolveRunConfig, type RunConfig, runConfigFlags,
-} from "../train/run_config.ts";
+import { loadPresetConfig } from "../train/presets.ts";
+import { DEFAULT_RUN_CONFIG, resolveRunConfig, type RunConfig } from "../train/run_config.ts";
 import { type FlagTable, parseFlags, runMain, UsageError } from "./args.ts";
+import { overridesFromFlags, presetArg, runConfigFlags } from "./run_flags.ts";
 
 const STAGES = ["base", "mid", "sft", "rl"];
 const DEFAULT_PRESET = "tiny";

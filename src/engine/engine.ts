@@ -14,11 +14,11 @@
 import type { Gpu } from "../gpu/device.ts";
 import { throwIfUncaptured } from "../gpu/errors.ts";
 import { runOps } from "../gpu/kernel.ts";
-import { createTensor, readF32, type Tensor } from "../gpu/tensor.ts";
-import { type GPTConfig, paramShapes } from "../model/config.ts";
-import { GPT, writeParams } from "../model/gpt.ts";
+import { readF32, type Tensor } from "../gpu/tensor.ts";
+import type { GPTConfig } from "../model/config.ts";
+import { InferenceGPT } from "../model/inference.ts";
 import { KVCache } from "../model/kv_cache.ts";
-import { kvBroadcastOp } from "../nn/kv_cache.ts";
+import { createParamTensors, writeParams } from "../model/tensors.ts";
 import { Rng } from "../util/rng.ts";
 import { type SamplingOptions, sampleToken } from "./sampling.ts";
 import { RowState, type ToolCall, type ToolTokenizer, toolTokens } from "./tools.ts";
@@ -65,8 +65,8 @@ export class EngineError extends Error {
 const MIN_PREFILL = 16;
 
 export class Engine {
-  private readonly prefills = new Map<number, GPT>();
-  private readonly decoders = new Map<number, GPT>();
+  private readonly prefills = new Map<number, InferenceGPT>();
+  private readonly decoders = new Map<number, InferenceGPT>();
   private busy = false;
 
   private constructor(
@@ -85,7 +85,7 @@ export class Engine {
     if (!Number.isInteger(capacity) || capacity < 2 || capacity > cfg.sequence_len) {
       throw new EngineError(`capacity must be 2 … sequence_len (${cfg.sequence_len}), got ${capacity}`);
     }
-    const params = new Map(paramShapes(cfg).map(({ name, shape }) => [name, createTensor(gpu, shape, "f32", name)]));
+    const params = createParamTensors(gpu, cfg);
     try {
       writeParams(params, cfg, weights, "Engine weights");
       return Promise.resolve(new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok));
@@ -103,12 +103,12 @@ export class Engine {
     return this.cache.capacity;
   }
 
-  private async model(kind: "prefill" | "decode", B: number, T: number): Promise<GPT> {
+  private async model(kind: "prefill" | "decode", B: number, T: number): Promise<InferenceGPT> {
     const map = kind === "prefill" ? this.prefills : this.decoders;
     const key = kind === "prefill" ? T : B;
     let m = map.get(key);
     if (!m) {
-      m = await GPT.create(this.gpu, this.cfg, { B, T, sharedParams: this.params, kvCache: this.cache });
+      m = await InferenceGPT.create(this.gpu, this.cfg, this.params, { B, T, kvCache: this.cache });
       map.set(key, m);
     }
     return m;
@@ -151,11 +151,7 @@ export class Engine {
       pre.setInputs(padded);
       pre.setPosition(0);
       const head = await pre.logitsOps(L - 1);
-      const share = n > 1
-        ? await Promise.all(
-          this.cache.k.concat(this.cache.v).map((t) => kvBroadcastOp(this.gpu, t, { B: n, width: this.cache.width, capacity: this.capacity }, L)),
-        )
-        : [];
+      const share = n > 1 ? await this.cache.shareRow0Ops(n, L) : [];
       await runOps(this.gpu, [...pre.forwardOps, ...head.ops, ...share], "prefill");
       const first = await readF32(head.out);
       let logits = Array.from({ length: n }, () => first.subarray(0, V));

@@ -11,7 +11,7 @@ import type { FileStore } from "../io/files.ts";
 import { type ContentPart, type Message, renderForCompletion } from "../tokenizer/chat.ts";
 import { loadTokenizer } from "../tokenizer/store.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
-import { type CheckpointMeta, loadCheckpointFromStore } from "../train/checkpoint.ts";
+import { type CheckpointMeta, loadCheckpointFromStore } from "../formats/checkpoint.ts";
 import { Engine, EngineError, type EngineOptions } from "./engine.ts";
 
 export type ChatMode = "chat" | "complete";

@@ -122,6 +122,11 @@ export class BoundKernel {
     this.kernel.gpu.device.queue.writeBuffer(this.uniform, 0, this.kernel.packParams(values, this.label));
   }
 
+  /** Frees the parameter buffer; the bound tensors belong to their owners. */
+  destroy(): void {
+    this.uniform?.destroy();
+  }
+
   dispatch(pass: GPUComputePassEncoder, x: number, y = 1, z = 1): void {
     const max = this.kernel.gpu.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) {

@@ -22,6 +22,11 @@ function paddedBytes(bytes: number): number {
   return Math.max(4, Math.ceil(bytes / 4) * 4);
 }
 
+/** Bytes of the buffer createTensor makes for this shape and type. */
+export function tensorBytes(shape: readonly number[], dtype: DType): number {
+  return paddedBytes(numel(shape) * BYTES_PER_ELEMENT[dtype]);
+}
+
 export class Tensor {
   constructor(
     readonly gpu: Gpu,
@@ -47,8 +52,22 @@ export class Tensor {
   }
 
   destroy(): void {
+    if (this.owned) {
+      this.owned = false;
+      liveBytes.set(this.gpu.device, (liveBytes.get(this.gpu.device) ?? 0) - this.buffer.size);
+    }
     this.buffer.destroy();
   }
+
+  /** Set by createTensor: this tensor's buffer counts towards liveTensorBytes until destroyed. */
+  owned = false;
+}
+
+const liveBytes = new WeakMap<GPUDevice, number>();
+
+/** Bytes of tensor buffers made by createTensor on this device and not yet destroyed. */
+export function liveTensorBytes(gpu: Gpu): number {
+  return liveBytes.get(gpu.device) ?? 0;
 }
 
 /**
@@ -69,7 +88,10 @@ export function createTensor(gpu: Gpu, shape: readonly number[], dtype: DType = 
     );
   }
   const buffer = gpu.device.createBuffer({ label, size: paddedBytes(bytes), usage: STORAGE_USAGE });
-  return new Tensor(gpu, buffer, [...shape], dtype);
+  const t = new Tensor(gpu, buffer, [...shape], dtype);
+  t.owned = true;
+  liveBytes.set(gpu.device, (liveBytes.get(gpu.device) ?? 0) + buffer.size);
+  return t;
 }
 
 function dtypeOf(data: HostArray): DType {

@@ -2,7 +2,7 @@
 // and reused every step (so bind groups are made once). Per-layer buffers hold what the
 // backward needs; gradient scratch is shared by all layers.
 import type { Gpu } from "../gpu/device.ts";
-import { createTensor, type Tensor } from "../gpu/tensor.ts";
+import { createTensor, type Tensor, tensorBytes } from "../gpu/tensor.ts";
 import type { GPTConfig } from "./config.ts";
 
 export interface LayerActivations {
@@ -39,21 +39,19 @@ export interface Activations {
   destroy(): void;
 }
 
+/** How the activation builder makes one buffer: a GPU tensor, or just its size (estimates). */
+type MakeBuffer<X> = (shape: number[], label: string, dtype: "f32" | "i32" | "u32") => X;
+
 /**
- * withGrad: also the gradient scratch. Without it nothing is kept for a backward, so all
- * layers share one set of per-layer buffers (each layer's output is the next one's input,
- * and a layer overwrites xOut only after reading it): forward-only memory does not grow
- * with depth.
+ * The one description of the step's buffers, for any `make`. withGrad: also the gradient
+ * scratch. Without it nothing is kept for a backward, so all layers share one set of
+ * per-layer buffers (each layer's output is the next one's input, and a layer overwrites
+ * xOut only after reading it): forward-only memory does not grow with depth.
  */
-export function allocateActivations(gpu: Gpu, cfg: GPTConfig, B: number, T: number, withGrad: boolean): Activations {
+function buildActivations<X>(cfg: GPTConfig, B: number, T: number, withGrad: boolean, make: MakeBuffer<X>) {
   const N = B * T, C = cfg.n_embd, H = cfg.n_head, Hkv = cfg.n_kv_head, hd = C / H;
-  const all: Tensor[] = [];
-  const t = (shape: number[], label: string, dtype: "f32" | "i32" | "u32" = "f32") => {
-    const x = createTensor(gpu, shape, dtype, label);
-    all.push(x);
-    return x;
-  };
-  const layers: LayerActivations[] = [];
+  const t = (shape: number[], label: string, dtype: "f32" | "i32" | "u32" = "f32") => make(shape, label, dtype);
+  const layers: { [K in keyof LayerActivations]: X }[] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
     if (!withGrad && l > 0) {
       layers.push(layers[0]);
@@ -72,7 +70,7 @@ export function allocateActivations(gpu: Gpu, cfg: GPTConfig, B: number, T: numb
       xOut: t([N, C], p + "x_out"),
     });
   }
-  const grads: GradScratch | null = withGrad
+  const grads = withGrad
     ? {
       dRes: t([N, C], "d_res"), dXn: t([N, C], "d_xn"), dY: t([N, C], "d_attn_y"),
       dH: t([N, 4 * C], "d_h"), dHPre: t([N, 4 * C], "d_h_pre"),
@@ -89,8 +87,26 @@ export function allocateActivations(gpu: Gpu, cfg: GPTConfig, B: number, T: numb
     proj: t([N, C], "proj"),
     losses: t([N], "losses"), loss: t([1], "loss"),
     grads,
-    destroy: () => all.forEach((x) => x.destroy()),
   };
+}
+
+export function allocateActivations(gpu: Gpu, cfg: GPTConfig, B: number, T: number, withGrad: boolean): Activations {
+  const all: Tensor[] = [];
+  const acts = buildActivations(cfg, B, T, withGrad, (shape, label, dtype) => {
+    const x = createTensor(gpu, shape, dtype, label);
+    all.push(x);
+    return x;
+  });
+  return { ...acts, destroy: () => all.forEach((x) => x.destroy()) };
+}
+
+/** Bytes allocateActivations allocates for this (config, B, T), computed without a GPU. */
+export function activationBytesFor(cfg: GPTConfig, B: number, T: number, withGrad: boolean): number {
+  let bytes = 0;
+  buildActivations(cfg, B, T, withGrad, (shape, _label, dtype) => {
+    bytes += tensorBytes(shape, dtype);
+  });
+  return bytes;
 }
 
 /** Bytes held by the activation and gradient-scratch buffers. */

@@ -6,7 +6,9 @@
 // The cache holds no length: the engine knows how many positions are filled, and the
 // model's ops write and read positions through their uniforms (GPT.setPosition).
 import type { Gpu } from "../gpu/device.ts";
+import type { Op } from "../gpu/kernel.ts";
 import { createTensor, prefixView, type Tensor } from "../gpu/tensor.ts";
+import { type KvBroadcastOp, kvBroadcastOp } from "../nn/kv_write.ts";
 import { type GPTConfig, headDim } from "./config.ts";
 
 export class KVCache {
@@ -14,6 +16,8 @@ export class KVCache {
   readonly v: Tensor[] = [];
   /** Floats per cached position of one sequence: n_kv_head · head_dim. */
   readonly width: number;
+  /** Per number of sequences n: the ops copying sequence 0's prefix to rows 1 … n−1, made once. */
+  private shares = new Map<number, KvBroadcastOp[]>();
 
   constructor(readonly gpu: Gpu, readonly cfg: GPTConfig, readonly rows: number, readonly capacity: number) {
     if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`KV cache: rows must be a positive integer, got ${rows}`);
@@ -34,11 +38,29 @@ export class KVCache {
     return { k: prefixView(this.k[l], shape), v: prefixView(this.v[l], shape) };
   }
 
+  /**
+   * Ops that copy positions 0 … length−1 of sequence 0 into sequences 1 … n−1 in every
+   * layer (k and v), so n samples of one prompt share one prefill. The ops for each n
+   * are made once and re-aimed at `length` on each call.
+   */
+  async shareRow0Ops(n: number, length: number): Promise<Op[]> {
+    if (!Number.isInteger(n) || n < 1 || n > this.rows) throw new RangeError(`KV cache: cannot share row 0 with ${n} sequences of ${this.rows}`);
+    let ops = this.shares.get(n);
+    if (!ops) {
+      const layout = { B: n, width: this.width, capacity: this.capacity };
+      ops = await Promise.all([...this.k, ...this.v].map((cache) => kvBroadcastOp(this.gpu, { cache }, layout, { label: `${cache.label}.broadcast` })));
+      this.shares.set(n, ops);
+    }
+    for (const op of ops) op.setLength(length);
+    return ops;
+  }
+
   get bytes(): number {
     return [...this.k, ...this.v].reduce((s, t) => s + t.buffer.size, 0);
   }
 
   destroy(): void {
+    for (const op of [...this.shares.values()].flat()) op.destroy();
     for (const t of [...this.k, ...this.v]) t.destroy();
   }
 }

@@ -15,7 +15,7 @@
 import { type Gpu, GpuError, isSoftwareAdapter } from "../gpu/device.ts";
 import { loadKernel, type Op } from "../gpu/kernel.ts";
 import { createTensor, shapeString, type Tensor } from "../gpu/tensor.ts";
-import { grid1d, gridOp } from "./grid.ts";
+import { grid1d, gridOp } from "../gpu/grid.ts";
 
 export const ATTENTION_WGSL = new URL("../../kernels/attention.wgsl", import.meta.url);
 /** Largest head dimension the kernels support (MAX_HD in the shader). */

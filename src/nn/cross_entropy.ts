@@ -9,7 +9,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { GpuError } from "../gpu/device.ts";
 import { type BoundKernel, loadKernel, type Op } from "../gpu/kernel.ts";
 import { createTensor, type Tensor } from "../gpu/tensor.ts";
-import { grid1d, gridOp, requireSize } from "./grid.ts";
+import { grid1d, gridOp, requireSize } from "../gpu/grid.ts";
 import { matmulOp } from "./matmul.ts";
 
 export const CROSS_ENTROPY_WGSL = new URL("../../kernels/cross_entropy.wgsl", import.meta.url);
@@ -34,7 +34,10 @@ export interface LmHeadLossTensors {
 }
 
 export class LmHeadLoss {
-  readonly ops: Op[] = [];
+  /** The loss only: per chunk lm_head, softcap + cross-entropy; then the mean. */
+  readonly lossOps: Op[] = [];
+  /** With dx and dw: per chunk also the logits' gradient, dx and dW (empty without them). */
+  readonly trainOps: Op[] = [];
   readonly chunkRows: number;
   private ceBounds: BoundKernel[] = [];
   private sumBound!: BoundKernel;
@@ -57,31 +60,38 @@ export class LmHeadLoss {
     if (t.dx) requireSize(name, "dx", t.dx, N * C);
     if (t.dw) requireSize(name, "dw", t.dw, V * C);
     if (!!t.dx !== !!t.dw) throw new GpuError(`${name}: pass both dx and dw, or neither`);
-    const budget = Math.min(DEFAULT_CHUNK_BYTES, gpu.limits.maxStorageBufferBindingSize);
-    const R = Math.max(1, Math.min(N, opts.chunkRows ?? Math.floor(budget / (V * 4))));
+    const R = lossChunkRows({ N, V }, gpu.limits.maxStorageBufferBindingSize, opts.chunkRows);
     const logits = createTensor(gpu, [R, V], "f32", "lm_head.logits_chunk");
     const self = new LmHeadLoss(gpu, N, C, V, logits, R);
     const withGrad = !!t.dx;
-    const ce = await loadKernel(gpu, { url: CROSS_ENTROPY_WGSL, entry: "softcap_cross_entropy", overrides: { WRITE_GRAD: withGrad } });
+    const ceLoss = await loadKernel(gpu, { url: CROSS_ENTROPY_WGSL, entry: "softcap_cross_entropy", overrides: { WRITE_GRAD: false } });
+    const ceGrad = withGrad ? await loadKernel(gpu, { url: CROSS_ENTROPY_WGSL, entry: "softcap_cross_entropy", overrides: { WRITE_GRAD: true } }) : null;
     for (let r0 = 0; r0 < N; r0 += R) {
       const rows = Math.min(R, N - r0);
       const chunk = `${name} rows ${r0}..${r0 + rows}`;
-      self.ops.push(await matmulOp(gpu, t.x, t.w, logits, { M: rows, N: V, K: C }, { transB: true, offA: r0 * C, label: "lm_head" }));
+      const head = await matmulOp(gpu, { a: t.x, b: t.w, c: logits }, { M: rows, N: V, K: C }, { transB: true, offA: r0 * C, label: "lm_head" });
       const params = { rows, V, target_offset: r0, loss_offset: r0, cap: opts.cap ?? SOFTCAP };
-      const bound = ce.bind({ logits, targets: t.targets, losses: t.losses }, { ...params, grad_scale: 0 }, chunk);
-      self.ceBounds.push(bound);
+      const buffers = { logits, targets: t.targets, losses: t.losses };
+      const lossBound = ceLoss.bind(buffers, { ...params, grad_scale: 0 }, chunk);
+      self.ceBounds.push(lossBound);
       self.chunkParams.push(params);
-      self.ops.push(gridOp(bound, grid1d(gpu, rows, 1, chunk)));
-      if (withGrad) {
-        self.ops.push(await matmulOp(gpu, logits, t.w, t.dx!, { M: rows, N: C, K: V }, { offC: r0 * C, label: "lm_head.dx" }));
-        self.ops.push(
-          await matmulOp(gpu, logits, t.x, t.dw!, { M: V, N: C, K: rows }, { transA: true, accumulate: true, offB: r0 * C, label: "lm_head.dW" }),
+      self.lossOps.push(head, gridOp(lossBound, grid1d(gpu, rows, 1, chunk)));
+      if (ceGrad) {
+        const gradBound = ceGrad.bind(buffers, { ...params, grad_scale: 0 }, `${chunk} (with gradient)`);
+        self.ceBounds.push(gradBound);
+        self.chunkParams.push(params);
+        self.trainOps.push(head, gridOp(gradBound, grid1d(gpu, rows, 1, chunk)));
+        self.trainOps.push(await matmulOp(gpu, { a: logits, b: t.w, c: t.dx! }, { M: rows, N: C, K: V }, { offC: r0 * C, label: "lm_head.dx" }));
+        self.trainOps.push(
+          await matmulOp(gpu, { a: logits, b: t.x, c: t.dw! }, { M: V, N: C, K: rows }, { transA: true, accumulate: true, offB: r0 * C, label: "lm_head.dW" }),
         );
       }
     }
     const sum = await loadKernel(gpu, { url: CROSS_ENTROPY_WGSL, entry: "sum" });
     self.sumBound = sum.bind({ values: t.losses, total: t.loss }, { n: N, scale: 0 }, `${name}.mean`);
-    self.ops.push(gridOp(self.sumBound, [1, 1]));
+    const mean = gridOp(self.sumBound, [1, 1]);
+    self.lossOps.push(mean);
+    if (withGrad) self.trainOps.push(mean);
     return self;
   }
 
@@ -97,9 +107,21 @@ export class LmHeadLoss {
   }
 }
 
-/** Softcap in place over rows×V logits (inference). */
-export async function softcapOp(gpu: Gpu, logits: Tensor, rows: number, V: number, cap = SOFTCAP): Promise<Op> {
-  const name = `softcap(rows=${rows} V=${V})`;
+/**
+ * Rows per logits chunk: `requested` if given, else as many as fit a 32 MiB budget (or
+ * the adapter's binding limit, when smaller); at least 1, at most N.
+ */
+export function lossChunkRows(s: { N: number; V: number }, maxBindingBytes: number, requested?: number): number {
+  const budget = Math.min(DEFAULT_CHUNK_BYTES, maxBindingBytes);
+  return Math.max(1, Math.min(s.N, requested ?? Math.floor(budget / (s.V * 4))));
+}
+
+/** logits ← cap·tanh(logits / cap) in place over rows×V logits (inference). */
+export async function softcapOp(
+  gpu: Gpu, t: { logits: Tensor }, s: { rows: number; V: number }, opts: { cap?: number; label?: string } = {},
+): Promise<Op> {
+  const { rows, V } = s, { logits } = t, cap = opts.cap ?? SOFTCAP;
+  const name = `${opts.label ?? "softcap"}(rows=${rows} V=${V})`;
   requireSize(name, "logits", logits, rows * V);
   const k = await loadKernel(gpu, { url: CROSS_ENTROPY_WGSL, entry: "softcap" });
   const bound = k.bind({ logits }, { rows, V, target_offset: 0, loss_offset: 0, cap, grad_scale: 0 }, name);

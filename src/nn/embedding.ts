@@ -2,13 +2,23 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type BoundKernel, loadKernel, type Op } from "../gpu/kernel.ts";
 import { createTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
-import { grid1d, gridOp, requireSize } from "./grid.ts";
+import { grid1d, gridOp, requireSize } from "../gpu/grid.ts";
 
 export const EMBEDDING_WGSL = new URL("../../kernels/embedding.wgsl", import.meta.url);
 
+/** N token positions looking up a V×C table. */
+export interface EmbeddingShape {
+  N: number;
+  V: number;
+  C: number;
+}
+
 /** out[n, :] = wte[idx[n], :] for N tokens (idx is u32 or i32 holding ids < V). */
-export async function embeddingForwardOp(gpu: Gpu, t: { idx: Tensor; wte: Tensor; out: Tensor }, N: number, V: number, C: number): Promise<Op> {
-  const name = `embedding(N=${N} V=${V} C=${C})`;
+export async function embeddingForwardOp(
+  gpu: Gpu, t: { idx: Tensor; wte: Tensor; out: Tensor }, s: EmbeddingShape, opts: { label?: string } = {},
+): Promise<Op> {
+  const { N, V, C } = s;
+  const name = `${opts.label ?? "embedding"}(N=${N} V=${V} C=${C})`;
   requireSize(name, "idx", t.idx, N);
   requireSize(name, "wte", t.wte, V * C);
   requireSize(name, "out", t.out, N * C);
@@ -28,15 +38,18 @@ export class EmbeddingBackward implements Op {
   private unique = 0;
   private bound!: BoundKernel;
 
-  private constructor(private gpu: Gpu, readonly N: number, readonly V: number, readonly C: number) {
-    this.label = `embedding.backward(N=${N} V=${V} C=${C})`;
+  private constructor(private gpu: Gpu, readonly N: number, readonly V: number, readonly C: number, label: string) {
+    this.label = `${label}.backward(N=${N} V=${V} C=${C})`;
     this.tokens = createTensor(gpu, [N], "u32", "emb.tokens");
     this.offsets = createTensor(gpu, [N + 1], "u32", "emb.offsets");
     this.positions = createTensor(gpu, [N], "u32", "emb.positions");
   }
 
-  static async create(gpu: Gpu, t: { dout: Tensor; dwte: Tensor }, N: number, V: number, C: number): Promise<EmbeddingBackward> {
-    const eb = new EmbeddingBackward(gpu, N, V, C);
+  static async create(
+    gpu: Gpu, t: { dout: Tensor; dwte: Tensor }, s: EmbeddingShape, opts: { label?: string } = {},
+  ): Promise<EmbeddingBackward> {
+    const { N, V, C } = s;
+    const eb = new EmbeddingBackward(gpu, N, V, C, opts.label ?? "embedding");
     requireSize(eb.label, "dout", t.dout, N * C);
     requireSize(eb.label, "dwte", t.dwte, V * C);
     const k = await loadKernel(gpu, { url: EMBEDDING_WGSL, entry: "backward" });

@@ -112,7 +112,10 @@ function describe(shape: MatmulShape, o: MatmulOptions): string {
 }
 
 /** Compiles (once) and binds a matmul; record the returned op into passes as often as needed. */
-export async function matmulOp(gpu: Gpu, a: Tensor, b: Tensor, c: Tensor, shape: MatmulShape, opts: MatmulOptions = {}): Promise<MatmulOp> {
+export async function matmulOp(
+  gpu: Gpu, t: { a: Tensor; b: Tensor; c: Tensor }, shape: MatmulShape, opts: MatmulOptions = {},
+): Promise<MatmulOp> {
+  const { a, b, c } = t;
   let label = describe(shape, opts);
   checkShapes(label, a, b, c, shape, opts);
   const WG_X = opts.tile?.WG_X ?? 16, WG_Y = opts.tile?.WG_Y ?? 16, BK = opts.tile?.BK ?? 16;

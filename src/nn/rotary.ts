@@ -2,9 +2,9 @@
 // the same kernel with the inverse rotation, applied to the gradient.
 import type { Gpu } from "../gpu/device.ts";
 import { GpuError } from "../gpu/device.ts";
+import { grid1d, gridOp, requireSize } from "../gpu/grid.ts";
 import { loadKernel, type Op } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { grid1d, gridOp, requireSize } from "./grid.ts";
 
 export const ROTARY_WGSL = new URL("../../kernels/rotary.wgsl", import.meta.url);
 
@@ -17,18 +17,21 @@ export interface RotaryShape {
   posOffset?: number;
 }
 
+/** cos/sin tables, (positions, hd/2) each. */
+export interface RotaryTables {
+  cos: Tensor;
+  sin: Tensor;
+}
+
 export interface RotaryOp extends Op {
   /** Moves the first row's position (a KV cache's length when decoding) for the same buffers. */
   setPosOffset(pos: number): void;
 }
 
-/** cos/sin are (positions, hd/2) tensors. inverse=true rotates back (the backward). */
-export async function rotaryOp(
-  gpu: Gpu, x: Tensor, tables: { cos: Tensor; sin: Tensor }, s: RotaryShape, inverse = false, label = "rotary",
-): Promise<RotaryOp> {
+async function rotate(gpu: Gpu, x: Tensor, tables: RotaryTables, s: RotaryShape, inverse: boolean, label: string): Promise<RotaryOp> {
   const { B, T, heads, hd } = s;
   const pos0 = s.posOffset ?? 0;
-  const name = `${label}${inverse ? ".backward" : ""}(B=${B} T=${T} heads=${heads} hd=${hd}${pos0 ? ` pos=${pos0}` : ""})`;
+  const name = `${label}(B=${B} T=${T} heads=${heads} hd=${hd}${pos0 ? ` pos=${pos0}` : ""})`;
   if (hd % 2 !== 0) throw new GpuError(`${name}: head_dim must be even for rotary embeddings`);
   requireSize(name, "x", x, B * T * heads * hd);
   const checkTables = (pos: number) => {
@@ -46,4 +49,14 @@ export async function rotaryOp(
       bound.setParams({ rows: B * T, T, heads, hd, pos_offset: pos });
     },
   };
+}
+
+/** x ← rotate(x) in place: each (even, odd) pair of a head turned by its position's angle. */
+export function rotaryForwardOp(gpu: Gpu, t: { x: Tensor } & RotaryTables, s: RotaryShape, opts: { label?: string } = {}): Promise<RotaryOp> {
+  return rotate(gpu, t.x, t, s, false, opts.label ?? "rotary");
+}
+
+/** dx ← rotate⁻¹(dx) in place: the gradient of the forward's rotation. */
+export function rotaryBackwardOp(gpu: Gpu, t: { dx: Tensor } & RotaryTables, s: RotaryShape, opts: { label?: string } = {}): Promise<RotaryOp> {
+  return rotate(gpu, t.dx, t, s, true, `${opts.label ?? "rotary"}.backward`);
 }

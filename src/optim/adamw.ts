@@ -2,7 +2,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type BoundKernel, loadKernel, type Op } from "../gpu/kernel.ts";
 import { createTensor, fillTensorBits, type Tensor } from "../gpu/tensor.ts";
-import { grid1d, gridOp } from "../nn/grid.ts";
+import { grid1d, gridOp } from "../gpu/grid.ts";
 
 export const ADAMW_WGSL = new URL("../../kernels/adamw.wgsl", import.meta.url);
 

@@ -1,29 +1,15 @@
-// Global gradient norm over many tensors and the clip factor, on the GPU: two-stage
-// sums of squares (kernels/reduce.wgsl), no readback inside the step. The optimizers
+// Global gradient norm over many tensors and the clip factor, on the GPU: each gradient's
+// sum of squares into its own slice of one partials buffer, one sum over all partials,
+// then the clip factor (src/nn/reduce.ts) — no readback inside the step. The optimizers
 // read the clip factor from `state[2]`; `state[1]` holds the norm for logging.
 import type { Gpu } from "../gpu/device.ts";
-import { loadKernel, type Op } from "../gpu/kernel.ts";
+import type { Op } from "../gpu/kernel.ts";
 import { createTensor, readF32, type Tensor } from "../gpu/tensor.ts";
-import { gridOp } from "../nn/grid.ts";
+import { type ClipFactorOp, clipFactorOp, partialCount, sumPartialsOp, sumsqPartialOp } from "../nn/reduce.ts";
 
-export const REDUCE_WGSL = new URL("../../kernels/reduce.wgsl", import.meta.url);
-const WG = 256;
-/** Elements per thread before another workgroup is added (keeps partials few). */
-const PER_THREAD = 16;
-
-export function partialCount(n: number): number {
-  return Math.max(1, Math.min(256, Math.ceil(n / (WG * PER_THREAD))));
-}
-
-/** Ops that write Σ x² of the first n elements of `x` into out[0] (partials: ≥ partialCount(n) floats). */
-export async function sumOfSquaresOps(gpu: Gpu, x: Tensor, n: number, partials: Tensor, out: Tensor, label: string): Promise<Op[]> {
-  const groups = partialCount(n);
-  const k1 = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "sumsq_partial" });
-  const k2 = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "sum_partials" });
-  return [
-    gridOp(k1.bind({ x, partials }, { n, offset: 0, alpha: 0, beta: 0 }, `${label}.partial`), [groups, 1]),
-    gridOp(k2.bind({ partials, out }, { n: groups, offset: 0, alpha: 0, beta: 0 }, `${label}.sum`), [1, 1]),
-  ];
+/** Floats of the two buffers a GradNorm over tensors of these sizes holds. */
+export function gradNormScratchSizes(sizes: readonly number[]): { state: number; partials: number } {
+  return { state: 4, partials: sizes.reduce((s, n) => s + partialCount(n), 0) };
 }
 
 export class GradNorm {
@@ -31,34 +17,30 @@ export class GradNorm {
   /** [Σ g², ‖g‖, clip factor] */
   readonly state: Tensor;
   private partials: Tensor;
-  private clipBound!: ReturnType<Awaited<ReturnType<typeof loadKernel>>["bind"]>;
+  private clip!: ClipFactorOp;
 
-  private constructor(gpu: Gpu, totalPartials: number) {
-    this.state = createTensor(gpu, [4], "f32", "grad_norm.state");
-    this.partials = createTensor(gpu, [totalPartials], "f32", "grad_norm.partials");
+  private constructor(gpu: Gpu, sizes: { state: number; partials: number }) {
+    this.state = createTensor(gpu, [sizes.state], "f32", "grad_norm.state");
+    this.partials = createTensor(gpu, [sizes.partials], "f32", "grad_norm.partials");
   }
 
   /** maxNorm ≤ 0 computes the norm but never clips. */
   static async create(gpu: Gpu, grads: Tensor[], maxNorm: number): Promise<GradNorm> {
-    const counts = grads.map((g) => partialCount(g.size));
-    const total = counts.reduce((a, b) => a + b, 0);
-    const gn = new GradNorm(gpu, total);
-    const k1 = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "sumsq_partial" });
+    const sizes = gradNormScratchSizes(grads.map((g) => g.size));
+    const gn = new GradNorm(gpu, sizes);
     let offset = 0;
-    grads.forEach((g, i) => {
-      gn.ops.push(gridOp(k1.bind({ x: g, partials: gn.partials }, { n: g.size, offset, alpha: 0, beta: 0 }, `grad_norm ${g.label}`), [counts[i], 1]));
-      offset += counts[i];
-    });
-    const k2 = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "sum_partials" });
-    gn.ops.push(gridOp(k2.bind({ partials: gn.partials, out: gn.state }, { n: total, offset: 0, alpha: 0, beta: 0 }, "grad_norm.sum"), [1, 1]));
-    const k3 = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "clip_factor" });
-    gn.clipBound = k3.bind({ out: gn.state }, { n: 0, offset: 0, alpha: maxNorm, beta: 0 }, "grad_norm.clip");
-    gn.ops.push(gridOp(gn.clipBound, [1, 1]));
+    for (const g of grads) {
+      gn.ops.push(await sumsqPartialOp(gpu, { x: g, partials: gn.partials }, { n: g.size, offset }, { label: `grad_norm ${g.label}` }));
+      offset += partialCount(g.size);
+    }
+    gn.ops.push(await sumPartialsOp(gpu, { partials: gn.partials, out: gn.state }, { n: sizes.partials }, { label: "grad_norm" }));
+    gn.clip = await clipFactorOp(gpu, { state: gn.state }, { maxNorm, label: "grad_norm.clip" });
+    gn.ops.push(gn.clip);
     return gn;
   }
 
   setMaxNorm(maxNorm: number): void {
-    this.clipBound.setParams({ n: 0, offset: 0, alpha: maxNorm, beta: 0 });
+    this.clip.setMaxNorm(maxNorm);
   }
 
   /** The last step's global gradient norm (reads back; call after the step's submit). */

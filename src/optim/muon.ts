@@ -5,9 +5,9 @@ import type { Gpu } from "../gpu/device.ts";
 import { GpuError } from "../gpu/device.ts";
 import { type BoundKernel, loadKernel, type Op } from "../gpu/kernel.ts";
 import { createTensor, fillTensorBits, type Tensor } from "../gpu/tensor.ts";
-import { grid1d, gridOp } from "../nn/grid.ts";
+import { grid1d, gridOp } from "../gpu/grid.ts";
 import { matmulOp } from "../nn/matmul.ts";
-import { REDUCE_WGSL, sumOfSquaresOps, partialCount } from "./grad_norm.ts";
+import { axpbyOp, partialCount, sumOfSquaresOps } from "../nn/reduce.ts";
 
 export const MUON_WGSL = new URL("../../kernels/muon.wgsl", import.meta.url);
 /** Quintic Newton–Schulz coefficients of the reference (singular values → ~U(0.5, 1.5)). */
@@ -31,6 +31,20 @@ interface Entry {
   updateBound: BoundKernel;
 }
 
+/**
+ * Floats of each Newton–Schulz scratch buffer Muon allocates for matrices of these shapes:
+ * two X iterates (the largest matrix), A and B (the largest m×m Gram matrix, m = the
+ * smaller side), the Frobenius-norm partials and its result.
+ */
+export function muonScratchSizes(shapes: readonly (readonly [number, number])[]): { X: number; A: number; partials: number; normSq: number } {
+  let X = 1, A = 1;
+  for (const [r, c] of shapes) {
+    X = Math.max(X, r * c);
+    A = Math.max(A, Math.min(r, c) ** 2);
+  }
+  return { X, A, partials: partialCount(X), normSq: 4 };
+}
+
 export class Muon {
   readonly ops: Op[] = [];
   readonly state = new Map<string, { momentum: Tensor }>();
@@ -40,27 +54,21 @@ export class Muon {
 
   static async create(gpu: Gpu, params: MuonParam[], gradScale: Tensor): Promise<Muon> {
     const opt = new Muon();
-    let maxMN = 1, maxMM = 1, maxN = 1;
     for (const p of params) {
       if (p.param.shape.length !== 2) throw new GpuError(`Muon: ${p.name} is not 2-D (${p.param.shape.join("×")}); use AdamW for it`);
-      const [r, c] = p.param.shape;
-      const m = Math.min(r, c);
-      maxMN = Math.max(maxMN, r * c);
-      maxMM = Math.max(maxMM, m * m);
-      maxN = Math.max(maxN, r * c);
     }
-    const mk = (shape: number[], label: string) => {
-      const t = createTensor(gpu, shape, "f32", label);
+    const sizes = muonScratchSizes(params.map((p) => p.param.shape as [number, number]));
+    const mk = (n: number, label: string) => {
+      const t = createTensor(gpu, [n], "f32", label);
       opt.scratch.push(t);
       return t;
     };
-    const X = [mk([maxMN], "muon.X0"), mk([maxMN], "muon.X1")];
-    const A = mk([maxMM], "muon.A"), Bm = mk([maxMM], "muon.B");
-    const partials = mk([partialCount(maxN)], "muon.partials"), normSq = mk([4], "muon.norm_sq");
+    const X = [mk(sizes.X, "muon.X0"), mk(sizes.X, "muon.X1")];
+    const A = mk(sizes.A, "muon.A"), Bm = mk(sizes.A, "muon.B");
+    const partials = mk(sizes.partials, "muon.partials"), normSq = mk(sizes.normSq, "muon.norm_sq");
     const kMomentum = await loadKernel(gpu, { url: MUON_WGSL, entry: "momentum" });
     const kNormalize = await loadKernel(gpu, { url: MUON_WGSL, entry: "normalize" });
     const kUpdate = await loadKernel(gpu, { url: MUON_WGSL, entry: "update" });
-    const kAxpby = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "axpby" });
     const { a, b, c } = NS_COEFFS;
 
     for (const p of params) {
@@ -76,17 +84,17 @@ export class Muon {
       const L = `muon ${p.name}`;
       const momentumBound = kMomentum.bind({ g: p.grad, buf: momentum, x: X[0], grad_scale: gradScale }, u(0.85, 0), `${L}.momentum`);
       opt.ops.push(gridOp(momentumBound, grid));
-      opt.ops.push(...await sumOfSquaresOps(gpu, X[0], size, partials, normSq, `${L}.frobenius`));
+      opt.ops.push(...await sumOfSquaresOps(gpu, { x: X[0], partials, out: normSq }, { n: size }, { label: `${L}.frobenius` }));
       const normalizeBound = kNormalize.bind({ x: X[0], norm_sq: normSq }, u(0, 0), `${L}.normalize`);
       opt.ops.push(gridOp(normalizeBound, grid));
       for (let s = 0; s < NS_STEPS; s++) {
         const xIn = X[s % 2], xOut = X[(s + 1) % 2];
         const tag = `${L}.ns${s}`;
-        opt.ops.push(await matmulOp(gpu, xIn, xIn, A, { M: m, N: m, K: n }, { transB: true, label: `${tag} A=XXᵀ` }));
-        opt.ops.push(await matmulOp(gpu, A, A, Bm, { M: m, N: m, K: m }, { alpha: c, label: `${tag} B=c·AA` }));
-        opt.ops.push(gridOp(kAxpby.bind({ x: A, y: Bm }, { n: m * m, offset: 0, alpha: b, beta: 1 }, `${tag} B+=b·A`), grid1d(gpu, m * m, 256, tag)));
-        opt.ops.push(await matmulOp(gpu, Bm, xIn, xOut, { M: m, N: n, K: m }, { label: `${tag} BX` }));
-        opt.ops.push(gridOp(kAxpby.bind({ x: xIn, y: xOut }, { n: m * n, offset: 0, alpha: a, beta: 1 }, `${tag} X=aX+BX`), grid1d(gpu, m * n, 256, tag)));
+        opt.ops.push(await matmulOp(gpu, { a: xIn, b: xIn, c: A }, { M: m, N: m, K: n }, { transB: true, label: `${tag} A=XXᵀ` }));
+        opt.ops.push(await matmulOp(gpu, { a: A, b: A, c: Bm }, { M: m, N: m, K: m }, { alpha: c, label: `${tag} B=c·AA` }));
+        opt.ops.push(await axpbyOp(gpu, { x: A, y: Bm }, { n: m * m }, { alpha: b, beta: 1, label: `${tag} B+=b·A` }));
+        opt.ops.push(await matmulOp(gpu, { a: Bm, b: xIn, c: xOut }, { M: m, N: n, K: m }, { label: `${tag} BX` }));
+        opt.ops.push(await axpbyOp(gpu, { x: xIn, y: xOut }, { n: m * n }, { alpha: a, beta: 1, label: `${tag} X=aX+BX` }));
       }
       const updateBound = kUpdate.bind({ p: p.param, x: X[NS_STEPS % 2] }, u(0, 0), `${L}.update`);
       opt.ops.push(gridOp(updateBound, grid));

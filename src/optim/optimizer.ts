@@ -31,6 +31,13 @@ export const NANOCHAT_OPTIM: OptimizerConfig = {
   useMuon: true,
 };
 
+/** Which optimizer a parameter belongs to, and the config field its base LR comes from. */
+export function paramGroup(name: string, useMuon: boolean): { optimizer: "adamw" | "muon"; lr: "embeddingLr" | "unembeddingLr" | "matrixLr" | "matrixAdamLr" } {
+  if (name === "transformer.wte.weight") return { optimizer: "adamw", lr: "embeddingLr" };
+  if (name === "lm_head.weight") return { optimizer: "adamw", lr: "unembeddingLr" };
+  return useMuon ? { optimizer: "muon", lr: "matrixLr" } : { optimizer: "adamw", lr: "matrixAdamLr" };
+}
+
 export class ModelOptimizer {
   readonly ops: Op[] = [];
   private constructor(readonly adamw: AdamW, readonly muon: Muon | null, readonly gradNorm: GradNorm) {}
@@ -45,10 +52,10 @@ export class ModelOptimizer {
     const muonParams = [];
     for (const name of names) {
       const entry = { name, param: params.get(name)!, grad: grads.get(name)! };
-      if (name === "transformer.wte.weight") adamParams.push({ ...entry, lr: cfg.embeddingLr * s });
-      else if (name === "lm_head.weight") adamParams.push({ ...entry, lr: cfg.unembeddingLr * s });
-      else if (cfg.useMuon) muonParams.push({ ...entry, lr: cfg.matrixLr });
-      else adamParams.push({ ...entry, lr: cfg.matrixAdamLr ?? cfg.unembeddingLr * s });
+      const group = paramGroup(name, cfg.useMuon);
+      if (group.optimizer === "muon") muonParams.push({ ...entry, lr: cfg.matrixLr });
+      else if (group.lr === "matrixAdamLr") adamParams.push({ ...entry, lr: cfg.matrixAdamLr ?? cfg.unembeddingLr * s });
+      else adamParams.push({ ...entry, lr: cfg[group.lr] * s });
     }
     const adamw = await AdamW.create(gpu, adamParams, { ...NANOCHAT_ADAMW, weightDecay: cfg.weightDecay }, gradNorm.state);
     const muon = muonParams.length ? await Muon.create(gpu, muonParams, gradNorm.state) : null;

@@ -2,14 +2,14 @@
 // each (status, step, latest loss and val bpb, checkpoints), and the paths of a run's
 // files — every one resolved through paths.ts, so nothing outside runs/ is ever read.
 // A broken file in one run never breaks the listing: that run carries an `error`.
-import { META_FILE, MODEL_FILE, selectCheckpoints, validateMeta } from "../train/checkpoint.ts";
-import { type MetricsRecord, parseMetrics, type RunInfo, validateRunInfo } from "../train/metrics.ts";
-import type { CheckpointDetail, RunSummary } from "./api_types.ts";
+import { META_FILE, MODEL_FILE, selectCheckpoints, validateMeta } from "../formats/checkpoint.ts";
+import { type MetricsRecord, parseMetrics, type RunInfo, validateRunInfo } from "../formats/metrics.ts";
+import type { CheckpointDetail, RunSummary } from "../formats/lab_api.ts";
 import { HttpError } from "./http.ts";
 import { checkName, mustResolve, realPathOrNull, resolveInside, SAFE_NAME } from "./paths.ts";
 import { type MetricsStats, MetricsStatsCache } from "./tail.ts";
 
-export type { CheckpointDetail, RunSummary, SummaryStatus } from "./api_types.ts";
+export type { CheckpointDetail, RunSummary, SummaryStatus } from "../formats/lab_api.ts";
 
 const errMessage = (err: unknown) => (err as Error)?.message ?? String(err);
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);

@@ -2,7 +2,7 @@
 // "\n" (a line without its newline is still being written and waits for the next read),
 // and a per-file cache of the figures a run summary needs, so listing runs re-reads only
 // what was appended since the last request.
-import { type MetricsRecord, parseMetrics } from "../train/metrics.ts";
+import { type MetricsRecord, parseMetrics } from "../formats/metrics.ts";
 
 const NL = 0x0a;
 

@@ -5,9 +5,10 @@ import { createLocalLoader } from "../data/deno_shards.ts";
 import type { DataLoader, LoaderState } from "../data/loader.ts";
 import { evaluateBpbOnLoader } from "../eval/bpb.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { measurePeakFlops } from "../gpu/peak.ts";
+import { measurePeakFlops } from "../nn/peak.ts";
 import { denoFiles } from "../io/deno_files.ts";
 import { GPT } from "../model/gpt.ts";
+import { InferenceGPT } from "../model/inference.ts";
 import { checkModelFits } from "../model/limits.ts";
 import { initParams } from "../model/params.ts";
 import { ModelOptimizer } from "../optim/optimizer.ts";
@@ -15,7 +16,7 @@ import { loadTokenizer, saveTokenizer } from "../tokenizer/store.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { cleanupCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./deno_checkpoint.ts";
 import { type LoopState, runTrainingLoop } from "./loop.ts";
-import { MetricsLog, updateRunStatus, writeRunInfo } from "./metrics.ts";
+import { MetricsLog, updateRunStatus, writeRunInfo } from "./deno_metrics.ts";
 import type { ResolvedRunConfig } from "./run_config.ts";
 import { greedySample, SAMPLE_PROMPTS } from "./sample.ts";
 
@@ -84,7 +85,7 @@ export async function trainBase(opts: BaseTrainOptions): Promise<BaseTrainResult
   const model = await GPT.create(gpu, r.model, { B, T, training: true });
   const opt = await ModelOptimizer.create(gpu, r.model.n_embd, model.params, model.grads, r.optimizer);
   // Samples decode one sequence at a time: a B=1 model over the same weight buffers.
-  const sampler = await GPT.create(gpu, r.model, { B: 1, T, sharedParams: model.params });
+  const sampler = await InferenceGPT.create(gpu, r.model, model.params, { B: 1, T });
   model.loadParams(ckpt ? ckpt.params : initParams(r.model, c.seed));
   if (ckpt?.optimizer) opt.loadState(ckpt.optimizer, `${latest!.dir}/optim.safetensors`);
   const tokenBytes = tok.tokenBytes();

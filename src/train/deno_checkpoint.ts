@@ -1,11 +1,11 @@
 // Checkpoints on disk under Deno: the crash-safe save (tmp directory + rename), listing,
 // cleanup of interrupted saves, loading. The layout and the rename protocol are described
-// in src/train/checkpoint.ts, which holds the format itself.
+// in src/formats/checkpoint.ts, which holds the format itself.
 import {
   type CheckpointData, CheckpointError, decodeCheckpoint, encodeCheckpoint, type LoadedCheckpoint, META_FILE, MODEL_FILE,
   orNull, parseStepDirName, selectCheckpoints, stepDirName,
-} from "./checkpoint.ts";
-import { SafetensorsError } from "./safetensors.ts";
+} from "../formats/checkpoint.ts";
+import { SafetensorsError } from "../formats/safetensors.ts";
 
 let tmpCounter = 0;
 const uniq = () => `${Deno.pid}-${tmpCounter++}`;

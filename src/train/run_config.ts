@@ -1,12 +1,11 @@
 // Everything a training run takes, in one flat object with nanochat's base_train names
-// (so it is what meta.json's user_config holds), its defaults, validation with messages
-// that name the field and the allowed values, the derived quantities (model dims, grad
-// accumulation, horizon), the CLI flags generated from the same table, and presets.
+// (so it is what meta.json's user_config holds): the fields with their defaults and
+// ranges, validation with messages that name the field and the allowed values, and the
+// derived quantities (model dims, grad accumulation, horizon).
 //
-// One table (FIELDS) drives validation, flags and help text, so they cannot drift.
-// Runtime-agnostic except loadPresetConfig's file lookups, which check for Deno first.
-import type { FlagTable } from "../cli/args.ts";
-import { ConfigError, estimateFlopsPerToken, type GPTConfig, headDim, numParams, paramShapes, validateConfig } from "../model/config.ts";
+// One table (RUN_CONFIG_SPECS) drives validation here and the CLI flags and help text
+// (src/cli/run_flags.ts), so they cannot drift. Presets: presets.ts; memory: memory.ts.
+import { ConfigError, estimateFlopsPerToken, type GPTConfig, numParams, validateConfig } from "../model/config.ts";
 import type { OptimizerConfig } from "../optim/optimizer.ts";
 import type { LrSchedule } from "../optim/schedule.ts";
 
@@ -26,7 +25,7 @@ export class RunConfigError extends ConfigError {
   override name = "RunConfigError";
 }
 
-interface FieldSpec {
+export interface FieldSpec {
   kind: "int" | "number" | "string";
   help: string;
   min?: number;
@@ -39,7 +38,8 @@ interface FieldSpec {
 const NAME: [RegExp, string] = [/^$|^[A-Za-z0-9_][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' (it names a directory)"];
 const PATH: [RegExp, string] = [/\S/, "a non-empty path"];
 
-const FIELDS: Record<keyof RunConfig, FieldSpec> = {
+/** Each field's kind, range and help: the one table behind validation, flags and --help. */
+export const RUN_CONFIG_SPECS: Readonly<Record<keyof RunConfig, FieldSpec>> = {
   run: { kind: "string", help: "run name: its directory is <runs_dir>/<run> (empty: d<depth>)", pattern: NAME },
   runs_dir: { kind: "string", help: "directory holding the runs", pattern: PATH },
   data_dir: { kind: "string", help: "directory of parquet shards (the last one is validation)", pattern: PATH },
@@ -74,7 +74,7 @@ const FIELDS: Record<keyof RunConfig, FieldSpec> = {
   seed: { kind: "int", min: 0, max: 2 ** 32 - 1, help: "seed of init and sampling" },
 };
 
-export const RUN_CONFIG_FIELDS = Object.keys(FIELDS) as (keyof RunConfig)[];
+export const RUN_CONFIG_FIELDS = Object.keys(RUN_CONFIG_SPECS) as (keyof RunConfig)[];
 
 /** nanochat base_train's defaults (§4 of the reference), plus the lab's paths. */
 export const DEFAULT_RUN_CONFIG: Readonly<RunConfig> = Object.freeze({
@@ -109,7 +109,7 @@ export interface ResolvedRunConfig {
 }
 
 function describe(field: keyof RunConfig): string {
-  const s = FIELDS[field];
+  const s = RUN_CONFIG_SPECS[field];
   if (s.kind === "string") return s.pattern![1];
   const range = `${s.kind === "int" ? "an integer" : "a number"} in [${s.min}, ${s.max}]`;
   return s.unset ? `${range}, or ${s.unset[0]} (${s.unset[1]})` : range;
@@ -117,7 +117,7 @@ function describe(field: keyof RunConfig): string {
 
 /** Checks each field's type and range; throws naming the field and the allowed values. */
 function checkField(field: keyof RunConfig, value: unknown): void {
-  const s = FIELDS[field];
+  const s = RUN_CONFIG_SPECS[field];
   const fail = () => {
     throw new RunConfigError(`run config: ${field} must be ${describe(field)}, got ${JSON.stringify(value)}`);
   };
@@ -157,7 +157,7 @@ function closest(name: string): string | null {
 /** Rejects keys that are not RunConfig fields (a typo in a preset must not be ignored). */
 export function checkKnownFields(obj: Record<string, unknown>, source: string): void {
   for (const key of Object.keys(obj)) {
-    if (!(key in FIELDS)) {
+    if (!(key in RUN_CONFIG_SPECS)) {
       const hint = closest(key);
       throw new RunConfigError(`${source}: unknown field ${JSON.stringify(key)}${hint ? ` (did you mean ${hint}?)` : ""}; the fields are: ${RUN_CONFIG_FIELDS.join(", ")}`);
     }
@@ -177,11 +177,29 @@ export function modelFromRunConfig(c: RunConfig): GPTConfig {
 }
 
 /**
- * DEFAULT_RUN_CONFIG ← base (a preset) ← overrides (flags), validated, with everything
- * derived. The horizon follows the reference: num_iterations if > 0, else
+ * The number of optimizer steps, as the reference picks it: num_iterations if > 0, else
  * round(target_flops / (flops_per_token · total_batch)), else
  * floor(ratio · params / total_batch).
  */
+export function trainingHorizon(c: RunConfig, nParams: number, flopsPerToken: number): { numIterations: number; horizon: ResolvedRunConfig["horizon"] } {
+  let numIterations: number;
+  let horizon: ResolvedRunConfig["horizon"];
+  if (c.num_iterations > 0) {
+    [numIterations, horizon] = [c.num_iterations, "num_iterations"];
+  } else if (c.target_flops > 0) {
+    [numIterations, horizon] = [Math.round(c.target_flops / (flopsPerToken * c.total_batch_size)), "target_flops"];
+  } else if (c.target_param_data_ratio > 0) {
+    [numIterations, horizon] = [Math.floor((c.target_param_data_ratio * nParams) / c.total_batch_size), "target_param_data_ratio"];
+  } else {
+    throw new RunConfigError("run config: no training horizon: set num_iterations, target_flops or target_param_data_ratio (they are all -1)");
+  }
+  if (numIterations < 1) {
+    throw new RunConfigError(`run config: ${horizon} = ${c[horizon]} gives ${numIterations} iterations at total_batch_size ${c.total_batch_size}; raise it or lower total_batch_size`);
+  }
+  return { numIterations, horizon };
+}
+
+/** DEFAULT_RUN_CONFIG ← base (a preset) ← overrides (flags), validated, with everything derived. */
 export function resolveRunConfig(base: Partial<RunConfig> = {}, overrides: Partial<RunConfig> = {}): ResolvedRunConfig {
   checkKnownFields(base, "run config");
   checkKnownFields(overrides, "run config overrides");
@@ -209,18 +227,7 @@ export function resolveRunConfig(base: Partial<RunConfig> = {}, overrides: Parti
 
   const nParams = numParams(model);
   const flopsPerToken = estimateFlopsPerToken(model);
-  let numIterations: number;
-  let horizon: ResolvedRunConfig["horizon"];
-  if (c.num_iterations > 0) {
-    [numIterations, horizon] = [c.num_iterations, "num_iterations"];
-  } else if (c.target_flops > 0) {
-    [numIterations, horizon] = [Math.round(c.target_flops / (flopsPerToken * c.total_batch_size)), "target_flops"];
-  } else if (c.target_param_data_ratio > 0) {
-    [numIterations, horizon] = [Math.floor((c.target_param_data_ratio * nParams) / c.total_batch_size), "target_param_data_ratio"];
-  } else {
-    return fail("no training horizon: set num_iterations, target_flops or target_param_data_ratio (they are all -1)");
-  }
-  if (numIterations < 1) fail(`${horizon} = ${c[horizon]} gives ${numIterations} iterations at total_batch_size ${c.total_batch_size}; raise it or lower total_batch_size`);
+  const { numIterations, horizon } = trainingHorizon(c, nParams, flopsPerToken);
   return {
     config: c,
     model,
@@ -236,138 +243,4 @@ export function resolveRunConfig(base: Partial<RunConfig> = {}, overrides: Parti
     schedule: { warmupRatio: c.warmup_ratio, warmdownRatio: c.warmdown_ratio, finalLrFrac: c.final_lr_frac },
     optimizer: { embeddingLr: c.embedding_lr, unembeddingLr: c.unembedding_lr, matrixLr: c.matrix_lr, weightDecay: c.weight_decay, gradClip: c.grad_clip, useMuon: true },
   };
-}
-
-// ---------------------------------------------------------------- memory estimate
-
-export interface MemoryEstimate {
-  params: number; grads: number; optimizer: number; activations: number; scratch: number; total: number;
-}
-
-/**
- * GPU bytes one adapter holds while training (each data-parallel adapter holds a full
- * replica). Mirrors src/model/activations.ts: per layer and token 18·C floats (xn1, q, k,
- * v, q/k before QK-norm, attention out, two residuals, xn2, 4C c_fc out, 4C relu²) plus
- * per-row norms; shared gradient scratch 16·C; embeddings/final norm 4·C. Optimizer:
- * AdamW m, v for wte and lm_head, Muon momentum for the block matrices. Scratch: the two
- * 32 MiB logits chunks and Muon's Newton–Schulz buffers. A lower bound: the driver, the
- * pipeline cache and fragmentation come on top, so presets keep ≥ 15% headroom.
- */
-export function estimateTrainingMemory(r: Pick<ResolvedRunConfig, "model" | "config">): MemoryEstimate {
-  const m = r.model, C = m.n_embd, H = m.n_head, Hkv = m.n_kv_head, hd = headDim(m);
-  const N = r.config.device_batch_size * r.config.max_seq_len;
-  const nParams = numParams(m);
-  const q = H * hd, kv = Hkv * hd;
-  const perLayerToken = 13 * C + 2 * q + 3 * kv + 2 + 2 * H + Hkv;
-  const perToken = m.n_layer * perLayerToken + (11 * C + 2 * q + 3 * kv + H) + (4 * C + 5);
-  const embed = 2 * m.vocab_size * C;
-  let maxMN = 1, maxMM = 1;
-  for (const p of paramShapes(m)) {
-    if (!p.name.startsWith("transformer.h.")) continue;
-    maxMN = Math.max(maxMN, p.shape[0] * p.shape[1]);
-    maxMM = Math.max(maxMM, Math.min(...p.shape) ** 2);
-  }
-  const params = 4 * nParams, grads = 4 * nParams;
-  const optimizer = 4 * (2 * embed + (nParams - embed));
-  const activations = 4 * N * perToken;
-  const scratch = 2 * 32 * 2 ** 20 + 4 * (2 * maxMN + 2 * maxMM);
-  return { params, grads, optimizer, activations, scratch, total: params + grads + optimizer + activations + scratch };
-}
-
-// ---------------------------------------------------------------- flags
-
-const kebab = (f: string) => f.replaceAll("_", "-");
-
-/**
- * CLI flags for every field (kebab-case), defaults from `defaults`. Pass the preset merged
- * over DEFAULT_RUN_CONFIG so --help shows the values the run will use and an absent flag
- * keeps the preset's value. `config` names the preset.
- */
-export function runConfigFlags(defaults: Partial<RunConfig> = DEFAULT_RUN_CONFIG): FlagTable {
-  const d = { ...DEFAULT_RUN_CONFIG, ...defaults };
-  const table: FlagTable = {
-    config: { type: "string", default: "", help: "preset: a name under configs/ (tiny, d12, d20, dual_gpu/…) or a path to a .ts file" },
-  };
-  for (const f of RUN_CONFIG_FIELDS) {
-    const s = FIELDS[f];
-    table[kebab(f)] = { type: s.kind === "string" ? "string" : "number", default: d[f], help: s.unset ? `${s.help}; ${s.unset[0]}: ${s.unset[1]}` : s.help };
-  }
-  return table;
-}
-
-export const RUN_CONFIG_FLAGS: FlagTable = runConfigFlags();
-
-/** Parsed flag values (kebab-case keys) → RunConfig overrides; `config` and unknown keys are left out. */
-export function overridesFromFlags(values: Record<string, unknown>): Partial<RunConfig> {
-  const out: Record<string, unknown> = {};
-  for (const f of RUN_CONFIG_FIELDS) if (values[kebab(f)] !== undefined) out[f] = values[kebab(f)];
-  return out as Partial<RunConfig>;
-}
-
-/** The value of --config in raw args (before the full parse, which needs the preset's defaults). */
-export function presetArg(args: readonly string[]): string | null {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--config") return args[i + 1] ?? null;
-    if (args[i].startsWith("--config=")) return args[i].slice(9);
-  }
-  return null;
-}
-
-// ---------------------------------------------------------------- presets
-
-/** The presets shipped in configs/ (a static list, so the browser can show them). */
-export const BUILTIN_PRESETS = ["tiny", "d12", "d20", "dual_gpu/stable_26gb", "dual_gpu/tight_16gb", "dual_gpu/roomy_80gb"];
-const CONFIGS_DIR = new URL("../../configs/", import.meta.url);
-
-async function availablePresets(): Promise<string[]> {
-  const names = new Set(BUILTIN_PRESETS);
-  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
-  if (!deno || CONFIGS_DIR.protocol !== "file:") return [...names].sort();
-  const walk = async (url: URL, prefix: string) => {
-    for await (const e of deno.readDir(url)) {
-      if (e.isDirectory) await walk(new URL(`${e.name}/`, url), `${prefix}${e.name}/`);
-      else if (e.name.endsWith(".ts")) names.add(prefix + e.name.slice(0, -3));
-    }
-  };
-  await walk(CONFIGS_DIR, "").catch(() => {});
-  return [...names].sort();
-}
-
-/**
- * Imports a preset (configs/NAME.ts, or a path ending in .ts/.js) and returns its default
- * export, a partial RunConfig, after checking that it resolves to a valid run.
- */
-export async function loadPresetConfig(nameOrPath: string): Promise<Partial<RunConfig>> {
-  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
-  const isPath = /\.(ts|js|mjs)$/.test(nameOrPath);
-  let url: URL;
-  if (isPath) {
-    url = nameOrPath.startsWith("/") || !deno ? new URL(nameOrPath, "file:///") : new URL(nameOrPath, `file://${deno.cwd()}/`);
-  } else if (/^[A-Za-z0-9_]+(\/[A-Za-z0-9_]+)*$/.test(nameOrPath)) {
-    url = new URL(`${nameOrPath}.ts`, CONFIGS_DIR);
-  } else {
-    throw new RunConfigError(`preset ${JSON.stringify(nameOrPath)}: not a preset name or a .ts path; available presets: ${(await availablePresets()).join(", ")}`);
-  }
-  const missing = async () =>
-    new RunConfigError(
-      isPath ? `preset file ${nameOrPath} does not exist` : `unknown preset ${JSON.stringify(nameOrPath)}; available presets: ${(await availablePresets()).join(", ")} (or pass a path to a .ts file)`,
-    );
-  if (deno && url.protocol === "file:" && !(await deno.stat(url).then(() => true, () => false))) throw await missing();
-  let mod: { default?: unknown };
-  try {
-    mod = await import(url.href);
-  } catch (err) {
-    if (!deno) throw await missing();
-    throw new RunConfigError(`preset ${nameOrPath} (${url.pathname}) failed to load: ${(err as Error).message}`);
-  }
-  const preset = mod.default;
-  if (typeof preset !== "object" || preset === null || Array.isArray(preset)) {
-    throw new RunConfigError(`preset ${nameOrPath} (${url.pathname}) must 'export default' an object of run config fields`);
-  }
-  try {
-    resolveRunConfig(preset as Partial<RunConfig>);
-  } catch (err) {
-    throw new RunConfigError(`preset ${nameOrPath}: ${(err as Error).message}`);
-  }
-  return { ...(preset as Partial<RunConfig>) };
 }

@@ -2,7 +2,7 @@
 // recomputing the forward for each new token on the training model's (B, T) buffers.
 // The KV-cache engine is faster; this needs nothing but the model and runs rarely.
 import { argmax } from "../engine/sampling.ts";
-import type { GPT } from "../model/gpt.ts";
+import type { InferenceGPT } from "../model/inference.ts";
 
 export const SAMPLE_PROMPTS = [
   "The capital of France is",
@@ -21,7 +21,7 @@ export interface SampleTokenizer {
 }
 
 /** BOS + prompt, then `maxTokens` greedy tokens (stopping at BOS); returns prompt + completion text. */
-export async function greedySample(model: GPT, tok: SampleTokenizer, prompt: string, maxTokens = 16): Promise<string> {
+export async function greedySample(model: InferenceGPT, tok: SampleTokenizer, prompt: string, maxTokens = 16): Promise<string> {
   const T = model.T;
   const ids = [tok.bosId, ...tok.encodeOrdinary(prompt)];
   if (ids.length >= T) ids.splice(1, ids.length - T + 1); // keep BOS and the prompt's tail

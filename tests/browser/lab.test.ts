@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { FileNotFound } from "../../src/io/files.ts";
-import { formatMetricsLine } from "../../src/train/metrics.ts";
+import { formatMetricsLine } from "../../src/formats/metrics.ts";
 import { setApiBase } from "../../web/src/api.ts";
 import { metricPoints } from "../../web/src/chart_data.ts";
 import { checkpointPaths, HttpStore, type Progress, urlForPath } from "../../web/src/http_store.ts";

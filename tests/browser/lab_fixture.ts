@@ -3,7 +3,7 @@
 // a free port, and one headless Chromium (WebGPU on SwiftShader) whose pages are 1280×800.
 // Started once per test file.
 import { type Browser, chromium, type Page } from "playwright-core";
-import { readMetrics } from "../../src/train/metrics.ts";
+import { readMetrics } from "../../src/formats/metrics.ts";
 import { buildWeb } from "../../src/server/static.ts";
 import { type LabServer, startLabServer } from "../../src/server/server.ts";
 import { ROOT, trainTiny } from "../e2e/tiny_run.ts";

@@ -2,8 +2,8 @@
 // tokenizer, trains, checkpoints; a run killed with SIGKILL and resumed with --resume
 // ends bitwise where an uninterrupted run ends.
 import assert from "node:assert/strict";
-import { decodeSafetensors } from "../../src/train/safetensors.ts";
-import { readMetrics } from "../../src/train/metrics.ts";
+import { decodeSafetensors } from "../../src/formats/safetensors.ts";
+import { readMetrics } from "../../src/formats/metrics.ts";
 import { ROOT, tinyTrainArgs, trainTiny } from "./tiny_run.ts";
 
 const TMP = await Deno.makeTempDir({ prefix: "nanochat-train-" });

@@ -6,7 +6,8 @@ import { Engine, type GeneratedColumn } from "../../src/engine/engine.ts";
 import { argmax } from "../../src/engine/sampling.ts";
 import { NO_SPECIAL_TOKENS } from "../../src/engine/tools.ts";
 import type { GPTConfig } from "../../src/model/config.ts";
-import { GPT } from "../../src/model/gpt.ts";
+import { InferenceGPT } from "../../src/model/inference.ts";
+import { createParamTensors, writeParams } from "../../src/model/tensors.ts";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { testGpu } from "./gpu.ts";
@@ -27,8 +28,9 @@ function randomPrompt(cfg: GPTConfig, n: number, seed: number): number[] {
 /** Greedy continuation by recomputing the full forward (B=1, T=sequence_len) for every new token. */
 async function greedyByRecompute(cfg: GPTConfig, params: Map<string, Float32Array>, prompt: number[], maxTokens: number): Promise<number[]> {
   const gpu = await testGpu();
-  const model = await GPT.create(gpu, cfg, { B: 1, T: cfg.sequence_len });
-  model.loadParams(params);
+  const tensors = createParamTensors(gpu, cfg);
+  writeParams(tensors, cfg, params);
+  const model = await InferenceGPT.create(gpu, cfg, tensors, { B: 1, T: cfg.sequence_len });
   const ids = [...prompt];
   const inputs = new Int32Array(cfg.sequence_len);
   for (let i = 0; i < maxTokens; i++) {
@@ -36,6 +38,7 @@ async function greedyByRecompute(cfg: GPTConfig, params: Map<string, Float32Arra
     ids.push(argmax(await model.logitsAt(inputs, ids.length - 1)));
   }
   model.destroy();
+  for (const t of tensors.values()) t.destroy();
   return ids.slice(prompt.length);
 }
 

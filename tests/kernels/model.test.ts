@@ -3,7 +3,12 @@
 // same inputs giving bitwise the same loss and gradients on a second run.
 import assert from "node:assert/strict";
 import type { GPTConfig } from "../../src/model/config.ts";
+import { liveTensorBytes } from "../../src/gpu/tensor.ts";
+import { activationBytes } from "../../src/model/activations.ts";
 import { GPT } from "../../src/model/gpt.ts";
+import { InferenceGPT } from "../../src/model/inference.ts";
+import { ModelOptimizer, NANOCHAT_OPTIM } from "../../src/optim/optimizer.ts";
+import { estimateTrainingMemory } from "../../src/train/memory.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { refBackward, refForward, refLogits, toFloat64Params } from "../reference/gpt.ts";
 import { nudgedParams, relErr } from "./harness.ts";
@@ -104,13 +109,40 @@ Deno.test({
     const ref = refForward(CFG, ref64, tokens, targets, B, T);
     assert.ok(Math.abs(loss - ref.loss) / ref.loss < 1e-5, `forward loss ${loss} vs ${ref.loss}`);
     assert.ok(relErr(await model.readRowLosses(), ref.cache.losses) < 1e-5, "per-row losses");
+    // Generation's forward over the same weight buffers gives the reference's logits.
+    const inference = await InferenceGPT.create(gpu, CFG, model.params, { B, T });
     const refLast = refLogits(CFG, ref64, tokens, B, T, 1); // (B, 1, V)
     const V = CFG.vocab_size;
     for (let b = 0; b < B; b++) {
-      const got = await model.logitsAt(tokens, b * T + T - 1);
+      const got = await inference.logitsAt(tokens, b * T + T - 1);
       const err = relErr(got, refLast.subarray(b * V, (b + 1) * V));
       assert.ok(err < 1e-5, `logits of sequence ${b}: rel.err ${err}`);
     }
+    inference.destroy();
     model.destroy();
+  },
+});
+
+Deno.test({
+  name: "GPT: the training memory estimate is exactly what GPT + ModelOptimizer allocate, and destroy frees it all",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const gpu = await testGpu();
+    // The test model (GQA), and one whose logits need several lm_head chunks (V·N·4 > 32 MiB).
+    const chunked: GPTConfig = { sequence_len: 128, vocab_size: 8192, n_layer: 1, n_head: 2, n_kv_head: 1, n_embd: 32 };
+    for (const [cfg, batch] of [[CFG, B], [chunked, 16]] as const) {
+      const T = cfg.sequence_len;
+      const est = estimateTrainingMemory({ model: cfg, config: { device_batch_size: batch, max_seq_len: T } }, { maxBindingBytes: gpu.limits.maxStorageBufferBindingSize });
+      const before = liveTensorBytes(gpu);
+      const model = await GPT.create(gpu, cfg, { B: batch, T, training: true });
+      const opt = await ModelOptimizer.create(gpu, cfg.n_embd, model.params, model.grads, NANOCHAT_OPTIM);
+      assert.equal(activationBytes(model.acts), est.activations, "activations: estimate vs allocateActivations");
+      assert.equal(model.bufferBytes.params, est.params);
+      assert.equal(liveTensorBytes(gpu) - before, est.total, `${JSON.stringify(cfg)}: allocated vs estimated bytes`);
+      model.destroy();
+      opt.destroy();
+      assert.equal(liveTensorBytes(gpu), before, "destroy() frees every tensor");
+    }
   },
 });

@@ -25,7 +25,7 @@ Deno.test({ ...opts, name: "binding a kernel with a missing, extra or misspelled
 Deno.test({ ...opts, name: "matmul shape errors name the op and the shapes before any dispatch" }, async () => {
   const gpu = await testGpu();
   const a = createTensor(gpu, [6]), b = createTensor(gpu, [6]), c = createTensor(gpu, [4]);
-  await assert.rejects(matmulOp(gpu, a, b, c, { M: 2, N: 3, K: 3 }), /matmul\(A·B M=2 N=3 K=3\): B .* holds 6 elements but M=2 N=3 K=3 batch=1 needs 9/);
+  await assert.rejects(matmulOp(gpu, { a, b, c }, { M: 2, N: 3, K: 3 }), /matmul\(A·B M=2 N=3 K=3\): B .* holds 6 elements but M=2 N=3 K=3 batch=1 needs 9/);
   for (const t of [a, b, c]) t.destroy();
 });
 

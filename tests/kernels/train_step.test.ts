@@ -7,7 +7,7 @@ import { GPT } from "../../src/model/gpt.ts";
 import { initParams } from "../../src/model/params.ts";
 import { ModelOptimizer, NANOCHAT_OPTIM, type OptimizerConfig } from "../../src/optim/optimizer.ts";
 import { muonMomentum } from "../../src/optim/schedule.ts";
-import { decodeSafetensors, encodeSafetensors } from "../../src/train/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors } from "../../src/formats/safetensors.ts";
 import { type MicroBatch, trainStep } from "../../src/train/step.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { testGpu } from "./gpu.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeSafetensors, encodeSafetensors, toFloat32 } from "../../src/train/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors, toFloat32 } from "../../src/formats/safetensors.ts";
 
 Deno.test("safetensors: round trip of several dtypes with metadata, header as the format specifies", () => {
   const w = Float32Array.from({ length: 12 }, (_, i) => i * 0.5 - 3);

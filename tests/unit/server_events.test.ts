@@ -2,7 +2,8 @@
 // torn mid-write, status on run.json changes, resume after Last-Event-ID / ?after,
 // keepalives, truncation, and that disconnects and server close stop the polling.
 import assert from "node:assert/strict";
-import { formatMetricsLine, MetricsLog, updateRunStatus } from "../../src/train/metrics.ts";
+import { formatMetricsLine } from "../../src/formats/metrics.ts";
+import { MetricsLog, updateRunStatus } from "../../src/train/deno_metrics.ts";
 import { getJson, trainRecord, withServer } from "./server_fixture.ts";
 
 interface Sse {

@@ -4,7 +4,8 @@
 import { type GPTConfig, paramShapes } from "../../src/model/config.ts";
 import { startLabServer } from "../../src/server/server.ts";
 import { saveCheckpoint } from "../../src/train/deno_checkpoint.ts";
-import { formatMetricsLine, MetricsLog, writeRunInfo } from "../../src/train/metrics.ts";
+import { formatMetricsLine } from "../../src/formats/metrics.ts";
+import { MetricsLog, writeRunInfo } from "../../src/train/deno_metrics.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 export const CFG: GPTConfig = { sequence_len: 16, vocab_size: 40, n_layer: 1, n_head: 2, n_kv_head: 1, n_embd: 8 };

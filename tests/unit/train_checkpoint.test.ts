@@ -3,11 +3,11 @@ import { denoFiles } from "../../src/io/deno_files.ts";
 import { type GPTConfig, paramShapes } from "../../src/model/config.ts";
 import {
   CheckpointError, type CheckpointMetaInput, listCheckpointsInStore, loadCheckpointFromStore, safetensorsChunks,
-} from "../../src/train/checkpoint.ts";
+} from "../../src/formats/checkpoint.ts";
 import {
   checkpointDir, findCheckpoint, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint,
 } from "../../src/train/deno_checkpoint.ts";
-import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../../src/train/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../../src/formats/safetensors.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 const CFG: GPTConfig = { sequence_len: 16, vocab_size: 40, n_layer: 2, n_head: 2, n_kv_head: 1, n_embd: 8 };

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  formatMetricsLine, MetricsError, MetricsLog, parseMetrics, readMetrics, readMetricsFile, readRunInfo, updateRunStatus, writeRunInfo,
-} from "../../src/train/metrics.ts";
+import { formatMetricsLine, MetricsError, parseMetrics, readMetrics } from "../../src/formats/metrics.ts";
+import { MetricsLog, readMetricsFile, readRunInfo, updateRunStatus, writeRunInfo } from "../../src/train/deno_metrics.ts";
 
-const MODULE = new URL("../../src/train/metrics.ts", import.meta.url).href;
+const MODULE = new URL("../../src/train/deno_metrics.ts", import.meta.url).href;
 
 async function withDir(fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "metrics_test_" });

@@ -3,8 +3,8 @@
 
 export type MetricsRecord = Record<string, unknown> & { type?: string; step?: number };
 
-export type { CheckpointDetail as CheckpointEntry, CheckpointFile, RunSummary } from "../../src/server/api_types.ts";
-import type { CheckpointDetail as CheckpointEntry, RunSummary } from "../../src/server/api_types.ts";
+export type { CheckpointDetail as CheckpointEntry, CheckpointFile, RunSummary } from "../../src/formats/lab_api.ts";
+import type { CheckpointDetail as CheckpointEntry, RunSummary } from "../../src/formats/lab_api.ts";
 
 /** An answer the server gave with a non-2xx status; `message` is its {error} text when it sent one. */
 export class ApiError extends Error {

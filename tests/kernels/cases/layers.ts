@@ -9,9 +9,9 @@ import { createTensor, fillTensorBits, NAN_BITS, readF32, type Tensor, uploadTen
 import { LmHeadLoss } from "../../../src/nn/cross_entropy.ts";
 import { addOp, relu2BackwardOp, relu2ForwardOp } from "../../../src/nn/elementwise.ts";
 import { EmbeddingBackward, embeddingForwardOp } from "../../../src/nn/embedding.ts";
-import { rmsnormBackwardOp, rmsnormForwardOp } from "../../../src/nn/norm.ts";
-import { kvAppendOp, kvBroadcastOp } from "../../../src/nn/kv_cache.ts";
-import { rotaryOp } from "../../../src/nn/rotary.ts";
+import { rmsnormBackwardOp, rmsnormForwardOp } from "../../../src/nn/rmsnorm.ts";
+import { kvAppendOp, kvBroadcastOp } from "../../../src/nn/kv_write.ts";
+import { rotaryBackwardOp, rotaryForwardOp } from "../../../src/nn/rotary.ts";
 import { rotaryTables } from "../../../src/model/params.ts";
 import { lmHeadLossBackward, lmHeadLossForward } from "../../reference/loss.ts";
 import {
@@ -42,9 +42,9 @@ async function rmsnormCase(gpu: Gpu, rows: number, D: number) {
   const tx = uploadTensor(gpu, x), tdy = uploadTensor(gpu, dy), tdxAcc = uploadTensor(gpu, dx0);
   const ty = poisoned(gpu, [rows * D], "y"), trstd = poisoned(gpu, [rows], "rstd"), tdx = poisoned(gpu, [rows * D], "dx");
   const ops = [
-    await rmsnormForwardOp(gpu, { x: tx, y: ty, rstd: trstd }, rows, D),
-    await rmsnormBackwardOp(gpu, { x: tx, rstd: trstd, dy: tdy, dx: tdx }, rows, D),
-    await rmsnormBackwardOp(gpu, { x: tx, rstd: trstd, dy: tdy, dx: tdxAcc }, rows, D, { accumulate: true }),
+    await rmsnormForwardOp(gpu, { x: tx, y: ty, rstd: trstd }, { rows, D }),
+    await rmsnormBackwardOp(gpu, { x: tx, rstd: trstd, dy: tdy, dx: tdx }, { rows, D }),
+    await rmsnormBackwardOp(gpu, { x: tx, rstd: trstd, dy: tdy, dx: tdxAcc }, { rows, D }, { accumulate: true }),
   ];
   const ref = rmsnormForward(x, rows, D);
   const dref = rmsnormBackward(dy, x, ref.rstd, rows, D);
@@ -58,7 +58,7 @@ async function rotaryCase(gpu: Gpu, B: number, T: number, heads: number, hd: num
   const cos = uploadTensor(gpu, tables.cos), sin = uploadTensor(gpu, tables.sin);
   const tx = uploadTensor(gpu, x), tdy = uploadTensor(gpu, dy);
   const s = { B, T, heads, hd, posOffset };
-  const ops = [await rotaryOp(gpu, tx, { cos, sin }, s), await rotaryOp(gpu, tdy, { cos, sin }, s, true)];
+  const ops = [await rotaryForwardOp(gpu, { x: tx, cos, sin }, s), await rotaryBackwardOp(gpu, { dx: tdy, cos, sin }, s)];
   return finish(gpu, ops, [[tx, rotaryForward(x, tables.cos, tables.sin, s)], [tdy, rotaryBackward(dy, tables.cos, tables.sin, s)]], [cos, sin, tx, tdy]);
 }
 
@@ -67,7 +67,11 @@ async function elementwiseCase(gpu: Gpu, n: number) {
   const a = randomF32(rng, n), b = randomF32(rng, n), dy = randomF32(rng, n);
   const ta = uploadTensor(gpu, a), tb = uploadTensor(gpu, b), tdy = uploadTensor(gpu, dy);
   const sum = poisoned(gpu, [n], "sum"), act = poisoned(gpu, [n], "act"), dx = poisoned(gpu, [n], "dx");
-  const ops = [await addOp(gpu, ta, tb, sum), await relu2ForwardOp(gpu, ta, act), await relu2BackwardOp(gpu, ta, tdy, dx)];
+  const ops = [
+    await addOp(gpu, { a: ta, b: tb, out: sum }, { n }),
+    await relu2ForwardOp(gpu, { x: ta, out: act }, { n }),
+    await relu2BackwardOp(gpu, { x: ta, dy: tdy, dx }, { n }),
+  ];
   return finish(gpu, ops, [[sum, residualAdd(a, b)], [act, relu2Forward(a)], [dx, relu2Backward(dy, a)]], [ta, tb, tdy, sum, act, dx]);
 }
 
@@ -79,9 +83,9 @@ async function embeddingCase(gpu: Gpu, N: number, V: number, C: number) {
   const dwte0 = randomF32(rng, V * C);
   const tidx = uploadTensor(gpu, Uint32Array.from(ids)), twte = uploadTensor(gpu, wte), tdout = uploadTensor(gpu, dout);
   const tdwte = uploadTensor(gpu, dwte0), out = poisoned(gpu, [N * C], "emb");
-  const back = await EmbeddingBackward.create(gpu, { dout: tdout, dwte: tdwte }, N, V, C);
+  const back = await EmbeddingBackward.create(gpu, { dout: tdout, dwte: tdwte }, { N, V, C });
   back.setTokens(ids);
-  const ops = [await embeddingForwardOp(gpu, { idx: tidx, wte: twte, out }, N, V, C), back];
+  const ops = [await embeddingForwardOp(gpu, { idx: tidx, wte: twte, out }, { N, V, C }), back];
   const dref = embeddingBackward(dout, ids, N, V, C).map((v, i) => v + dwte0[i]);
   const r = await finish(gpu, ops, [[out, embeddingForward(wte, ids, N, V, C)], [tdwte, dref]], [tidx, twte, tdout, tdwte, out]);
   back.destroy();
@@ -97,7 +101,7 @@ async function embeddingDeterminismCase(gpu: Gpu) {
   const results: Uint32Array[] = [];
   for (let run = 0; run < 2; run++) {
     const dwte = uploadTensor(gpu, new Float32Array(V * C));
-    const back = await EmbeddingBackward.create(gpu, { dout, dwte }, N, V, C);
+    const back = await EmbeddingBackward.create(gpu, { dout, dwte }, { N, V, C });
     back.setTokens(ids);
     await runOps(gpu, [back]);
     results.push(new Uint32Array((await readF32(dwte)).buffer));
@@ -121,7 +125,7 @@ async function lmHeadCase(gpu: Gpu, N: number, C: number, V: number, chunkRows: 
   head.setSupervisedCount(count, 0.5);
   const ref = lmHeadLossForward(x, w, targets, N, C, V);
   const dref = lmHeadLossBackward(x, w, targets, N, C, V, { gradScale: 0.5 });
-  const r = await finish(gpu, head.ops, [[loss, [ref.loss]], [losses, ref.losses], [tdx, dref.dx], [tdw, dref.dw.map((v, i) => v + dw0[i])]], [tx, tw, tt, tdw, losses, loss, tdx]);
+  const r = await finish(gpu, head.trainOps, [[loss, [ref.loss]], [losses, ref.losses], [tdx, dref.dx], [tdw, dref.dw.map((v, i) => v + dw0[i])]], [tx, tw, tt, tdw, losses, loss, tdx]);
   head.destroy();
   return r;
 }
@@ -136,10 +140,11 @@ async function kvCacheCase(gpu: Gpu, rows: number, capacity: number, width: numb
   const cache0 = randomF32(rng, rows * capacity * width), prefill = randomF32(rng, T * width), step = randomF32(rng, rows * width);
   const tc = uploadTensor(gpu, cache0), tp = uploadTensor(gpu, prefill), ts = uploadTensor(gpu, step);
   const layout = { width, capacity };
-  const append1 = await kvAppendOp(gpu, tp, tc, { ...layout, B: 1, T });
-  const appendN = await kvAppendOp(gpu, ts, tc, { ...layout, B: rows, T: 1 });
+  const append1 = await kvAppendOp(gpu, { src: tp, cache: tc }, { ...layout, B: 1, T });
+  const appendN = await kvAppendOp(gpu, { src: ts, cache: tc }, { ...layout, B: rows, T: 1 });
   appendN.setPos(T);
-  const ops = [append1, await kvBroadcastOp(gpu, tc, { ...layout, B: rows }, T), appendN];
+  const share = await kvBroadcastOp(gpu, { cache: tc }, { ...layout, B: rows }, { length: T });
+  const ops = [append1, share, appendN];
   const want = Float32Array.from(cache0);
   for (let b = 0; b < rows; b++) {
     want.set(prefill, b * capacity * width);
@@ -150,6 +155,7 @@ async function kvCacheCase(gpu: Gpu, rows: number, capacity: number, width: numb
   let mismatches = 0;
   for (let i = 0; i < got.length; i++) if (got[i] !== want[i]) mismatches++;
   for (const t of [tc, tp, ts]) t.destroy();
+  share.destroy();
   return { relErr: mismatches, bound: 0.5, detail: `${mismatches} of ${got.length} cache entries differ` };
 }
 

@@ -19,7 +19,7 @@ async function runMatmul(gpu: Gpu, M: number, N: number, K: number, o: MatmulOpt
   const tb = uploadTensor(gpu, b, [batch * K * N], "B");
   const tc = uploadTensor(gpu, c0, [batch * M * N], "C");
   if (!o.accumulate) fillTensorBits(tc, NAN_BITS);
-  const op = await matmulOp(gpu, ta, tb, tc, { M, N, K }, o);
+  const op = await matmulOp(gpu, { a: ta, b: tb, c: tc }, { M, N, K }, o);
   await runOps(gpu, [op]);
   const out = await readF32(tc);
   const ref = matmulRef(a, b, M, N, K, { ...o, c0: o.accumulate ? c0 : undefined });

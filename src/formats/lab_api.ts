@@ -1,6 +1,6 @@
 // The shapes the lab server's JSON API answers with. Types only (no Deno APIs), so the
 // server (src/server/runs.ts) and the page (web/src/api.ts) describe the API once.
-import type { RunStatus } from "../train/metrics.ts";
+import type { RunStatus } from "./metrics.ts";
 
 /** run.json's status; "unknown" when the server cannot read run.json. */
 export type SummaryStatus = RunStatus | "unknown";

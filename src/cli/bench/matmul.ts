@@ -1,11 +1,11 @@
 // `deno task bench matmul`: GFLOP/s of the tiled float32 kernel per shape, next to
 // the naive one-thread-per-output kernel on the same adapter and data.
-import { acquireGpu } from "../gpu/device.ts";
-import { createTensor, writeTensor } from "../gpu/tensor.ts";
-import { timeOps } from "../gpu/timing.ts";
-import { matmulOp, type MatmulOptions } from "../nn/matmul.ts";
-import { parseFlags } from "../cli/args.ts";
-import { Rng } from "../util/rng.ts";
+import { acquireGpu } from "../../gpu/device.ts";
+import { createTensor, writeTensor } from "../../gpu/tensor.ts";
+import { timeOps } from "../../gpu/timing.ts";
+import { matmulOp, type MatmulOptions } from "../../nn/matmul.ts";
+import { parseFlags } from "../args.ts";
+import { Rng } from "../../util/rng.ts";
 
 const FLAGS = {
   sizes: { type: "string", default: "256,512,1024", help: "square sizes to time (comma-separated; 2048 is slow on software adapters)" },
@@ -50,13 +50,13 @@ export async function main(args: string[]): Promise<void> {
       writeTensor(t, Float32Array.from({ length: n }, () => rng.uniform() - 0.5));
       return t;
     });
-    const tiled = await matmulOp(gpu, a, b, c, r, r.opts);
+    const tiled = await matmulOp(gpu, { a, b, c }, r, r.opts);
     const tt = await timeOps(gpu, [tiled], f.repeats, tiled.label);
     timingSource = tt.source;
     const gflops = (ms: number) => tiled.flops / (ms * 1e6);
     const row = [r.shape, gflops(tt.ms).toFixed(2), tt.ms.toFixed(2)];
     if (!noNaive) {
-      const naive = await matmulOp(gpu, a, b, c, r, { ...r.opts, naive: true });
+      const naive = await matmulOp(gpu, { a, b, c }, r, { ...r.opts, naive: true });
       const tn = await timeOps(gpu, [naive], Math.max(1, Math.min(f.repeats, 2)), naive.label);
       row.push(gflops(tn.ms).toFixed(2), tn.ms.toFixed(2), `${(tn.ms / tt.ms).toFixed(1)}×`);
     }

@@ -1,16 +1,16 @@
 // `deno task bench train`: training throughput (tokens/s) and MFU against the adapter's
 // measured matmul rate, with dispatches per step, for the tiny preset and for
 // d12-shaped layers (n_embd 768, 6 heads) at a small batch.
-import { parseFlags } from "../cli/args.ts";
-import { acquireGpu, type Gpu } from "../gpu/device.ts";
-import { measurePeakFlops } from "../gpu/peak.ts";
-import { estimateFlopsPerToken, type GPTConfig, numParams } from "../model/config.ts";
-import { GPT } from "../model/gpt.ts";
-import { initParams } from "../model/params.ts";
-import { ModelOptimizer, NANOCHAT_OPTIM } from "../optim/optimizer.ts";
-import { muonMomentum } from "../optim/schedule.ts";
-import { submitTrainStep } from "../train/step.ts";
-import { Rng } from "../util/rng.ts";
+import { parseFlags } from "../args.ts";
+import { acquireGpu, type Gpu } from "../../gpu/device.ts";
+import { measurePeakFlops } from "../../nn/peak.ts";
+import { estimateFlopsPerToken, type GPTConfig, numParams } from "../../model/config.ts";
+import { GPT } from "../../model/gpt.ts";
+import { initParams } from "../../model/params.ts";
+import { ModelOptimizer, NANOCHAT_OPTIM } from "../../optim/optimizer.ts";
+import { muonMomentum } from "../../optim/schedule.ts";
+import { submitTrainStep } from "../../train/step.ts";
+import { Rng } from "../../util/rng.ts";
 import { markdownTable } from "./matmul.ts";
 
 const FLAGS = {

@@ -1,8 +1,8 @@
 // Dispatch grids. WebGPU caps each grid dimension (65535 on most adapters), so 1-D work
 // is laid over x and y; kernels rebuild the index as y·(x-count·workgroup) + x.
-import type { Gpu } from "../gpu/device.ts";
-import { GpuError } from "../gpu/device.ts";
-import type { BoundKernel, Op } from "../gpu/kernel.ts";
+import type { Gpu } from "./device.ts";
+import { GpuError } from "./device.ts";
+import type { BoundKernel, Op } from "./kernel.ts";
 
 export function grid1d(gpu: Gpu, items: number, perWorkgroup: number, label: string): [number, number] {
   const groups = Math.ceil(items / perWorkgroup);

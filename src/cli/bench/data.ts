@@ -7,15 +7,15 @@
 // byte-level encoder (ids = UTF-8 bytes: parquet + packing cost only); the loader with
 // the BPE tokenizer from src/tokenizer/ (loaded from --tokenizer-dir, or trained on
 // the first train shard), in this thread and in workers (EncoderPool).
-import { parseFlags, UsageError } from "../cli/args.ts";
-import { denoFiles } from "../io/deno_files.ts";
-import { createLoader, type LoaderOptions, type TokenizerLike } from "../data/loader.ts";
-import { openLocalShard } from "../data/deno_source.ts";
-import { listShardFiles, localSplit, resolveDataDir } from "../data/deno_shards.ts";
-import { openShard } from "../data/parquet.ts";
-import { prepareCorpus } from "../data/prepare.ts";
-import { locateCorpus, readCorpusFiles } from "../data/deno_corpus.ts";
-import { zstdCompressor } from "../data/zstd_node.ts";
+import { parseFlags, UsageError } from "../args.ts";
+import { denoFiles } from "../../io/deno_files.ts";
+import { createLoader, type LoaderOptions, type TokenizerLike } from "../../data/loader.ts";
+import { openLocalShard } from "../../data/deno_source.ts";
+import { listShardFiles, localSplit, resolveDataDir } from "../../data/deno_shards.ts";
+import { openShard } from "../../data/parquet.ts";
+import { prepareCorpus } from "../../data/prepare.ts";
+import { locateCorpus, readCorpusFiles } from "../../data/deno_corpus.ts";
+import { zstdCompressor } from "../../data/zstd_node.ts";
 
 const FLAGS = {
   dir: { type: "string", default: "", help: "shard directory (default: the data directory, else the embedded corpus in a temp dir)" },
@@ -27,7 +27,7 @@ const FLAGS = {
   "tokenizer-dir": { type: "string", default: "data/tokenizer", help: "trained tokenizer to use; trained on the fly (vocab 4096) when absent" },
 } as const;
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = new URL("../../../", import.meta.url).pathname;
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 
 class ByteTokenizer implements TokenizerLike {
@@ -79,9 +79,9 @@ async function timeLoader(opts: LoaderOptions, seconds: number): Promise<{ tps: 
 
 /** The BPE tokenizer, if src/tokenizer/ is there: a saved one, else one trained on `texts`. */
 async function bpe(dir: string, texts: () => Promise<string[]>) {
-  let mod: typeof import("../tokenizer/mod.ts");
+  let mod: typeof import("../../tokenizer/mod.ts");
   try {
-    mod = await import(new URL("../tokenizer/mod.ts", import.meta.url).href);
+    mod = await import(new URL("../../tokenizer/mod.ts", import.meta.url).href);
   } catch {
     return null;
   }

@@ -1,13 +1,13 @@
 // `deno task bench model`: forward+backward time per step for a config, tokens/s, the
 // reference's FLOPs/token estimate, achieved GFLOP/s, dispatches per step and the GPU
 // buffer memory — at several sequence lengths, to show attention memory is linear in T.
-import { parseFlags } from "../cli/args.ts";
-import { acquireGpu } from "../gpu/device.ts";
-import { runOps } from "../gpu/kernel.ts";
-import { configFromDepth, estimateFlopsPerToken, type GPTConfig, numParams, validateConfig } from "../model/config.ts";
-import { GPT } from "../model/gpt.ts";
-import { initParams } from "../model/params.ts";
-import { Rng } from "../util/rng.ts";
+import { parseFlags } from "../args.ts";
+import { acquireGpu } from "../../gpu/device.ts";
+import { runOps } from "../../gpu/kernel.ts";
+import { configFromDepth, estimateFlopsPerToken, type GPTConfig, numParams, validateConfig } from "../../model/config.ts";
+import { GPT } from "../../model/gpt.ts";
+import { initParams } from "../../model/params.ts";
+import { Rng } from "../../util/rng.ts";
 import { markdownTable } from "./matmul.ts";
 
 const FLAGS = {

@@ -3,13 +3,13 @@
 // model and a d12-shaped one (n_embd 768, 6 heads; depth and vocabulary adjustable so it
 // finishes on a software adapter). Decode time includes reading the logits back and
 // choosing the token on the host, as a user of the engine sees it.
-import { parseFlags } from "../cli/args.ts";
-import { Engine } from "../engine/engine.ts";
-import { NO_SPECIAL_TOKENS } from "../engine/tools.ts";
-import { acquireGpu } from "../gpu/device.ts";
-import { type GPTConfig, numParams } from "../model/config.ts";
-import { initParams } from "../model/params.ts";
-import { Rng } from "../util/rng.ts";
+import { parseFlags } from "../args.ts";
+import { Engine } from "../../engine/engine.ts";
+import { NO_SPECIAL_TOKENS } from "../../engine/tools.ts";
+import { acquireGpu } from "../../gpu/device.ts";
+import { type GPTConfig, numParams } from "../../model/config.ts";
+import { initParams } from "../../model/params.ts";
+import { Rng } from "../../util/rng.ts";
 import { markdownTable } from "./matmul.ts";
 
 const FLAGS = {

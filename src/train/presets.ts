@@ -1,0 +1,61 @@
+// Run presets: configs/NAME.ts files that `export default` a partial RunConfig, loaded
+// by name or by path and checked to resolve to a valid run before anything starts.
+// Runtime-agnostic except the file lookups, which check for Deno first.
+import { resolveRunConfig, type RunConfig, RunConfigError } from "./run_config.ts";
+
+/** The presets shipped in configs/ (a static list, so the browser can show them). */
+export const BUILTIN_PRESETS = ["tiny", "d12", "d20", "dual_gpu/stable_26gb", "dual_gpu/tight_16gb", "dual_gpu/roomy_80gb"];
+const CONFIGS_DIR = new URL("../../configs/", import.meta.url);
+
+async function availablePresets(): Promise<string[]> {
+  const names = new Set(BUILTIN_PRESETS);
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (!deno || CONFIGS_DIR.protocol !== "file:") return [...names].sort();
+  const walk = async (url: URL, prefix: string) => {
+    for await (const e of deno.readDir(url)) {
+      if (e.isDirectory) await walk(new URL(`${e.name}/`, url), `${prefix}${e.name}/`);
+      else if (e.name.endsWith(".ts")) names.add(prefix + e.name.slice(0, -3));
+    }
+  };
+  await walk(CONFIGS_DIR, "").catch(() => {});
+  return [...names].sort();
+}
+
+/**
+ * Imports a preset (configs/NAME.ts, or a path ending in .ts/.js) and returns its default
+ * export, a partial RunConfig, after checking that it resolves to a valid run.
+ */
+export async function loadPresetConfig(nameOrPath: string): Promise<Partial<RunConfig>> {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  const isPath = /\.(ts|js|mjs)$/.test(nameOrPath);
+  let url: URL;
+  if (isPath) {
+    url = nameOrPath.startsWith("/") || !deno ? new URL(nameOrPath, "file:///") : new URL(nameOrPath, `file://${deno.cwd()}/`);
+  } else if (/^[A-Za-z0-9_]+(\/[A-Za-z0-9_]+)*$/.test(nameOrPath)) {
+    url = new URL(`${nameOrPath}.ts`, CONFIGS_DIR);
+  } else {
+    throw new RunConfigError(`preset ${JSON.stringify(nameOrPath)}: not a preset name or a .ts path; available presets: ${(await availablePresets()).join(", ")}`);
+  }
+  const missing = async () =>
+    new RunConfigError(
+      isPath ? `preset file ${nameOrPath} does not exist` : `unknown preset ${JSON.stringify(nameOrPath)}; available presets: ${(await availablePresets()).join(", ")} (or pass a path to a .ts file)`,
+    );
+  if (deno && url.protocol === "file:" && !(await deno.stat(url).then(() => true, () => false))) throw await missing();
+  let mod: { default?: unknown };
+  try {
+    mod = await import(url.href);
+  } catch (err) {
+    if (!deno) throw await missing();
+    throw new RunConfigError(`preset ${nameOrPath} (${url.pathname}) failed to load: ${(err as Error).message}`);
+  }
+  const preset = mod.default;
+  if (typeof preset !== "object" || preset === null || Array.isArray(preset)) {
+    throw new RunConfigError(`preset ${nameOrPath} (${url.pathname}) must 'export default' an object of run config fields`);
+  }
+  try {
+    resolveRunConfig(preset as Partial<RunConfig>);
+  } catch (err) {
+    throw new RunConfigError(`preset ${nameOrPath}: ${(err as Error).message}`);
+  }
+  return { ...(preset as Partial<RunConfig>) };
+}
