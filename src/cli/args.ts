@@ -2,6 +2,7 @@
 // Each command declares its flags once (name, type, default, help); the same
 // table drives parsing, validation and the --help text, so they never drift.
 import { parseArgs } from "node:util";
+import { errorMessage, isUserError, UserError } from "../util/errors.ts";
 
 export type FlagType = "string" | "number" | "boolean";
 
@@ -21,7 +22,7 @@ export type ParsedFlags<T extends FlagTable> = {
 };
 
 /** Thrown for bad command-line input; entry points print the message, not a stack. */
-export class UsageError extends Error {
+export class UsageError extends UserError {
   override name = "UsageError";
 }
 
@@ -104,12 +105,11 @@ export async function runMain(main: (args: string[]) => Promise<void> | void): P
   try {
     await main(Deno.args);
   } catch (err) {
-    const e = err as Error;
-    if (e instanceof UsageError || (e as { userFacing?: boolean }).userFacing) {
-      console.error(`error: ${e.message}`);
+    if (isUserError(err)) {
+      console.error(`error: ${err.message}`);
     } else {
-      console.error(`error: ${e?.message ?? e}`);
-      if (Deno.env.get("NANOCHAT_DEBUG")) console.error(e?.stack);
+      console.error(`error: ${errorMessage(err)}`);
+      if (Deno.env.get("NANOCHAT_DEBUG")) console.error((err as Error)?.stack);
       else console.error("(set NANOCHAT_DEBUG=1 for the stack trace)");
     }
     Deno.exit(1);

@@ -10,7 +10,8 @@
 //   - offline-aware: when the host cannot be reached at all (DNS failure, connection
 //     refused) it stops at once and points to the embedded corpus.
 
-import { DataError, errorMessage } from "./errors.ts";
+import { DataError } from "./errors.ts";
+import { errorMessage } from "../util/errors.ts";
 import { ParquetShard } from "./parquet.ts";
 import { fileSource } from "./deno_source.ts";
 import { shardName } from "./corpus.ts";

@@ -1,9 +1,8 @@
-// Errors about data files. `userFacing` makes the CLIs (runMain) print just the message,
-// without a stack trace; `file` lets callers (and tests) see which file was at fault.
+// Errors about data files; `file` lets callers (and tests) see which file was at fault.
+import { UserError } from "../util/errors.ts";
 
-export class DataError extends Error {
+export class DataError extends UserError {
   override name = "DataError";
-  userFacing = true;
   constructor(message: string, readonly file?: string) {
     super(message);
   }
@@ -15,8 +14,4 @@ export const FIX_SHARD = "delete it and re-create it with 'deno task data prepar
 /** `file: problem; fix` as one error naming the file. */
 export function shardError(file: string, problem: string, fix = FIX_SHARD): DataError {
   return new DataError(`${file}: ${problem}${fix ? `; ${fix}` : ""}`, file);
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -14,7 +14,8 @@
 // which are fewer than one document's. createLoader(opts, state) re-reads that row
 // group, skips docOffset documents and continues exactly the stream that was saved.
 
-import { DataError, errorMessage } from "./errors.ts";
+import { DataError } from "./errors.ts";
+import { errorMessage } from "../util/errors.ts";
 import { ParquetShard } from "./parquet.ts";
 import { type Batch, checkShape, toBatch, TokenQueue } from "./packing.ts";
 import type { OpenShard } from "./sources.ts";

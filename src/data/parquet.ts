@@ -9,7 +9,8 @@
 
 import { type FileMetaData, parquetMetadataAsync, parquetRead, parquetSchema } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
-import { DataError, errorMessage, shardError } from "./errors.ts";
+import { DataError, shardError } from "./errors.ts";
+import { errorMessage } from "../util/errors.ts";
 import { blobSource, bytesSource, type ShardSource, urlSource } from "./sources.ts";
 
 export const TEXT_COLUMN = "text";

@@ -9,7 +9,8 @@
 //   fileSource   a local file: Deno-only, in deno_source.ts
 
 import type { AsyncBuffer } from "hyparquet";
-import { DataError, errorMessage } from "./errors.ts";
+import { DataError } from "./errors.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export interface ShardSource extends AsyncBuffer {
   /** File name, path or URL: what error messages call this source. */

@@ -22,6 +22,7 @@ import { createParamTensors, writeParams } from "../model/tensors.ts";
 import { Rng } from "../util/rng.ts";
 import { type SamplingOptions, sampleToken } from "./sampling.ts";
 import { RowState, type ToolCall, type ToolTokenizer, toolTokens } from "./tools.ts";
+import { UserError } from "../util/errors.ts";
 
 export interface EngineOptions {
   /** Most sequences decoded together (numSamples ≤ this). Default 8. */
@@ -57,9 +58,8 @@ export interface GeneratedColumn {
   calls: (ToolCall | null)[];
 }
 
-export class EngineError extends Error {
+export class EngineError extends UserError {
   override name = "EngineError";
-  userFacing = true;
 }
 
 const MIN_PREFILL = 16;

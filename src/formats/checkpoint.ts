@@ -23,6 +23,7 @@ import { FileNotFound } from "../io/files.ts";
 import { type GPTConfig, numel, paramShapes, validateConfig } from "../model/config.ts";
 import type { RngState } from "../util/rng.ts";
 import { decodeSafetensors, type SafeTensor, toFloat32 } from "./safetensors.ts";
+import { UserError } from "../util/errors.ts";
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 export const MODEL_FILE = "model.safetensors";
@@ -30,9 +31,8 @@ export const OPTIM_FILE = "optim.safetensors";
 export const META_FILE = "meta.json";
 
 /** A checkpoint that cannot be written or read; the message says what to do. */
-export class CheckpointError extends Error {
+export class CheckpointError extends UserError {
   override name = "CheckpointError";
-  userFacing = true;
 }
 
 export interface TokenizerIdentity { hash: string; vocab_size: number }

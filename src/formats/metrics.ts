@@ -7,11 +7,11 @@
 // metrics.jsonl is read while it grows (the lab server tails it for live curves), so the
 // writer emits each record as one write() of the complete line, "\n" included, and a
 // reader keeps only lines that end in "\n" (parseMetrics).
+import { UserError } from "../util/errors.ts";
 export type MetricsRecord = Record<string, unknown>;
 
-export class MetricsError extends Error {
+export class MetricsError extends UserError {
   override name = "MetricsError";
-  userFacing = true;
 }
 
 /**

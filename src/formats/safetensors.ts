@@ -2,6 +2,7 @@
 //   u64 little-endian header length · JSON header · raw little-endian tensor bytes.
 // The header maps names to {dtype, shape, data_offsets: [begin, end)} relative to the
 // data section, plus optional "__metadata__" (string → string). Runtime-agnostic.
+import { UserError } from "../util/errors.ts";
 
 export type SafeDType = "F32" | "BF16" | "F16" | "I32" | "U32" | "I64";
 
@@ -12,9 +13,8 @@ export interface SafeTensor {
   data: Float32Array | Int32Array | Uint32Array | Uint16Array | BigInt64Array;
 }
 
-export class SafetensorsError extends Error {
+export class SafetensorsError extends UserError {
   override name = "SafetensorsError";
-  userFacing = true;
 }
 
 const BYTES: Record<SafeDType, number> = { F32: 4, BF16: 2, F16: 2, I32: 4, U32: 4, I64: 8 };

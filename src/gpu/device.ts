@@ -1,6 +1,7 @@
 // Adapter and device acquisition, the same in Deno and in the browser.
 // We ask for every optional feature the kernels can use and raise the limits the
 // model needs as far as the adapter allows, then describe what we got in one line.
+import { UserError } from "../util/errors.ts";
 
 export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
@@ -27,10 +28,9 @@ export interface Gpu {
   uncaptured: string | null;
 }
 
-/** Errors meant for the user: the CLI prints the message alone, without a stack. */
-export class GpuError extends Error {
+/** WebGPU errors a user can act on (no adapter, a limit, a kernel that does not fit). */
+export class GpuError extends UserError {
   override name = "GpuError";
-  userFacing = true;
 }
 
 export const WANTED_FEATURES = ["shader-f16", "subgroups", "timestamp-query"] as const;

@@ -1,6 +1,7 @@
 // The small file interface the runtime-agnostic library uses. Deno code passes
 // denoFiles (src/io/deno_files.ts); the browser passes an implementation built on
 // fetch + IndexedDB. Paths are '/'-separated strings relative to the store's root.
+import { UserError } from "../util/errors.ts";
 
 export interface FileStore {
   /** Whole file as bytes; rejects with FileNotFound when it does not exist. */
@@ -14,9 +15,8 @@ export interface FileStore {
   remove?(path: string): Promise<void>;
 }
 
-export class FileNotFound extends Error {
+export class FileNotFound extends UserError {
   override name = "FileNotFound";
-  userFacing = true;
   constructor(readonly path: string, hint = "") {
     super(`file not found: ${path}${hint ? ` (${hint})` : ""}`);
   }

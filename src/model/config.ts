@@ -4,6 +4,7 @@
 // parameter and FLOP counts the training loop and the report use.
 //
 // Runtime-agnostic: no Deno.* here, the browser lab imports this unchanged.
+import { UserError } from "../util/errors.ts";
 
 export interface GPTConfig {
   /** Longest sequence the model is trained on (rotary table length). */
@@ -19,10 +20,8 @@ export interface GPTConfig {
 }
 
 /** A config that cannot describe a GPT; the message names the field to change. */
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   override name = "ConfigError";
-  /** Shown to the user as is (no stack), like the CLI's other usage errors. */
-  userFacing = true;
 }
 
 /** nanochat's width per layer (base_train's aspect_ratio) and target head size. */

@@ -7,6 +7,7 @@ import { readF32, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { AdamW, NANOCHAT_ADAMW } from "./adamw.ts";
 import { GradNorm } from "./grad_norm.ts";
 import { Muon } from "./muon.ts";
+import { UserError } from "../util/errors.ts";
 import { adamLrScale } from "./schedule.ts";
 
 export interface OptimizerConfig {
@@ -92,8 +93,8 @@ export class ModelOptimizer {
   loadState(state: { tensors: Map<string, Float32Array>; meta: Record<string, string> }, source = "optimizer state"): void {
     for (const [name, t] of this.stateTensors()) {
       const v = state.tensors.get(name);
-      if (!v) throw Object.assign(new Error(`${source}: missing ${name} (was it saved by a different optimizer setup?)`), { userFacing: true });
-      if (v.length !== t.size) throw Object.assign(new Error(`${source}: ${name} has ${v.length} values, expected ${t.size}`), { userFacing: true });
+      if (!v) throw new UserError(`${source}: missing ${name} (was it saved by a different optimizer setup?)`);
+      if (v.length !== t.size) throw new UserError(`${source}: ${name} has ${v.length} values, expected ${t.size}`);
       writeTensor(t, v);
     }
     this.adamw.step = Number(state.meta.adamw_step ?? 0);

@@ -3,15 +3,15 @@
 // own route and gets index.html; asset names go through the same checks as run files.
 import { fileResponse, HttpError } from "./http.ts";
 import { ASSET_NAME, checkName, mustResolve, realPathOrNull } from "./paths.ts";
+import { UserError } from "../util/errors.ts";
 
 /** The repository root (this file is src/server/static.ts). */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 export const WEB_SRC = `${REPO_ROOT}/web`;
 export const DEFAULT_WEB_DIR = `${REPO_ROOT}/build/web`;
 
-export class WebBuildError extends Error {
+export class WebBuildError extends UserError {
   override name = "WebBuildError";
-  userFacing = true;
 }
 
 /**

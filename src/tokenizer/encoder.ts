@@ -10,11 +10,11 @@
 // Duplicate byte strings (two merges that spell the same bytes) resolve like the Python
 // dict nanochat builds: the later id wins.
 
-import { stickySplitRegex } from "./regex.ts";
+import { stickySplitRegex, walkChunks } from "./regex.ts";
 import { StringTable } from "./string_table.ts";
 import { utf8Bytes } from "./utf8.ts";
 import { PairTable } from "./pair_table.ts";
-import { MinHeap2 } from "./min_heap.ts";
+import { ASCENDING, Heap } from "./heap.ts";
 import { TokenizerError } from "./errors.ts";
 
 const NONE = 0x7fffffff;
@@ -135,20 +135,14 @@ export class BpeEncoder {
 
   /** Appends the ids of `text` (no special tokens recognized) to `out`. */
   encodeInto(text: string, out: number[]): void {
-    const re = this.re, cache = this.cache, n = text.length;
-    re.lastIndex = 0;
-    let start = 0;
-    while (start < n) {
-      if (!re.test(text)) throw new Error(`split regex found no chunk at offset ${start}`);
-      const end = re.lastIndex;
+    walkChunks(this.re, text, (start, end) => {
       const h = StringTable.hash(text, start, end);
-      let i = cache.find(text, start, end, h);
+      let i = this.cache.find(text, start, end, h);
       if (i < 0) i = this.addToCache(text.slice(start, end), h);
       const ids = this.cached[i];
       if (typeof ids === "number") out.push(ids);
       else for (let k = 0; k < ids.length; k++) out.push(ids[k]);
-      start = end;
-    }
+    });
   }
 
   private addToCache(chunk: string, h: number): number {
@@ -202,13 +196,13 @@ export class BpeEncoder {
     const tok = Int32Array.from(bytes);
     const next = new Int32Array(n), prev = new Int32Array(n);
     for (let i = 0; i < n; i++) next[i] = i + 1 < n ? i + 1 : -1, prev[i] = i - 1;
-    const heap = new MinHeap2(n);
+    const heap = new Heap(ASCENDING, n);
     for (let i = 0; i + 1 < n; i++) {
       const r = this.rank(tok[i], tok[i + 1]);
       if (r !== NONE) heap.push(r, i);
     }
     while (heap.size > 0) {
-      const r = heap.topA(), i = heap.topB();
+      const r = heap.topKey(), i = heap.topId();
       heap.pop();
       const j = next[i];
       // Stale when i was absorbed (tok = -1), has no right part, or its pair changed.

@@ -1,6 +1,6 @@
-// Errors about tokenizer input or files. `userFacing` makes the CLIs (runMain) print
-// just the message, without a stack trace.
-export class TokenizerError extends Error {
+// Errors about tokenizer input or files.
+import { UserError } from "../util/errors.ts";
+
+export class TokenizerError extends UserError {
   override name = "TokenizerError";
-  userFacing = true;
 }

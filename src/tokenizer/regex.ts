@@ -52,26 +52,35 @@ export function splitRegex(): RegExp {
   return new RegExp(SPLIT_PATTERN_JS, "gu");
 }
 
-/**
- * A sticky variant for the hot loops (chunk counting, encoding). Chunks tile the text,
- * so `re.test(text)` from lastIndex = end of the previous chunk finds the next one
- * without allocating a match array or a substring; the loops then hash the characters
- * in place. A failed test before the end of the text would mean a gap in the pattern's
- * coverage: the loops report it instead of skipping text.
- */
+/** A sticky variant for walkChunks (each caller keeps its own: lastIndex is state). */
 export function stickySplitRegex(): RegExp {
   return new RegExp(SPLIT_PATTERN_JS, "uy");
 }
 
 /**
- * Calls `fn` for each chunk of `text`, in order. Every character of `text` lands in
- * exactly one chunk (the last alternative `\s+` and the punctuation class cover
- * whatever the others leave), so the chunks concatenate back to `text`.
+ * The one chunk walk, shared by training (chunk counting) and encoding: calls
+ * visit(start, end) with each chunk's UTF-16 range of `text`, in order. Chunks tile the
+ * text (the last alternative `\s+` and the punctuation class cover whatever the others
+ * leave), so `re.test(text)` from lastIndex = end of the previous chunk finds the next one
+ * without allocating a match array or a substring; callers hash the characters in place.
+ * A failed test before the end would mean a gap in the pattern's coverage: it is reported,
+ * never skipped. `re` comes from stickySplitRegex().
  */
-export function forEachChunk(text: string, fn: (chunk: string) => void, re: RegExp = splitRegex()): void {
+export function walkChunks(re: RegExp, text: string, visit: (start: number, end: number) => void): void {
+  const n = text.length;
   re.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) fn(m[0]);
+  let start = 0;
+  while (start < n) {
+    if (!re.test(text)) throw new Error(`split regex found no chunk at offset ${start}`);
+    const end = re.lastIndex;
+    visit(start, end);
+    start = end;
+  }
+}
+
+/** Calls `fn` for each chunk of `text`, in order; the chunks concatenate back to `text`. */
+export function forEachChunk(text: string, fn: (chunk: string) => void, re: RegExp = stickySplitRegex()): void {
+  walkChunks(re, text, (start, end) => fn(text.slice(start, end)));
 }
 
 /** The chunks of `text` as an array (convenient for tests and small inputs). */

@@ -7,10 +7,10 @@
 //      those edits cause; the heap is refreshed lazily (stale counts are re-pushed).
 // No step recounts the corpus, so a merge costs time proportional to where its pair occurs.
 
-import { stickySplitRegex } from "./regex.ts";
+import { stickySplitRegex, walkChunks } from "./regex.ts";
 import { StringTable } from "./string_table.ts";
 import { PairTable, grow } from "./pair_table.ts";
-import { PairHeap } from "./heap.ts";
+import { Heap } from "./heap.ts";
 import { utf8Into } from "./utf8.ts";
 
 /** Distinct chunks and how often each occurs. */
@@ -25,18 +25,13 @@ export class ChunkCounter {
   add(text: string): void {
     this.chars += text.length;
     this.texts++;
-    const re = this.re, table = this.table, n = text.length;
-    re.lastIndex = 0;
-    let start = 0;
-    while (start < n) {
-      if (!re.test(text)) throw new Error(`split regex found no chunk at offset ${start}`);
-      const end = re.lastIndex;
+    const table = this.table;
+    walkChunks(this.re, text, (start, end) => {
       const h = StringTable.hash(text, start, end);
       const i = table.find(text, start, end, h);
       if (i >= 0) this.counts[i]++;
       else this.insert(text.slice(start, end), h, 1);
-      start = end;
-    }
+    });
   }
 
   private insert(chunk: string, h: number, n: number): void {
@@ -159,8 +154,13 @@ export function trainMerges(counter: ChunkCounter, numMerges: number, opts: Trai
     }
   }
 
-  const heap = new PairHeap(() => table.left, () => table.right);
-  for (let p = 0; p < table.size; p++) if (count[p] > 0) heap.push(p, count[p]);
+  // (count, pair): the larger count first; among equal counts the smaller (left, right) pair.
+  const heap = new Heap((ca, ia, cb, ib) => {
+    if (ca !== cb) return ca > cb;
+    const L = table.left;
+    return L[ia] !== L[ib] ? L[ia] < L[ib] : table.right[ia] < table.right[ib];
+  });
+  for (let p = 0; p < table.size; p++) if (count[p] > 0) heap.push(count[p], p);
 
   const merges = new Int32Array(2 * numMerges);
   const mergeCounts = new Float64Array(numMerges);
@@ -170,12 +170,12 @@ export function trainMerges(counter: ChunkCounter, numMerges: number, opts: Trai
   const created: number[] = [];
 
   while (done < numMerges && heap.size > 0) {
-    const p = heap.topPair(), snap = heap.topCount();
+    const p = heap.topId(), snap = heap.topKey();
     heap.pop();
     const live = count[p];
     if (live <= 0) continue;
     if (snap !== live) {
-      heap.push(p, live); // stale snapshot: requeue with the live count
+      heap.push(live, p); // stale snapshot: requeue with the live count
       continue;
     }
     const a = table.left[p], b = table.right[p], t = 256 + done;
@@ -226,7 +226,7 @@ export function trainMerges(counter: ChunkCounter, numMerges: number, opts: Trai
     where[p] = null; // never needed again: the pair is gone from every word
     count[p] = 0;
     // Every pair created now contains T, so it is new: queue it once with its full count.
-    for (const q of created) if (count[q] > 0) heap.push(q, count[q]);
+    for (const q of created) if (count[q] > 0) heap.push(count[q], q);
     done++;
     if (opts.onProgress && performance.now() - lastReport >= every) {
       lastReport = performance.now();

@@ -19,6 +19,7 @@ import { type LoopState, runTrainingLoop } from "./loop.ts";
 import { MetricsLog, updateRunStatus, writeRunInfo } from "./deno_metrics.ts";
 import type { ResolvedRunConfig } from "./run_config.ts";
 import { greedySample, SAMPLE_PROMPTS } from "./sample.ts";
+import { UserError } from "../util/errors.ts";
 
 export interface BaseTrainOptions {
   resolved: ResolvedRunConfig;
@@ -37,9 +38,8 @@ export interface BaseTrainResult {
   stopped: boolean;
 }
 
-class TrainError extends Error {
+class TrainError extends UserError {
   override name = "TrainError";
-  userFacing = true;
 }
 
 async function loadRunTokenizer(r: ResolvedRunConfig): Promise<Tokenizer> {

@@ -10,6 +10,7 @@ import type { GPT } from "../model/gpt.ts";
 import type { ModelOptimizer } from "../optim/optimizer.ts";
 import { lrMultiplier, type LrSchedule, muonMomentum } from "../optim/schedule.ts";
 import { type MicroBatch, type StepResult, submitTrainStep } from "./step.ts";
+import { UserError } from "../util/errors.ts";
 
 export interface LoopConfig {
   numIterations: number;
@@ -47,9 +48,8 @@ export interface LoopState {
   lastValBpb: number | null;
 }
 
-export class NonFiniteLossError extends Error {
+export class NonFiniteLossError extends UserError {
   override name = "NonFiniteLossError";
-  userFacing = true;
 }
 
 function formatDuration(s: number): string {
