@@ -105,8 +105,8 @@ runMain(async (args) => {
     cwd: ROOT,
     stdout: "piped",
     stderr: "inherit",
-    // Mesa's Vulkan driver warns without a runtime dir; NO_COLOR keeps the summary parseable.
-    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    // NO_COLOR keeps the summary parseable (acquireGpu quiets Mesa's runtime-dir warning itself).
+    env: { NO_COLOR: "1" },
   }).spawn();
   let passed = 0, failed = 0, sawSummary = false, tail = "";
   const decoder = new TextDecoder();

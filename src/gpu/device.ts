@@ -117,7 +117,34 @@ async function pickAdapter(gpu: GPU, opts: AcquireOptions): Promise<GPUAdapter> 
   return match;
 }
 
+/**
+ * Under Deno on Linux, requesting an adapter makes the Vulkan stack probe for a Wayland
+ * display; with XDG_RUNTIME_DIR unset (headless machines, CI, containers, sudo) libwayland
+ * prints "error: XDG_RUNTIME_DIR is invalid or not set in the environment." for every
+ * probe — six lines per start — although compute needs no display at all. Giving the
+ * process a private, empty runtime directory makes the probe fail quietly (there is no
+ * socket in it). Only when the variable is unset; a session's own value is left alone,
+ * and nothing is filtered out of stderr, so real errors still show.
+ */
+function quietDisplayProbe(): void {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (!deno || deno.build.os !== "linux") return;
+  try {
+    if (deno.env.get("XDG_RUNTIME_DIR") || deno.env.get("WAYLAND_DISPLAY")) return;
+    const uid = deno.uid();
+    const dir = `${deno.env.get("TMPDIR") || "/tmp"}/webgpu-nanochat-runtime-${uid}`;
+    deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = deno.statSync(dir);
+    // Someone else's directory, or one others can write into, is not ours to use.
+    if (!st.isDirectory || st.uid !== uid || ((st.mode ?? 0) & 0o077) !== 0) return;
+    deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // No env or file permissions: the probe just stays noisy.
+  }
+}
+
 export async function acquireGpu(opts: AcquireOptions = {}): Promise<Gpu> {
+  quietDisplayProbe();
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new GpuError(noWebGpuMessage());
   const adapter = await pickAdapter(gpu, opts);

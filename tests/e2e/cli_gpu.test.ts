@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-async function deno(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1", ...env } })
+async function deno(args: string[], env: Record<string, string> = {}, clearEnv = false): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1", ...env }, clearEnv })
     .output();
   const d = new TextDecoder();
   return { code: r.code, out: d.decode(r.stdout), err: d.decode(r.stderr) };
@@ -37,6 +37,15 @@ Deno.test("deno task gpu describes the adapter", async () => {
   const info = JSON.parse(r.out);
   assert.ok(info.description.length > 0);
   assert.ok(info.limits.maxStorageBufferBindingSize >= 128 * 1024 * 1024);
+});
+
+Deno.test("a headless start prints nothing on stderr (no XDG_RUNTIME_DIR lines from the Vulkan stack)", async () => {
+  // What CI, containers and sudo give a process: no XDG_RUNTIME_DIR, no display.
+  const keep = ["PATH", "HOME", "DENO_DIR", "TMPDIR", "VK_ICD_FILENAMES", "VK_DRIVER_FILES"];
+  const env = Object.fromEntries(keep.flatMap((k) => (Deno.env.get(k) ? [[k, Deno.env.get(k)!]] : [])));
+  const r = await deno(["run", "-A", "src/cli/gpu.ts"], env, true);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, "", "stderr of a successful 'deno task gpu'");
 });
 
 Deno.test("an unknown flag is a usage error naming the flag", async () => {

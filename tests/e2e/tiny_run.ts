@@ -26,7 +26,7 @@ export function tinyTrainArgs(tmp: string, run: string, opts: TinyRunOptions = {
 export async function trainTiny(tmp: string, run: string, opts: TinyRunOptions = {}): Promise<string> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: tinyTrainArgs(tmp, run, opts), cwd: ROOT, stdout: "piped", stderr: "piped",
-    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    env: { NO_COLOR: "1" },
   }).output();
   const out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
   if (r.code !== 0) throw new Error(`train ${run} failed (exit ${r.code}):\n${out}`);
