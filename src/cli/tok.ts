@@ -7,7 +7,8 @@ import { capTexts } from "../tokenizer/train.ts";
 import { CountingPool } from "../tokenizer/pool.ts";
 import { DEFAULT_TOKENIZER_DIR, loadTokenizer, saveTokenizer } from "../tokenizer/store.ts";
 import { SAMPLE_TEXTS } from "../tokenizer/sample_texts.ts";
-import { DEFAULT_DATA_DIR, type DocBatches, listShards, shardBatches, shardReader, textFileBatches } from "../tokenizer/deno_sources.ts";
+import { DEFAULT_DATA_DIR, type DocBatches, listShards, shardBatches, textFileBatches } from "../data/deno_documents.ts";
+import { readShardFile } from "../data/deno_source.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const USAGE = `usage: deno task tok <command> [flags]   (deno task tok <command> --help for its flags)
@@ -52,17 +53,11 @@ async function train(args: string[]): Promise<void> {
     sourceName = inputs.length === 1 ? inputs[0] : `${inputs.length} files`;
   } else {
     const shards = await listShards(dataDir);
-    const read = await shardReader();
     if (shards.val === null) {
       throw new UsageError(`no parquet shards in ${dataDir} and no --input files: download shards ('deno task data') or pass --input FILE.txt`);
     }
-    if (!read) {
-      throw new UsageError(
-        `found parquet shards in ${dataDir}, but the parquet reader (src/data/parquet.ts, readTextBatches) is not built yet; pass --input FILE.txt instead`,
-      );
-    }
     if (shards.train.length === 0) throw new UsageError(`only one shard in ${dataDir}: the last shard is validation, so there is no training shard`);
-    source = shardBatches(dataDir, read);
+    source = shardBatches(dataDir);
     sourceName = `${shards.train.length} train shards in ${dataDir}`;
   }
 
@@ -125,17 +120,14 @@ async function evaluate(args: string[]): Promise<void> {
   const texts: [string, string][] = Object.entries(SAMPLE_TEXTS);
   const dataDir = resolve(f["data-dir"]);
   const shards = await listShards(dataDir);
-  const read = await shardReader();
-  if (shards.val && read) {
+  if (shards.val) {
     for (const [kind, path] of [["fwe-train", shards.train[0]], ["fwe-val", shards.val]] as const) {
       if (!path) continue;
-      for await (const group of read(path)) {
+      for await (const group of readShardFile(path)) {
         texts.push([kind, group.join("\n")]);
         break; // first row group only
       }
     }
-  } else if (shards.val) {
-    console.log(`(shards found in ${dataDir}, but src/data/parquet.ts is not built yet: fwe-train / fwe-val rows skipped)`);
   } else {
     console.log(`(no shards in ${dataDir}: fwe-train / fwe-val rows skipped)`);
   }

@@ -3,7 +3,7 @@
 // they are missing, then trains configs/tiny.ts on the first WebGPU adapter.
 import { listShardFiles } from "../data/deno_shards.ts";
 import { acquireGpu } from "../gpu/device.ts";
-import { trainBase } from "../train/base.ts";
+import { trainBase } from "../train/deno_base.ts";
 import { loadPresetConfig } from "../train/presets.ts";
 import { DEFAULT_RUN_CONFIG, resolveRunConfig, type RunConfig } from "../train/run_config.ts";
 import { type FlagTable, parseFlags, runMain, UsageError } from "./args.ts";

@@ -5,6 +5,7 @@
 // seek+read pairs are queued one after another instead of interleaving.
 
 import { DataError, FIX_SHARD } from "./errors.ts";
+import { openShard, type ParquetShard, readTextBatches } from "./parquet.ts";
 import type { ShardSource } from "./sources.ts";
 
 export async function fileSource(path: string): Promise<ShardSource> {
@@ -58,3 +59,13 @@ export async function fileSource(path: string): Promise<ShardSource> {
 
 /** OpenShard for local paths (what createLoader takes in Deno). */
 export const openLocalShard = (path: string): Promise<ShardSource> => fileSource(path);
+
+/** A local shard file, opened and its footer read. */
+export async function openShardFile(path: string): Promise<ParquetShard> {
+  return openShard(await fileSource(path));
+}
+
+/** The `text` column of a local shard, one row group at a time. */
+export async function* readShardFile(path: string, opts: { rowGroups?: Iterable<number> } = {}): AsyncGenerator<string[]> {
+  yield* readTextBatches(await fileSource(path), opts);
+}

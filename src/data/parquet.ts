@@ -127,18 +127,18 @@ export class ParquetShard {
   }
 }
 
-/** Anything readTextBatches accepts: a path (Deno), a URL, a File/Blob, bytes or a ready source. */
+/**
+ * Anything readTextBatches accepts: an http(s) URL, a File/Blob, bytes or a ready source.
+ * Local files are a source too: fileSource(path) in deno_source.ts (Deno-only, so the
+ * browser bundle never carries it).
+ */
 export type ShardInput = string | URL | Blob | Uint8Array | ArrayBuffer | ShardSource;
 
-/**
- * A ShardSource for any input. Local paths load deno_source.ts on demand (computed URL,
- * so bundlers leave it out): the browser passes URLs, Files or sources instead.
- */
+/** A ShardSource for any input. */
 export async function openSource(input: ShardInput): Promise<ShardSource> {
   if (input instanceof URL || (typeof input === "string" && /^https?:\/\//.test(input))) return urlSource(input);
   if (typeof input === "string") {
-    const mod = await import(new URL("./deno_source.ts", import.meta.url).href) as typeof import("./deno_source.ts");
-    return mod.fileSource(input);
+    throw new DataError(`${input}: a local path is read through fileSource() of src/data/deno_source.ts (Deno), not by URL`, input);
   }
   if (input instanceof Uint8Array || input instanceof ArrayBuffer) return bytesSource(input);
   if (typeof Blob !== "undefined" && input instanceof Blob) return blobSource(input);
@@ -156,8 +156,8 @@ export async function openShard(input: ShardInput): Promise<ParquetShard> {
 }
 
 /**
- * The `text` column one row group at a time (the contract src/tokenizer/deno_sources.ts
- * expects). `rowGroups` picks which ones, e.g. the rank-strided r, r+W, ...
+ * The `text` column one row group at a time. `rowGroups` picks which ones, e.g. the
+ * rank-strided r, r+W, ...
  */
 export async function* readTextBatches(input: ShardInput, opts: { rowGroups?: Iterable<number> } = {}): AsyncGenerator<string[]> {
   const shard = await openShard(input);

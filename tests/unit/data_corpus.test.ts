@@ -5,7 +5,7 @@ import { brownParagraphs, detokenize, groupParagraphs, untag } from "../../src/d
 import { DEFAULT_CORPUS_OPTIONS, planCorpus } from "../../src/data/corpus.ts";
 import { locateCorpus, readCorpusFiles } from "../../src/data/deno_corpus.ts";
 import { prepareCorpus } from "../../src/data/prepare.ts";
-import { readTextBatches } from "../../src/data/parquet.ts";
+import { readShardFile } from "../../src/data/deno_source.ts";
 import { zstdCompressor } from "../../src/data/zstd_node.ts";
 import { denoFiles } from "../../src/io/deno_files.ts";
 import { ROOT, withTempDir } from "../fixtures/data/helpers.ts";
@@ -83,7 +83,7 @@ Deno.test("corpus: prepareCorpus writes readable shards + manifest, then says al
     const plan = planCorpus(await readCorpusFiles(corpus));
     for (const [i, s] of plan.shards.entries()) {
       const back: string[] = [];
-      for await (const batch of readTextBatches(`${dir}/${s.name}`)) back.push(...batch);
+      for await (const batch of readShardFile(`${dir}/${s.name}`)) back.push(...batch);
       assert.deepEqual(back, s.docs, `${s.name} reads back exactly`);
       assert.equal((await Deno.stat(`${dir}/${s.name}`)).size, first.manifest.shards[i].bytes);
     }

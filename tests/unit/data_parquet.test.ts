@@ -2,9 +2,9 @@
 // snappy, zstd) read back exactly, row group by row group, from bytes, Blobs, local
 // files and HTTP ranges; bad files give errors that name the file and the problem.
 import assert from "node:assert/strict";
-import { openShard, ParquetShard, readTextBatches } from "../../src/data/parquet.ts";
+import { ParquetShard, readTextBatches } from "../../src/data/parquet.ts";
 import { blobSource, bytesSource, urlSource } from "../../src/data/sources.ts";
-import { fileSource } from "../../src/data/deno_source.ts";
+import { fileSource, openShardFile, readShardFile } from "../../src/data/deno_source.ts";
 import { encodeShard } from "../../src/data/shard_writer.ts";
 import { DataError } from "../../src/data/errors.ts";
 import { makeDocs, shardBytes, withTempDir } from "../fixtures/data/helpers.ts";
@@ -56,10 +56,10 @@ Deno.test("parquet: readTextBatches from a local path, a Blob, bytes and an HTTP
       return out;
     };
     const expected = [docs.slice(0, 128), docs.slice(128, 256), docs.slice(256)];
-    assert.deepEqual(await collect(readTextBatches(path)), expected);
+    assert.deepEqual(await collect(readShardFile(path)), expected);
     assert.deepEqual(await collect(readTextBatches(new Blob([bytes as Uint8Array<ArrayBuffer>]))), expected);
     assert.deepEqual(await collect(readTextBatches(bytes)), expected);
-    assert.deepEqual(await collect(readTextBatches(path, { rowGroups: [2, 0] })), [expected[2], expected[0]]);
+    assert.deepEqual(await collect(readShardFile(path, { rowGroups: [2, 0] })), [expected[2], expected[0]]);
 
     const ranges: string[] = [];
     await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
@@ -126,9 +126,9 @@ Deno.test("parquet: truncated, corrupt, non-parquet and text-less files give err
     for (const [name, data, problem] of cases) {
       const path = `${dir}/${name}`;
       await Deno.writeFile(path, data);
-      await rejectsWith(openShard(path), path, problem);
+      await rejectsWith(openShardFile(path), path, problem);
     }
-    await rejectsWith(openShard(`${dir}/missing.parquet`), `${dir}/missing.parquet`, /no such shard file/);
+    await rejectsWith(openShardFile(`${dir}/missing.parquet`), `${dir}/missing.parquet`, /no such shard file/);
 
     // Garbage inside a row group's pages: the footer is fine, so the error comes from
     // that row group, naming it.
@@ -139,7 +139,7 @@ Deno.test("parquet: truncated, corrupt, non-parquet and text-less files give err
     for (let i = start + 40; i < start + Number(meta.total_compressed_size) - 8; i++) bad[i] ^= 0x5a;
     const path = `${dir}/corrupt.parquet`;
     await Deno.writeFile(path, bad);
-    const opened = await openShard(path);
+    const opened = await openShardFile(path);
     assert.deepEqual(await opened.readRowGroup(0), makeDocs(600).slice(0, 128));
     await rejectsWith(opened.readRowGroup(2), path, /row group 2 of 5 cannot be decoded .*: the file is corrupt/);
     opened.close();

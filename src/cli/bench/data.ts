@@ -10,9 +10,8 @@
 import { parseFlags, UsageError } from "../args.ts";
 import { denoFiles } from "../../io/deno_files.ts";
 import { createLoader, type LoaderOptions, type TokenizerLike } from "../../data/loader.ts";
-import { openLocalShard } from "../../data/deno_source.ts";
+import { openLocalShard, openShardFile } from "../../data/deno_source.ts";
 import { listShardFiles, localSplit, resolveDataDir } from "../../data/deno_shards.ts";
-import { openShard } from "../../data/parquet.ts";
 import { prepareCorpus } from "../../data/prepare.ts";
 import { locateCorpus, readCorpusFiles } from "../../data/deno_corpus.ts";
 import { zstdCompressor } from "../../data/zstd_node.ts";
@@ -110,7 +109,7 @@ export async function main(args: string[]): Promise<void> {
     let chars = 0, docs = 0;
     const t0 = performance.now();
     for (const path of train) {
-      const shard = await openShard(path);
+      const shard = await openShardFile(path);
       for (let g = 0; g < shard.numRowGroups; g++) for (const d of await shard.readRowGroup(g)) chars += d.length, docs++;
       shard.close();
     }
@@ -132,7 +131,7 @@ export async function main(args: string[]): Promise<void> {
 
     const firstShardTexts = async () => {
       const out: string[] = [];
-      const s = await openShard(train[0]);
+      const s = await openShardFile(train[0]);
       for (let g = 0; g < s.numRowGroups; g++) out.push(...await s.readRowGroup(g));
       s.close();
       return out;

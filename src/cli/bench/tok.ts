@@ -10,7 +10,7 @@ import { parseFlags, UsageError } from "../args.ts";
 import { Tokenizer } from "../../tokenizer/tokenizer.ts";
 import { ChunkCounter, trainMerges } from "../../tokenizer/train.ts";
 import { CountingPool, EncoderPool, type FlatIds } from "../../tokenizer/pool.ts";
-import { paragraphDocuments } from "../../tokenizer/deno_sources.ts";
+import { paragraphDocuments } from "../../data/deno_documents.ts";
 import { Tiktoken } from "js-tiktoken/lite";
 import cl100kRanks from "js-tiktoken/ranks/cl100k_base";
 

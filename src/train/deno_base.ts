@@ -1,4 +1,4 @@
-// `deno task train base`: pretraining on the parquet shards (Deno-only). Wires the
+// DENO-ONLY: `deno task train base`, pretraining on the parquet shards. Wires the
 // pieces together — config, tokenizer, loaders, model, optimizer, checkpoints, metrics —
 // and hands the steps to the shared loop (src/train/loop.ts).
 import { createLocalLoader } from "../data/deno_shards.ts";
