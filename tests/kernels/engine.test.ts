@@ -87,6 +87,10 @@ Deno.test({
       const three = await collect(engine.generate(prompt, { maxTokens: 24, temperature: 0, numSamples: 3 }));
       for (let r = 0; r < 3; r++) assert.deepEqual(three.map((c) => c.tokens[r]), full, `prompt of ${len}: row ${r} of 3`);
     }
+    // Every prompt re-aims the same sharing ops (made once per row count, freed with the cache).
+    const shared = await engine.cache.shareRow0Ops(3, 5);
+    assert.equal(await engine.cache.shareRow0Ops(3, 7), shared);
+    assert.equal(shared.length, 2 * GQA.n_layer);
     // Sampling: the seed fixes every row; rows differ from each other; another seed differs.
     const prompt = randomPrompt(GQA, 9, 1);
     const sample = async (seed: number) =>
