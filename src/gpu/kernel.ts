@@ -153,6 +153,18 @@ async function fetchSource(url: string): Promise<string> {
   return await response.text();
 }
 
+/**
+ * Forgets the source and the compiled pipelines of one kernel file on this device, so the
+ * next loadKernel reads the file again. For tools that change a kernel's source in place
+ * (mutation testing); ops bound earlier keep their old pipelines.
+ */
+export function clearKernelCache(gpu: Gpu, url: URL | string): void {
+  const key = String(url);
+  sourceCache.delete(key);
+  const cache = pipelineCache.get(gpu.device);
+  for (const k of [...(cache?.keys() ?? [])]) if (k.startsWith(`${key}#`)) cache!.delete(k);
+}
+
 export function kernelFileName(url: URL | string): string {
   const s = String(url);
   return s.slice(s.lastIndexOf("/") + 1).replace(/\?.*$/, "");
