@@ -113,25 +113,27 @@ Deno.test("loader: rank r of W reads row groups r, r+W, ... of each shard; ranks
   });
 });
 
+/** The documents a loader yields, in order (B=1, T=1: the stream is consumed whole but for <= 1 token). */
+async function docsOfEpochs(paths: string[], seed: number | null, epochs: number): Promise<string[]> {
+  const loader = await createLoader(base(paths, { seed, B: 1, T: 1, maxEpochs: epochs }));
+  const toks: number[] = [];
+  for await (const b of loader) toks.push(b.inputs[0], b.targets[0]);
+  const dec = new TextDecoder();
+  const docs: string[] = [];
+  let cur: number[] | null = null;
+  for (const t of toks) {
+    if (t === 256) {
+      if (cur) docs.push(dec.decode(new Uint8Array(cur)));
+      cur = [];
+    } else cur!.push(t);
+  }
+  if (cur && cur.length) docs.push(dec.decode(new Uint8Array(cur)));
+  return docs;
+}
+
 Deno.test("loader: a seed gives a deterministic shuffled order that is a permutation of the documents, new each epoch", async () => {
   await fixture(async (paths) => {
-    const docsOfEpoch = async (seed: number | null, epochs: number) => {
-      // B=1, T=1 takes 2 tokens per batch: the stream is consumed whole but for <= 1 token.
-      const loader = await createLoader(base(paths, { seed, B: 1, T: 1, maxEpochs: epochs }));
-      const toks: number[] = [];
-      for await (const b of loader) toks.push(b.inputs[0], b.targets[0]);
-      const dec = new TextDecoder();
-      const docs: string[] = [];
-      let cur: number[] | null = null;
-      for (const t of toks) {
-        if (t === 256) {
-          if (cur) docs.push(dec.decode(new Uint8Array(cur)));
-          cur = [];
-        } else cur!.push(t);
-      }
-      if (cur && cur.length) docs.push(dec.decode(new Uint8Array(cur)));
-      return docs;
-    };
+    const docsOfEpoch = (seed: number | null, epochs: number) => docsOfEpochs(paths, seed, epochs);
     const all = SHARDS.flat();
     const plain = await docsOfEpoch(null, 1);
     assert.deepEqual(plain.slice(0, -1), all.slice(0, -1));
@@ -145,6 +147,20 @@ Deno.test("loader: a seed gives a deterministic shuffled order that is a permuta
     assert.equal(e2.length, all.length);
     for (const d of e2.slice(0, -1)) assert.ok(all.includes(d), "epoch 2 repeats the same documents");
     assert.notDeepEqual(await docsOfEpoch(12, 1), e1, "another seed, another order");
+  });
+});
+
+Deno.test("loader: inside one shard, a seed shuffles the row groups anew each epoch, each epoch visiting every row group once", async () => {
+  const docs = makeDocs(6 * RG, "s");
+  await withTempDir(async (dir) => {
+    const paths = await writeShards(dir, [docs], RG);
+    const got = await docsOfEpochs(paths, 5, 3);
+    const groupOf = (d: string) => Math.floor(docs.indexOf(d) / RG);
+    const orders = [0, 1, 2].map((e) => got.slice(e * docs.length, (e + 1) * docs.length).filter((_, i) => i % RG === 0).map(groupOf));
+    for (const o of orders) assert.deepEqual([...o].sort(), [0, 1, 2, 3, 4, 5], `each epoch visits every row group once: ${o}`);
+    assert.notDeepEqual(orders[0], [0, 1, 2, 3, 4, 5], "shuffled");
+    assert.notDeepEqual(orders[1], orders[0], "epoch 2 has another row-group order");
+    assert.notDeepEqual(orders[2], orders[1], "epoch 3 has another row-group order");
   });
 });
 

@@ -36,7 +36,7 @@ export const trainRecord = (step: number) => ({ type: "train", step, loss: 5 - s
  *   gamma/   metrics.jsonl only, old, a torn last line and a bad complete line
  *   delta/   run.json → the secret file; metrics.jsonl → the secret file
  *   eps/     finished run.json; metrics.jsonl is a directory
- *   evil     → outside/ ;  etc → /etc ;  notarun/ (no run files)
+ *   evil     → outside/ ;  etc → /etc ;  sib → runs-private/sib (a sibling whose name starts with "runs") ;  notarun/ (no run files)
  * outside/secret.txt, outside/step_000009/ ; web/ index.html, assets/app-abcdef12.js, assets/_helpers-abcdef12.js,
  *   leak.txt → secret, .env (holding the secret: dot files are never served)
  */
@@ -86,6 +86,11 @@ export async function makeFixture(): Promise<Fixture> {
 
   await Deno.symlink(outside, `${runsDir}/evil`);
   await Deno.symlink("/etc", `${runsDir}/etc`);
+  // A sibling of runs/ whose name starts with "runs": a prefix test without the "/" would let it in.
+  const sibling = `${root}/runs-private/sib`;
+  await writeRunInfo(sibling, { name: "sib", stage: "base", config: { secret }, adapter: secret, started_at: old.toISOString(), status: "finished", step: 1 });
+  await Deno.writeTextFile(`${sibling}/metrics.jsonl`, formatMetricsLine({ type: "train", step: 0, loss: 1, secret }));
+  await Deno.symlink(sibling, `${runsDir}/sib`);
   await Deno.mkdir(`${runsDir}/notarun`);
 
   await Deno.mkdir(`${webDir}/assets`, { recursive: true });

@@ -43,6 +43,8 @@ const RAW_TARGETS = [
 
 /** Sent with fetch (after its URL normalisation these are still hostile). */
 const FETCH_CASES: [string, RequestInit?][] = [
+  ["/api/runs/sib"],
+  ["/api/runs/sib/metrics"],
   ["/api/runs/evil"],
   ["/api/runs/evil/metrics"],
   ["/api/runs/evil/metrics/events"],

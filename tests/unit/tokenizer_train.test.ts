@@ -129,6 +129,9 @@ Deno.test("train: documents are cropped to doc_cap and reading stops after max_c
   assert.deepEqual([...capTexts(["abcdef", "gh", "ijkl", "mn"], 4, 7)], ["abcd", "gh", "ijkl"]);
   // a crop never splits a surrogate pair
   assert.equal(cropText("ab😀c", 3), "ab");
+  // right after a two-unit character the crop keeps it whole
+  assert.equal(cropText("ab😀c", 4), "ab😀");
+  assert.equal(cropText("😀😀", 3), "😀");
   const t = Tokenizer.train(["xyxyxyxyxy", "zzzz"], 256 + 3 + SPECIALS, { docCap: 4, maxChars: 3 });
   assert.equal(t.trainInfo!.texts, 1);
   assert.equal(t.trainInfo!.chars, 4);

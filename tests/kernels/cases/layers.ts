@@ -5,7 +5,7 @@
 // loss and its gradients (observed ~1e-7).
 import type { Gpu } from "../../../src/gpu/device.ts";
 import { type Op, runOps } from "../../../src/gpu/kernel.ts";
-import { createTensor, fillTensorBits, NAN_BITS, readF32, type Tensor, uploadTensor } from "../../../src/gpu/tensor.ts";
+import { createTensor, fillTensorBits, NAN_BITS, readF32, type Tensor, uploadTensor, writeTensor } from "../../../src/gpu/tensor.ts";
 import { LmHeadLoss } from "../../../src/nn/cross_entropy.ts";
 import { addOp, relu2BackwardOp, relu2ForwardOp } from "../../../src/nn/elementwise.ts";
 import { EmbeddingBackward, embeddingForwardOp } from "../../../src/nn/embedding.ts";
@@ -36,11 +36,16 @@ async function finish(gpu: Gpu, ops: Op[], pairs: [Tensor, ArrayLike<number>][],
   return { relErr: err, bound: BOUND };
 }
 
-async function rmsnormCase(gpu: Gpu, rows: number, D: number) {
+/** slack: outputs get one more (poisoned) row than `rows`, which must stay untouched. */
+async function rmsnormCase(gpu: Gpu, rows: number, D: number, scale = 3, slack = false) {
   const rng = freshRng();
-  const x = randomF32(rng, rows * D, 3), dy = randomF32(rng, rows * D), dx0 = randomF32(rng, rows * D);
+  const x = randomF32(rng, rows * D, scale), dy = randomF32(rng, rows * D), dx0 = randomF32(rng, rows * D);
   const tx = uploadTensor(gpu, x), tdy = uploadTensor(gpu, dy), tdxAcc = uploadTensor(gpu, dx0);
-  const ty = poisoned(gpu, [rows * D], "y"), trstd = poisoned(gpu, [rows], "rstd"), tdx = poisoned(gpu, [rows * D], "dx");
+  const out = slack ? rows + 1 : rows;
+  const ty = poisoned(gpu, [out * D], "y"), trstd = poisoned(gpu, [out], "rstd"), tdx = poisoned(gpu, [out * D], "dx");
+  // The extra row holds a finite sentinel (NaN could come back as NaN from a stray write).
+  const SENTINEL = 7.25;
+  if (slack) for (const [t, n] of [[ty, D], [trstd, 1], [tdx, D]] as const) writeTensor(t, new Float32Array(n).fill(SENTINEL), rows * n);
   const ops = [
     await rmsnormForwardOp(gpu, { x: tx, y: ty, rstd: trstd }, { rows, D }),
     await rmsnormBackwardOp(gpu, { x: tx, rstd: trstd, dy: tdy, dx: tdx }, { rows, D }),
@@ -48,6 +53,15 @@ async function rmsnormCase(gpu: Gpu, rows: number, D: number) {
   ];
   const ref = rmsnormForward(x, rows, D);
   const dref = rmsnormBackward(dy, x, ref.rstd, rows, D);
+  if (slack) {
+    await runOps(gpu, ops);
+    const [y, rstd, dx] = [await readF32(ty), await readF32(trstd), await readF32(tdx)];
+    const tails = [y.subarray(rows * D), rstd.subarray(rows), dx.subarray(rows * D)];
+    const touched = tails.reduce((n, t) => n + t.filter((v) => v !== SENTINEL).length, 0);
+    const err = Math.max(relErr(y.subarray(0, rows * D), ref.y), relErr(rstd.subarray(0, rows), ref.rstd), relErr(dx.subarray(0, rows * D), dref));
+    for (const t of [tx, tdy, tdxAcc, ty, trstd, tdx]) t.destroy();
+    return { relErr: touched ? Infinity : err, bound: BOUND, detail: touched ? `${touched} values written past the last row` : undefined };
+  }
   return finish(gpu, ops, [[ty, ref.y], [trstd, ref.rstd], [tdx, dref], [tdxAcc, dref.map((v, i) => v + dx0[i])]], [tx, tdy, tdxAcc, ty, trstd, tdx]);
 }
 
@@ -113,10 +127,12 @@ async function embeddingDeterminismCase(gpu: Gpu) {
   return { relErr: same ? 0 : Infinity, bound: BOUND, detail: same ? "bitwise identical" : "runs differ" };
 }
 
-async function lmHeadCase(gpu: Gpu, N: number, C: number, V: number, chunkRows: number, ignoreEvery: number) {
+async function lmHeadCase(gpu: Gpu, N: number, C: number, V: number, chunkRows: number, ignoreEvery: number, edgeTargets = false) {
   const rng = freshRng();
   const x = randomF32(rng, N * C), w = randomF32(rng, V * C, 2); // large logits exercise the softcap
-  const targets = Int32Array.from({ length: N }, (_, i) => (ignoreEvery && i % ignoreEvery === 1 ? -1 : rng.int(V)));
+  // edgeTargets: ids 0 and V−1 on alternate rows, where an off-by-one in the target's bounds would show.
+  const pick = (i: number) => (edgeTargets ? (i % 2 ? V - 1 : 0) : rng.int(V));
+  const targets = Int32Array.from({ length: N }, (_, i) => (ignoreEvery && i % ignoreEvery === 1 ? -1 : pick(i)));
   const dw0 = randomF32(rng, V * C);
   const tx = uploadTensor(gpu, x), tw = uploadTensor(gpu, w), tt = uploadTensor(gpu, targets), tdw = uploadTensor(gpu, dw0);
   const losses = poisoned(gpu, [N], "losses"), loss = poisoned(gpu, [1], "loss"), tdx = poisoned(gpu, [N * C], "dx");
@@ -164,6 +180,10 @@ export const layerCases: KernelCase[] = [
   { name: "rmsnorm fwd/bwd rows=37 D=65", run: (gpu) => rmsnormCase(gpu, 37, 65) },
   { name: "rmsnorm (QK-norm) rows=96 D=16", run: (gpu) => rmsnormCase(gpu, 96, 16) },
   { name: "rmsnorm rows=8 D=384", run: (gpu) => rmsnormCase(gpu, 8, 384) },
+  // |x| ~ 1e-4: mean(x²) is near eps, so the eps (and its sign) changes the output.
+  { name: "rmsnorm tiny activations rows=5 D=64 (eps matters)", run: (gpu) => rmsnormCase(gpu, 5, 64, 1e-4) },
+  // More rows than one grid dimension holds: a 2-D grid with one workgroup past the last row.
+  { name: "rmsnorm rows=65537 D=2 (2-D dispatch grid; nothing written past the last row)", run: (gpu) => rmsnormCase(gpu, 65537, 2, 3, true) },
   { name: "rotary fwd/bwd B=2 T=7 heads=3 hd=16", run: (gpu) => rotaryCase(gpu, 2, 7, 3, 16, 0) },
   { name: "rotary fwd/bwd pos offset 5, hd=2", run: (gpu) => rotaryCase(gpu, 1, 4, 2, 2, 5) },
   { name: "add, relu² fwd/bwd n=1", run: (gpu) => elementwiseCase(gpu, 1) },
@@ -172,6 +192,7 @@ export const layerCases: KernelCase[] = [
   { name: "embedding backward is bitwise deterministic", run: (gpu) => embeddingDeterminismCase(gpu) },
   { name: "lm_head+softcap+CE N=13 C=24 V=37, 1 chunk", run: (gpu) => lmHeadCase(gpu, 13, 24, 37, 13, 0) },
   { name: "lm_head+softcap+CE N=23 C=16 V=300, chunks of 5, ignore −1", run: (gpu) => lmHeadCase(gpu, 23, 16, 300, 5, 4) },
+  { name: "lm_head+softcap+CE targets 0 and V−1 (N=12 C=8 V=37)", run: (gpu) => lmHeadCase(gpu, 12, 8, 37, 12, 5, true) },
   { name: "kv cache append + broadcast + decode append, exact (rows=3 capacity=20 width=24 T=7)", run: (gpu) => kvCacheCase(gpu, 3, 20, 24, 7) },
   { name: "kv cache, one row (rows=1 capacity=9 width=8 T=8)", run: (gpu) => kvCacheCase(gpu, 1, 9, 8, 8) },
 ];
