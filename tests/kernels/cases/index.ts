@@ -1,6 +1,7 @@
 // Every kernel case, in one list, for the Deno tests and the Chromium page alike.
 import type { KernelCase } from "../harness.ts";
 import { attentionCases } from "./attention.ts";
+import { boundsCases } from "./bounds.ts";
 import { layerCases } from "./layers.ts";
 import { matmulCases } from "./matmul.ts";
 import { optimCases } from "./optim.ts";
@@ -10,4 +11,5 @@ export const ALL_CASES: Record<string, KernelCase[]> = {
   layers: layerCases,
   optim: optimCases,
   attention: attentionCases,
+  bounds: boundsCases,
 };
