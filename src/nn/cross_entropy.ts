@@ -57,6 +57,7 @@ export class LmHeadLoss {
     requireSize(name, "w", t.w, V * C);
     requireSize(name, "targets", t.targets, N);
     requireSize(name, "losses", t.losses, N);
+    requireSize(name, "loss", t.loss, 1);
     if (t.dx) requireSize(name, "dx", t.dx, N * C);
     if (t.dw) requireSize(name, "dw", t.dw, V * C);
     if (!!t.dx !== !!t.dw) throw new GpuError(`${name}: pass both dx and dw, or neither`);

@@ -34,6 +34,7 @@ export async function sumPartialsOp(
 ): Promise<Op> {
   const name = `${opts.label ?? "sumsq"}.sum(n=${s.n})`;
   requireSize(name, "partials", t.partials, s.n);
+  requireSize(name, "out", t.out, 1);
   const k = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "sum_partials" });
   return gridOp(k.bind({ partials: t.partials, out: t.out }, { n: s.n, offset: 0, alpha: 0, beta: 0 }, name), [1, 1]);
 }
