@@ -193,6 +193,9 @@ export const layerCases: KernelCase[] = [
   { name: "lm_head+softcap+CE N=13 C=24 V=37, 1 chunk", run: (gpu) => lmHeadCase(gpu, 13, 24, 37, 13, 0) },
   { name: "lm_head+softcap+CE N=23 C=16 V=300, chunks of 5, ignore −1", run: (gpu) => lmHeadCase(gpu, 23, 16, 300, 5, 4) },
   { name: "lm_head+softcap+CE targets 0 and V−1 (N=12 C=8 V=37)", run: (gpu) => lmHeadCase(gpu, 12, 8, 37, 12, 5, true) },
+  // More rows than one workgroup's threads (the mean's sum loops) and than one grid dimension (2-D grid).
+  { name: "lm_head+softcap+CE N=300 (the mean loops over rows)", run: (gpu) => lmHeadCase(gpu, 300, 4, 7, 300, 9) },
+  { name: "lm_head+softcap+CE N=65537 C=2 V=3, one chunk (2-D grid)", run: (gpu) => lmHeadCase(gpu, 65537, 2, 3, 65537, 7) },
   { name: "kv cache append + broadcast + decode append, exact (rows=3 capacity=20 width=24 T=7)", run: (gpu) => kvCacheCase(gpu, 3, 20, 24, 7) },
   { name: "kv cache, one row (rows=1 capacity=9 width=8 T=8)", run: (gpu) => kvCacheCase(gpu, 1, 9, 8, 8) },
 ];

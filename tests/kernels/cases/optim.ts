@@ -15,7 +15,7 @@ function scaleBuffer(gpu: Gpu, factor: number) {
   return uploadTensor(gpu, new Float32Array([0, 0, factor, 0]), [4], "grad_scale");
 }
 
-async function adamwCase(gpu: Gpu, shapes: number[][], wd: number, clip: number) {
+async function adamwCase(gpu: Gpu, shapes: number[][], wd: number, clip: number, gradScale = 1) {
   const rng = freshRng();
   const hyper = { ...NANOCHAT_ADAMW, weightDecay: wd };
   const lrs = shapes.map((_, i) => 0.01 * (i + 1));
@@ -28,7 +28,7 @@ async function adamwCase(gpu: Gpu, shapes: number[][], wd: number, clip: number)
   for (let step = 0; step < 5; step++) {
     const lrm = 1 - step * 0.1;
     grads.forEach((g, i) => {
-      const gv = randomF32(rng, host[i].length);
+      const gv = randomF32(rng, host[i].length, gradScale);
       writeTensor(g, gv);
       adamwRefStep(host[i], gv.map((x) => x * clip), states[i], { ...hyper, lr: lrs[i] * lrm });
     });
@@ -55,7 +55,7 @@ async function muonCase(gpu: Gpu, shapes: number[][]) {
   for (let step = 0; step < 5; step++) {
     const mu = 0.85 + 0.02 * step;
     grads.forEach((g, i) => {
-      const gv = randomF32(rng, host[i].length);
+      const gv = randomF32(rng, host[i].length, gradScale);
       writeTensor(g, gv);
       muonRefStep(host[i], gv, states[i], shapes[i][0], shapes[i][1], lr, mu);
     });
@@ -76,6 +76,8 @@ async function muonCase(gpu: Gpu, shapes: number[][]) {
 export const optimCases: KernelCase[] = [
   { name: "adamw 5 steps, 3 groups, no decay", run: (gpu) => adamwCase(gpu, [[7, 13], [64, 32], [1, 1]], 0, 1) },
   { name: "adamw 5 steps, weight decay 0.1, clip factor 0.5", run: (gpu) => adamwCase(gpu, [[17, 9], [33, 5]], 0.1, 0.5) },
+  // |g| ~ 1e-9: sqrt(v) is then near eps = 1e-10, so eps (and where it is added) changes the step.
+  { name: "adamw 5 steps, tiny gradients (eps matters)", run: (gpu) => adamwCase(gpu, [[9, 7]], 0, 1, 1e-9) },
   { name: "muon 5 steps, wide, square and tall matrices", run: (gpu) => muonCase(gpu, [[16, 40], [24, 24], [48, 12]]) },
 ];
 
