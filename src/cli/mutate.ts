@@ -100,6 +100,7 @@ runMain(async (args) => {
     box.destroy().finally(() => Deno.exit(130));
   };
   Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
   const started = performance.now();
   const outcomes: Outcome[] = [];
   const kernels = new KernelWorker(box);
@@ -143,6 +144,7 @@ runMain(async (args) => {
     }
   } finally {
     Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
     kernels.stop();
     await box.destroy();
   }

@@ -33,7 +33,9 @@ export class Sandbox {
   static async create(root: string): Promise<Sandbox> {
     const list = await new Deno.Command("git", { args: ["ls-files", "-co", "--exclude-standard", "-z"], cwd: root, stdout: "piped" }).output();
     if (!list.success) throw new Error(`${root} is not a git checkout (git ls-files failed); mutation testing copies the tracked files`);
+    await removeStaleSandboxes();
     const dir = await Deno.makeTempDir({ prefix: "nanochat-mutate-" });
+    await Deno.writeTextFile(`${dir}/.mutate-owner`, String(Deno.pid));
     for (const rel of new TextDecoder().decode(list.stdout).split("\0").filter(Boolean)) {
       const st = await Deno.lstat(`${root}/${rel}`).catch(() => null);
       if (!st?.isFile) continue;
@@ -75,6 +77,19 @@ export class Sandbox {
 
   async destroy(): Promise<void> {
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Sandboxes left by runs that were killed (their owner process is gone). */
+async function removeStaleSandboxes(): Promise<void> {
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  const entries = await Array.fromAsync(Deno.readDir(tmp)).catch(() => [] as Deno.DirEntry[]);
+  for (const e of entries) {
+    if (!e.isDirectory || !e.name.startsWith("nanochat-mutate-")) continue;
+    const owner = Number(await Deno.readTextFile(`${tmp}/${e.name}/.mutate-owner`).catch(() => "NaN"));
+    if (!Number.isInteger(owner)) continue; // not ours to judge
+    const alive = await Deno.stat(`/proc/${owner}`).then(() => true, () => false);
+    if (!alive) await Deno.remove(`${tmp}/${e.name}`, { recursive: true }).catch(() => {});
   }
 }
 
