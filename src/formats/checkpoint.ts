@@ -53,6 +53,8 @@ export interface CheckpointMeta {
   tokenizer: TokenizerIdentity | null;
   /** The training stage that wrote it (base, mid, sft, rl); "" when unknown (e.g. a nanochat export). */
   stage?: string;
+  /** The checkpoint a chat stage started from, as "run/step_NNNNNN"; "" for a base run. */
+  source?: string;
   created_at: string;
   format_version: number;
 }
@@ -157,8 +159,8 @@ export function encodeCheckpoint(step: number, data: CheckpointData): { name: st
   const m = data.meta;
   const meta: CheckpointMeta = {
     step, model_config: cfg, user_config: m.user_config ?? {}, val_bpb: m.val_bpb ?? null, loader_state: m.loader_state ?? null,
-    rng_state: m.rng_state ?? null, metrics: m.metrics ?? {}, tokenizer: m.tokenizer ?? null,
-    created_at: m.created_at ?? new Date().toISOString(), format_version: CHECKPOINT_FORMAT_VERSION,
+    rng_state: m.rng_state ?? null, metrics: m.metrics ?? {}, tokenizer: m.tokenizer ?? null, stage: m.stage ?? "",
+    source: m.source ?? "", created_at: m.created_at ?? new Date().toISOString(), format_version: CHECKPOINT_FORMAT_VERSION,
   };
   // One line per field: readable, without spreading the loader's token buffer over thousands of lines.
   const text = `{\n${Object.entries(meta).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(",\n")}\n}\n`;
@@ -216,10 +218,11 @@ export function validateMeta(raw: unknown, file: string): CheckpointMeta {
   }
   if (raw.val_bpb !== undefined && raw.val_bpb !== null && typeof raw.val_bpb !== "number") bad("val_bpb", "must be a number or null");
   if (raw.stage !== undefined && typeof raw.stage !== "string") bad("stage", "must be a string");
+  if (raw.source !== undefined && typeof raw.source !== "string") bad("source", "must be a string (run/step_NNNNNN)");
   const r = raw as Partial<CheckpointMeta>;
   return {
     step: r.step!, model_config: cfg, user_config: r.user_config ?? {}, val_bpb: r.val_bpb ?? null, loader_state: r.loader_state ?? null,
-    rng_state: r.rng_state ?? null, metrics: r.metrics ?? {}, tokenizer: r.tokenizer ?? null, stage: r.stage ?? "", created_at: r.created_at ?? "", format_version: r.format_version ?? 0,
+    rng_state: r.rng_state ?? null, metrics: r.metrics ?? {}, tokenizer: r.tokenizer ?? null, stage: r.stage ?? "", source: r.source ?? "", created_at: r.created_at ?? "", format_version: r.format_version ?? 0,
   };
 }
 

@@ -1,7 +1,7 @@
 // Run presets: configs/NAME.ts files that `export default` a partial RunConfig, loaded
 // by name or by path and checked to resolve to a valid run before anything starts.
 // Runtime-agnostic except the file lookups, which check for Deno first.
-import { resolveRunConfig, type RunConfig, RunConfigError } from "./run_config.ts";
+import { checkKnownFields, resolveRunConfig, type RunConfig, RunConfigError } from "./run_config.ts";
 
 /** The presets shipped in configs/ (a static list, so the browser can show them). */
 export const BUILTIN_PRESETS = ["tiny", "d12", "d20", "dual_gpu/stable_26gb", "dual_gpu/tight_16gb", "dual_gpu/roomy_80gb"];
@@ -21,11 +21,8 @@ async function availablePresets(): Promise<string[]> {
   return [...names].sort();
 }
 
-/**
- * Imports a preset (configs/NAME.ts, or a path ending in .ts/.js) and returns its default
- * export, a partial RunConfig, after checking that it resolves to a valid run.
- */
-export async function loadPresetConfig(nameOrPath: string): Promise<Partial<RunConfig>> {
+/** Imports a preset module (configs/NAME.ts, or a path ending in .ts/.js). */
+async function importPreset(nameOrPath: string): Promise<{ mod: Record<string, unknown>; where: string }> {
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
   const isPath = /\.(ts|js|mjs)$/.test(nameOrPath);
   let url: URL;
@@ -41,16 +38,23 @@ export async function loadPresetConfig(nameOrPath: string): Promise<Partial<RunC
       isPath ? `preset file ${nameOrPath} does not exist` : `unknown preset ${JSON.stringify(nameOrPath)}; available presets: ${(await availablePresets()).join(", ")} (or pass a path to a .ts file)`,
     );
   if (deno && url.protocol === "file:" && !(await deno.stat(url).then(() => true, () => false))) throw await missing();
-  let mod: { default?: unknown };
   try {
-    mod = await import(url.href);
+    return { mod: await import(url.href), where: `${nameOrPath} (${url.pathname})` };
   } catch (err) {
     if (!deno) throw await missing();
     throw new RunConfigError(`preset ${nameOrPath} (${url.pathname}) failed to load: ${(err as Error).message}`);
   }
+}
+
+/**
+ * A preset's default export, a partial RunConfig for pretraining, after checking that it
+ * resolves to a valid run.
+ */
+export async function loadPresetConfig(nameOrPath: string): Promise<Partial<RunConfig>> {
+  const { mod, where } = await importPreset(nameOrPath);
   const preset = mod.default;
   if (typeof preset !== "object" || preset === null || Array.isArray(preset)) {
-    throw new RunConfigError(`preset ${nameOrPath} (${url.pathname}) must 'export default' an object of run config fields`);
+    throw new RunConfigError(`preset ${where} must 'export default' an object of run config fields`);
   }
   try {
     resolveRunConfig(preset as Partial<RunConfig>);
@@ -58,4 +62,17 @@ export async function loadPresetConfig(nameOrPath: string): Promise<Partial<RunC
     throw new RunConfigError(`preset ${nameOrPath}: ${(err as Error).message}`);
   }
   return { ...(preset as Partial<RunConfig>) };
+}
+
+/**
+ * A preset's settings for a chat stage: its `export const mid` / `export const sft`
+ * (fields laid over the stage's reference defaults; {} when the preset has none).
+ */
+export async function loadStagePreset(nameOrPath: string, stage: "mid" | "sft"): Promise<Partial<RunConfig>> {
+  const { mod, where } = await importPreset(nameOrPath);
+  const part = mod[stage];
+  if (part === undefined) return {};
+  if (typeof part !== "object" || part === null || Array.isArray(part)) throw new RunConfigError(`preset ${where}: 'export const ${stage}' must be an object of run config fields`);
+  checkKnownFields(part as Record<string, unknown>, `preset ${nameOrPath} (${stage})`);
+  return { ...(part as Partial<RunConfig>) };
 }

@@ -18,6 +18,7 @@ export interface RunConfig {
   warmup_ratio: number; warmdown_ratio: number; final_lr_frac: number;
   eval_every: number; eval_tokens: number; sample_every: number; core_metric_every: number; core_metric_max_per_task: number;
   checkpoint_every: number; keep_last: number; seed: number;
+  init_lr_frac: number; mixture: string; target_examples_per_step: number;
 }
 
 /** A run config that cannot be used; also a ConfigError, so one catch serves both. */
@@ -72,6 +73,9 @@ export const RUN_CONFIG_SPECS: Readonly<Record<keyof RunConfig, FieldSpec>> = {
   checkpoint_every: { kind: "int", min: 1, max: 1e9, unset: [-1, "only at the end and on Ctrl-C"], help: "steps between checkpoints" },
   keep_last: { kind: "int", min: 1, max: 1e6, unset: [-1, "keep all"], help: "checkpoints kept; older ones are deleted" },
   seed: { kind: "int", min: 0, max: 2 ** 32 - 1, help: "seed of init and sampling" },
+  init_lr_frac: { kind: "number", min: 0, max: 1, help: "every group's LR is scaled by this (mid 1.0, SFT 0.02 in the reference)" },
+  mixture: { kind: "string", help: "chat stages: the task mixture (deno task train mid --help lists them; empty: the stage's default)", pattern: [/^[a-z0-9-]*$/, "a mixture name: lowercase letters, digits and '-'"] },
+  target_examples_per_step: { kind: "int", min: 1, max: 1 << 20, unset: [0, "not an SFT run"], help: "SFT: conversations per optimizer step (sets the gradient accumulation)" },
 };
 
 export const RUN_CONFIG_FIELDS = Object.keys(RUN_CONFIG_SPECS) as (keyof RunConfig)[];
@@ -86,6 +90,7 @@ export const DEFAULT_RUN_CONFIG: Readonly<RunConfig> = Object.freeze({
   warmup_ratio: 0, warmdown_ratio: 0.2, final_lr_frac: 0,
   eval_every: 250, eval_tokens: 20 * 524288, sample_every: 2000, core_metric_every: 2000, core_metric_max_per_task: 500,
   checkpoint_every: -1, keep_last: -1, seed: 42,
+  init_lr_frac: 1, mixture: "", target_examples_per_step: 0,
 });
 
 export interface ResolvedRunConfig {
@@ -241,6 +246,9 @@ export function resolveRunConfig(base: Partial<RunConfig> = {}, overrides: Parti
     totalFlops: numIterations * c.total_batch_size * flopsPerToken,
     evalSteps,
     schedule: { warmupRatio: c.warmup_ratio, warmdownRatio: c.warmdown_ratio, finalLrFrac: c.final_lr_frac },
-    optimizer: { embeddingLr: c.embedding_lr, unembeddingLr: c.unembedding_lr, matrixLr: c.matrix_lr, weightDecay: c.weight_decay, gradClip: c.grad_clip, useMuon: true },
+    optimizer: {
+      embeddingLr: c.embedding_lr * c.init_lr_frac, unembeddingLr: c.unembedding_lr * c.init_lr_frac, matrixLr: c.matrix_lr * c.init_lr_frac,
+      weightDecay: c.weight_decay, gradClip: c.grad_clip, useMuon: true,
+    },
   };
 }

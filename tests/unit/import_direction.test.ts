@@ -1,4 +1,4 @@
-// Imports run one way: every relative import under src/ and web/src/ must go to the same
+// Imports run one way: every relative import under src/, tasks/ and web/src/ must go to the same
 // folder or to a folder on a lower floor of the order written in docs/project_structure.md
 // (the one place it is written; this test reads it from there). Modules that the browser
 // bundles (everything but cli/, server/ and deno_*.ts files) must not import Deno-only ones.
@@ -15,9 +15,10 @@ export async function importFloors(): Promise<string[][]> {
   return line.split("→").map((f) => f.trim().replace(/^\(|\)$/g, "").split(",").map((s) => s.trim()).filter(Boolean));
 }
 
-/** The folder a file belongs to: the first directory under src/ ("cli" for src/cli/bench/x.ts), or "web". */
+/** The folder a file belongs to: the first directory under src/ ("cli" for src/cli/bench/x.ts), "tasks" or "web". */
 function folderOf(path: string): string | null {
   if (path.startsWith("web/src/")) return "web";
+  if (path.startsWith("tasks/")) return "tasks";
   const m = path.match(/^src\/([^/]+)\//);
   return m ? m[1] : null;
 }
@@ -82,7 +83,7 @@ Deno.test("imports run one way: every arrow under src/ and web/src/ follows docs
   const floors = await importFloors();
   assert.ok(floors.length >= 8, `the order parsed from the docs: ${JSON.stringify(floors)}`);
   const files = new Map<string, string>();
-  for (const f of [...await sourceFiles("src/"), ...await sourceFiles("web/src/")]) files.set(f, await Deno.readTextFile(new URL(f, ROOT)));
+  for (const f of [...await sourceFiles("src/"), ...await sourceFiles("tasks/"), ...await sourceFiles("web/src/")]) files.set(f, await Deno.readTextFile(new URL(f, ROOT)));
   const folders = new Set([...files.keys()].map((f) => folderOf(f)!));
   for (const f of folders) assert.ok(floors.flat().includes(f), `folder ${f} has no place in the import order of docs/project_structure.md`);
   const bad = checkImports(files, floors);

@@ -29,9 +29,9 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
-Deno.test("docs/project_structure.md has a row for every file of src/, web/, kernels/ and configs/, and only for files that exist", async () => {
+Deno.test("docs/project_structure.md has a row for every file of src/, tasks/, web/, kernels/ and configs/, and only for files that exist", async () => {
   const documented = documentedFiles(await Deno.readTextFile(new URL("docs/project_structure.md", ROOT)));
-  const actual = ["web/index.html", ...(await Promise.all(["src/", "web/src/", "kernels/", "configs/"].map(filesUnder))).flat()];
+  const actual = ["web/index.html", ...(await Promise.all(["src/", "tasks/", "web/src/", "kernels/", "configs/"].map(filesUnder))).flat()];
   assert.deepEqual(actual.filter((f) => !documented.has(f)).sort(), [], "files without a row in docs/project_structure.md");
   const exists = async (f: string) => await Deno.stat(new URL(f, ROOT)).then(() => true, () => false);
   const stale = [];

@@ -1,10 +1,10 @@
-// Strict TypeScript over the whole tree (src, tests, web), so type errors in modules
+// Strict TypeScript over the whole tree (src, tasks, tests, web), so type errors in modules
 // no test imports (CLIs, benches, the lab) still fail the suite.
 import assert from "node:assert/strict";
 
-Deno.test("deno check: src/ tests/ web/ type-check under strict mode", async () => {
+Deno.test("deno check: src/ tasks/ tests/ web/ type-check under strict mode", async () => {
   const root = new URL("../../", import.meta.url).pathname;
-  const targets = ["src", "tests"];
+  const targets = ["src", "tasks", "tests"];
   try {
     for await (const e of Deno.readDir(`${root}web`)) if (e.name.endsWith(".ts") || e.isDirectory) targets.push("web");
   } catch { /* no web/ yet */ }

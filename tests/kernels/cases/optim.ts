@@ -55,7 +55,7 @@ async function muonCase(gpu: Gpu, shapes: number[][]) {
   for (let step = 0; step < 5; step++) {
     const mu = 0.85 + 0.02 * step;
     grads.forEach((g, i) => {
-      const gv = randomF32(rng, host[i].length, gradScale);
+      const gv = randomF32(rng, host[i].length);
       writeTensor(g, gv);
       muonRefStep(host[i], gv, states[i], shapes[i][0], shapes[i][1], lr, mu);
     });

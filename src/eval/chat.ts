@@ -1,0 +1,90 @@
+// Chat evaluation (nanochat's chat_eval): each task's test problems rendered as a chat
+// prompt, then scored by the task.
+//
+//   categorical   the logits at the prompt's last position (the <|assistant_start|> slot),
+//                 restricted to the single-token ids of the choice letters; the argmax
+//                 letter is the reply.
+//   generative    the KV-cache engine writes the reply (greedy, top-k 50, the calculator
+//                 answering tool calls); the decoded tokens, tool blocks included, are the
+//                 reply the task checks.
+//
+// ChatCORE, as the reference: when every one of its tasks ran, the mean over them of
+// (accuracy − baseline) / (1 − baseline), with baseline 0.25 for the four-way multiple
+// choice tasks and 0 for the generative ones.
+import type { Engine } from "../engine/engine.ts";
+import { renderForCompletion } from "../tokenizer/chat.ts";
+import type { Tokenizer } from "../tokenizer/tokenizer.ts";
+import type { Task, TaskExample } from "../../tasks/common.ts";
+import { UserError } from "../util/errors.ts";
+
+export const CHATCORE_BASELINES: Readonly<Record<string, number>> = {
+  "arc-easy": 0.25, "arc-challenge": 0.25, mmlu: 0.25, gsm8k: 0, humaneval: 0, "spelling-bee": 0,
+};
+
+export interface TaskScore {
+  task: string;
+  correct: number;
+  total: number;
+  accuracy: number;
+}
+
+export interface EvalProgress {
+  (task: string, done: number, total: number, correct: number): void;
+}
+
+/** Logits (V) at the last position of `ids`. */
+export type LastLogits = (ids: readonly number[]) => Promise<Float32Array>;
+
+function argmaxOver(logits: Float32Array, ids: readonly number[]): number {
+  let best = 0;
+  for (let k = 1; k < ids.length; k++) if (logits[ids[k]] > logits[ids[best]]) best = k;
+  return best;
+}
+
+/** The single token id of each letter; a letter that is not one token cannot be scored this way. */
+export function letterIds(tok: Tokenizer, letters: readonly string[]): number[] {
+  return letters.map((l) => {
+    const ids = tok.encodeOrdinary(l);
+    if (ids.length !== 1) throw new UserError(`choice letter ${JSON.stringify(l)} is ${ids.length} tokens in this tokenizer; categorical scoring needs one`);
+    return ids[0];
+  });
+}
+
+export async function evalCategorical(task: Task, tok: Tokenizer, lastLogits: LastLogits, n: number, progress?: EvalProgress): Promise<TaskScore> {
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    const ex: TaskExample = task.example(i);
+    if (!ex.letters) throw new UserError(`${task.name} example ${i} has no choice letters; it is not a categorical task`);
+    const ids = letterIds(tok, ex.letters);
+    const logits = await lastLogits(renderForCompletion(tok, ex));
+    if (await task.evaluate(ex, ex.letters[argmaxOver(logits, ids)])) correct++;
+    progress?.(task.name, i + 1, n, correct);
+  }
+  return { task: task.name, correct, total: n, accuracy: n ? correct / n : 0 };
+}
+
+export async function evalGenerative(
+  task: Task, tok: Tokenizer, engine: Engine, n: number, opts: { maxTokens: number; topK?: number }, progress?: EvalProgress,
+): Promise<TaskScore> {
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    const ex = task.example(i);
+    let prompt = renderForCompletion(tok, ex);
+    // A prompt longer than the context keeps its end (where the question is).
+    const room = engine.capacity - 1 - Math.min(opts.maxTokens, engine.capacity >> 1);
+    if (prompt.length > room) prompt = [prompt[0], ...prompt.slice(prompt.length - room + 1)];
+    const maxTokens = Math.min(opts.maxTokens, engine.capacity - prompt.length);
+    const { sequences } = await engine.generateBatch(prompt, { maxTokens, temperature: 0, topK: opts.topK ?? 50, numSamples: 1 });
+    if (await task.evaluate(ex, tok.decode(sequences[0]))) correct++;
+    progress?.(task.name, i + 1, n, correct);
+  }
+  return { task: task.name, correct, total: n, accuracy: n ? correct / n : 0 };
+}
+
+/** ChatCORE over the scores, or null unless every reference task is among them. */
+export function chatCore(scores: readonly TaskScore[]): number | null {
+  const by = new Map(scores.map((s) => [s.task, s.accuracy]));
+  const names = Object.keys(CHATCORE_BASELINES);
+  if (!names.every((n) => by.has(n))) return null;
+  return names.reduce((sum, n) => sum + (by.get(n)! - CHATCORE_BASELINES[n]) / (1 - CHATCORE_BASELINES[n]), 0) / names.length;
+}

@@ -1,0 +1,188 @@
+// DENO-ONLY: `deno task train mid` and `deno task train sft`, nanochat's chat stages, on the
+// shared stage runner (deno_stage.ts). Each starts from the previous stage's checkpoint
+// (--from RUN[/STEP], default the newest run of that stage) and writes its own run:
+//
+//   mid   conversations of a task mixture rendered and packed like pretraining: every
+//         token is trained (the mask is ignored); one epoch; val bpb on the val mixture.
+//   sft   one conversation per row, right-padded with <|assistant_end|>; only the
+//         assistant's supervised tokens are targets; LRs × init_lr_frac (0.02); lrm falls
+//         linearly to 0; Muon momentum fixed at 0.95; one epoch of the mixture.
+import { type ConversationSource, MidPacker, type MidState, sftBatch } from "../data/chat_batches.ts";
+import { evaluateBpb } from "../eval/bpb.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { denoFiles } from "../io/deno_files.ts";
+import type { LoadedCheckpoint } from "../formats/checkpoint.ts";
+import { readRunInfo } from "./deno_metrics.ts";
+import { loadTokenizer } from "../tokenizer/store.ts";
+import { renderConversation } from "../tokenizer/chat.ts";
+import type { Tokenizer } from "../tokenizer/tokenizer.ts";
+import type { ExampleSource } from "../../tasks/common.ts";
+import { buildMixture, type Mixture } from "../../tasks/deno_mixtures.ts";
+import { latestCheckpoint, loadCheckpoint } from "./deno_checkpoint.ts";
+import { runStage, type StageResult, TrainError } from "./deno_stage.ts";
+import { DEFAULT_RUN_CONFIG, resolveRunConfig, type ResolvedRunConfig, RUN_CONFIG_FIELDS, type RunConfig } from "./run_config.ts";
+import { stepDirName } from "../formats/checkpoint.ts";
+
+export type ChatStage = "mid" | "sft";
+const PREVIOUS: Record<ChatStage, string> = { mid: "base", sft: "mid" };
+
+/** The reference's settings for each chat stage (mid_train.py, chat_sft.py). */
+export const STAGE_DEFAULTS: Record<ChatStage, Partial<RunConfig>> = {
+  mid: { init_lr_frac: 1, eval_every: 150, weight_decay: 0, grad_clip: 0, warmup_ratio: 0, warmdown_ratio: 0.2, final_lr_frac: 0, mixture: "offline-mid" },
+  sft: {
+    init_lr_frac: 0.02, device_batch_size: 4, target_examples_per_step: 32, eval_every: 100, weight_decay: 0, grad_clip: 0,
+    warmup_ratio: 0, warmdown_ratio: 1, final_lr_frac: 0, mixture: "offline-sft",
+  },
+};
+/** SFT's Muon momentum (the reference does not warm it up). */
+const SFT_MOMENTUM = 0.95;
+
+export interface ChatSource {
+  run: string;
+  runDir: string;
+  dir: string;
+  step: number;
+  checkpoint: LoadedCheckpoint;
+}
+
+/** --from RUN[/STEP] (STEP: a number or step_NNNNNN), or the newest run of the previous stage. */
+export async function findSource(runsDir: string, stage: ChatStage, from: string): Promise<ChatSource> {
+  const want = PREVIOUS[stage];
+  let run = from.split("/")[0], stepPart = from.split("/")[1] ?? "";
+  if (!run) {
+    let best: { name: string; at: string } | null = null;
+    for (const e of await Array.fromAsync(Deno.readDir(runsDir)).catch(() => [] as Deno.DirEntry[])) {
+      if (!e.isDirectory) continue;
+      const info = await readRunInfo(`${runsDir}/${e.name}`).catch(() => null);
+      if (info?.stage === want && info.status !== "failed" && (!best || info.updated_at > best.at)) best = { name: e.name, at: info.updated_at };
+    }
+    if (!best) {
+      throw new TrainError(`no ${want} run in ${runsDir}: train one first ('deno task train ${want}'), or pass --from RUN[/STEP]`);
+    }
+    run = best.name;
+  }
+  const runDir = `${runsDir}/${run}`;
+  let dir: string, step: number;
+  if (stepPart) {
+    step = Number(stepPart.replace(/^step_/, ""));
+    if (!Number.isInteger(step) || step < 0) throw new TrainError(`--from ${from}: '${stepPart}' is not a step (a number or step_NNNNNN)`);
+    dir = `${runDir}/checkpoints/${stepDirName(step)}`;
+  } else {
+    const latest = await latestCheckpoint(runDir);
+    if (!latest) throw new TrainError(`--from ${run}: ${runDir} has no checkpoint; train it first or name another run`);
+    ({ dir, step } = latest);
+  }
+  const checkpoint = await loadCheckpoint(dir);
+  if (checkpoint.meta.stage && checkpoint.meta.stage !== want) {
+    throw new TrainError(`--from ${from}: ${dir} is a ${checkpoint.meta.stage} checkpoint; ${stage} starts from a ${want} checkpoint`);
+  }
+  return { run, runDir, dir, step, checkpoint };
+}
+
+/** The stage's config: the source run's model and paths, the stage's defaults, then the flags. */
+export function chatStageConfig(stage: ChatStage, source: ChatSource, overrides: Partial<RunConfig>, numIterations?: number): ResolvedRunConfig {
+  const prev = source.checkpoint.meta.user_config as Partial<RunConfig>;
+  const cfg = source.checkpoint.cfg;
+  const inherited: Partial<RunConfig> = {};
+  for (const f of ["runs_dir", "data_dir", "device_batch_size", "total_batch_size", "eval_tokens", "embedding_lr", "unembedding_lr", "matrix_lr", "seed"] as const) {
+    if (prev && prev[f] !== undefined) (inherited as Record<string, unknown>)[f] = prev[f];
+  }
+  const model: Partial<RunConfig> = {
+    depth: cfg.n_layer, n_embd: cfg.n_embd, n_head: cfg.n_head, n_kv_head: cfg.n_kv_head, vocab_size: cfg.vocab_size, max_seq_len: cfg.sequence_len,
+    tokenizer_dir: `${source.runDir}/tokenizer`, run: `${source.run.replace(/-(base|mid)$/, "")}-${stage}`,
+  };
+  const base = { ...inherited, ...model, ...STAGE_DEFAULTS[stage] };
+  const merged = { ...DEFAULT_RUN_CONFIG, ...base, ...overrides } as RunConfig;
+  if (stage === "sft") merged.total_batch_size = merged.target_examples_per_step * merged.max_seq_len * merged.world_size;
+  if (merged.max_seq_len > cfg.sequence_len) {
+    throw new TrainError(`--max-seq-len ${merged.max_seq_len} is longer than the source model's sequence_len ${cfg.sequence_len}`);
+  }
+  const known = Object.fromEntries(Object.entries(merged).filter(([k]) => (RUN_CONFIG_FIELDS as string[]).includes(k))) as Partial<RunConfig>;
+  const r = resolveRunConfig({}, { ...known, num_iterations: overrides.num_iterations && overrides.num_iterations > 0 ? overrides.num_iterations : numIterations ?? 1, target_flops: -1, target_param_data_ratio: -1 });
+  // The model keeps the source's sequence_len (its rotary table); batches may be shorter.
+  return { ...r, model: { ...r.model, sequence_len: cfg.sequence_len } };
+}
+
+/** Conversations of an example source, rendered on demand (mid packs them). */
+function renderedSource(src: ExampleSource, tok: Tokenizer, maxTokens: number): ConversationSource {
+  return { length: src.length, get: (i) => renderConversation(tok, src.example(i), maxTokens) };
+}
+
+export interface ChatTrainOptions {
+  stage: ChatStage;
+  gpu: Gpu;
+  from: string;
+  resume: boolean;
+  overrides: Partial<RunConfig>;
+  log?: (line: string) => void;
+}
+
+export async function trainChat(opts: ChatTrainOptions): Promise<StageResult & { mixture: Mixture }> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const runsDir = opts.overrides.runs_dir ?? DEFAULT_RUN_CONFIG.runs_dir;
+  const source = await findSource(runsDir, opts.stage, opts.from);
+  const probe = chatStageConfig(opts.stage, source, opts.overrides);
+  const tok = await loadTokenizer(denoFiles("."), probe.config.tokenizer_dir);
+  if (source.checkpoint.meta.tokenizer && source.checkpoint.meta.tokenizer.hash !== tok.hash) {
+    throw new TrainError(`${probe.config.tokenizer_dir} is not the tokenizer ${source.dir} was trained with; the run directory changed`);
+  }
+  const mixture = await buildMixture(probe.config.mixture, opts.stage);
+  log(`${opts.stage}: mixture ${mixture.name}: ${mixture.train.length.toLocaleString("en-US")} train conversations (${mixture.describe}), ${mixture.val.length.toLocaleString("en-US")} val`);
+  const T = probe.config.max_seq_len, B = probe.config.device_batch_size;
+  const train = renderedSource(mixture.train, tok, opts.stage === "mid" ? Infinity : T + 1);
+  const val = renderedSource(mixture.val, tok, opts.stage === "mid" ? Infinity : T + 1);
+
+  // One epoch: mid packs every token of every conversation; SFT takes examples_per_step rows a step.
+  let numIterations: number;
+  if (opts.stage === "mid") {
+    let tokens = 0;
+    for (let i = 0; i < train.length; i++) tokens += train.get(i).ids.length;
+    numIterations = Math.max(1, Math.floor(tokens / probe.config.total_batch_size));
+  } else {
+    numIterations = Math.max(1, Math.floor(train.length / probe.config.target_examples_per_step));
+  }
+  const r = chatStageConfig(opts.stage, source, opts.overrides, numIterations);
+  const c = r.config;
+  const padId = tok.specialId("<|assistant_end|>");
+  const evalRows = Math.max(1, Math.floor(c.eval_tokens / (B * T)));
+  const tokenBytes = tok.tokenBytes();
+
+  const result = await runStage({
+    stage: opts.stage, resolved: r, gpu: opts.gpu, resume: opts.resume, tok, log,
+    source: `${source.run}/${stepDirName(source.step)}`,
+    fixedMomentum: opts.stage === "sft" ? SFT_MOMENTUM : undefined,
+    initialParams: () => source.checkpoint.params,
+    data: ({ model, checkpoint }) => {
+      const state = checkpoint?.meta.loader_state as MidState | { cursor: number } | null | undefined;
+      if (opts.stage === "mid") {
+        const packer = new MidPacker(train, B, T, { maxEpochs: Infinity }, (state as MidState | null) ?? undefined);
+        return Promise.resolve({
+          nextBatch: () => Promise.resolve(packer.next()!),
+          evaluate: async () => {
+            const valPacker = new MidPacker(val, B, T, { maxEpochs: Infinity });
+            const batches = Array.from({ length: evalRows }, () => valPacker.next()!);
+            const res = await evaluateBpb(model, batches, tokenBytes);
+            return { bpb: res.bpb, loss: res.loss };
+          },
+          loaderState: () => packer.state(),
+        });
+      }
+      let cursor = (state as { cursor: number } | null)?.cursor ?? 0;
+      const rows = (from: ConversationSource, start: number, n: number) => Array.from({ length: n }, (_, k) => from.get((start + k) % from.length));
+      return Promise.resolve({
+        nextBatch: () => {
+          const b = sftBatch(rows(train, cursor, B), padId, { T });
+          cursor += B;
+          return Promise.resolve(b);
+        },
+        evaluate: async () => {
+          const batches = Array.from({ length: Math.max(1, Math.min(evalRows, Math.floor(val.length / B))) }, (_, k) => sftBatch(rows(val, k * B, B), padId, { T }));
+          const res = await evaluateBpb(model, batches, tokenBytes);
+          return { bpb: res.bpb, loss: res.loss };
+        },
+        loaderState: () => ({ cursor }),
+      });
+    },
+  });
+  return { ...result, mixture };
+}

@@ -1,0 +1,193 @@
+// DENO-ONLY: what every training stage (base, mid, SFT) does around its data: the run
+// directory and its resume rules, the tokenizer kept beside the checkpoints, model and
+// optimizer, run.json and metrics.jsonl, Ctrl-C, checkpoints with the stage's meta, and
+// the shared loop (src/train/loop.ts). A stage brings only its batches, its evaluation,
+// its samples and where its weights start (src/train/deno_base.ts, deno_chat.ts).
+import type { Gpu } from "../gpu/device.ts";
+import { denoFiles } from "../io/deno_files.ts";
+import type { GPTConfig } from "../model/config.ts";
+import { GPT } from "../model/gpt.ts";
+import { InferenceGPT } from "../model/inference.ts";
+import { checkModelFits } from "../model/limits.ts";
+import { measurePeakFlops } from "../nn/peak.ts";
+import { ModelOptimizer } from "../optim/optimizer.ts";
+import { saveTokenizer } from "../tokenizer/store.ts";
+import type { Tokenizer } from "../tokenizer/tokenizer.ts";
+import type { LoadedCheckpoint } from "../formats/checkpoint.ts";
+import { UserError } from "../util/errors.ts";
+import { cleanupCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./deno_checkpoint.ts";
+import { MetricsLog, updateRunStatus, writeRunInfo } from "./deno_metrics.ts";
+import { type LoopState, runTrainingLoop } from "./loop.ts";
+import type { MicroBatch } from "./step.ts";
+import type { ResolvedRunConfig } from "./run_config.ts";
+
+export class TrainError extends UserError {
+  override name = "TrainError";
+}
+
+export type Stage = "base" | "mid" | "sft";
+
+/** What a stage feeds the loop; made once the model exists (and the checkpoint, when resuming). */
+export interface StageData {
+  nextBatch(): Promise<MicroBatch>;
+  evaluate?(step: number): Promise<{ bpb: number; loss?: number }>;
+  sample?(step: number): Promise<string[]>;
+  /** Saved in meta.json so --resume continues the data where it stopped. */
+  loaderState(): unknown;
+  close?(): void;
+}
+
+export interface StageSpec {
+  stage: Stage;
+  resolved: ResolvedRunConfig;
+  gpu: Gpu;
+  resume: boolean;
+  tok: Tokenizer;
+  /** The weights of a fresh start (not resuming): an init, or the previous stage's checkpoint. */
+  initialParams(): Map<string, Float32Array>;
+  /** Fixed Muon momentum instead of the warm-up (SFT). */
+  fixedMomentum?: number;
+  /** The source of a chat stage, for run.json. */
+  source?: string;
+  data(ctx: { model: GPT; sampler: InferenceGPT; checkpoint: LoadedCheckpoint | null }): Promise<StageData>;
+  log?: (line: string) => void;
+}
+
+export interface StageResult {
+  runDir: string;
+  step: number;
+  firstValBpb: number | null;
+  lastValBpb: number | null;
+  stopped: boolean;
+}
+
+/** The resume rules every stage shares: refuse to mix runs, and a checkpoint must fit the config. */
+async function resumePoint(runDir: string, spec: StageSpec): Promise<{ ckpt: LoadedCheckpoint | null; dir: string | null }> {
+  const { resolved: r, tok } = spec, c = r.config;
+  await cleanupCheckpoints(runDir);
+  const latest = await latestCheckpoint(runDir);
+  if (latest && !spec.resume) {
+    throw new TrainError(`run '${c.run}' already has checkpoints (latest step ${latest.step} in ${runDir}): pass --resume to continue it, or choose another --run name`);
+  }
+  if (!latest && spec.resume) throw new TrainError(`--resume: run '${c.run}' has no checkpoint in ${runDir}/checkpoints`);
+  if (!latest) return { ckpt: null, dir: null };
+  const ckpt = await loadCheckpoint(latest.dir);
+  if (JSON.stringify(ckpt.cfg) !== JSON.stringify(r.model)) {
+    throw new TrainError(`--resume: ${latest.dir} holds a model ${JSON.stringify(ckpt.cfg)} but the config describes ${JSON.stringify(r.model)}; resume with the same config`);
+  }
+  if (ckpt.meta.tokenizer && ckpt.meta.tokenizer.hash !== tok.hash) {
+    throw new TrainError(`--resume: ${latest.dir} was trained with tokenizer ${ckpt.meta.tokenizer.hash.slice(0, 12)}…, but ${c.tokenizer_dir} holds ${tok.hash.slice(0, 12)}…`);
+  }
+  if (ckpt.meta.stage && ckpt.meta.stage !== spec.stage) {
+    throw new TrainError(`--resume: ${latest.dir} is a ${ckpt.meta.stage} checkpoint, not ${spec.stage}; resume it with 'deno task train ${ckpt.meta.stage}'`);
+  }
+  return { ckpt, dir: latest.dir };
+}
+
+export async function runStage(spec: StageSpec): Promise<StageResult> {
+  const { resolved: r, gpu, tok, stage } = spec;
+  const log = spec.log ?? ((line: string) => console.log(line));
+  const c = r.config;
+  const runDir = `${c.runs_dir}/${c.run}`;
+  const B = c.device_batch_size, T = c.max_seq_len;
+  if (c.world_size !== 1) throw new TrainError(`world_size ${c.world_size}: data-parallel training over several adapters is not built yet; use world_size 1`);
+  checkModelFits(gpu, r.model, { B, T });
+  const { ckpt, dir } = await resumePoint(runDir, spec);
+
+  // The run keeps the tokenizer it was trained with, so its checkpoints stay usable
+  // whatever happens to data/tokenizer later.
+  await saveTokenizer(denoFiles("."), `${runDir}/tokenizer`, tok);
+
+  const model = await GPT.create(gpu, r.model, { B, T, training: true });
+  const opt = await ModelOptimizer.create(gpu, r.model.n_embd, model.params, model.grads, r.optimizer);
+  // Samples decode one sequence at a time: a B=1 model over the same weight buffers.
+  const sampler = await InferenceGPT.create(gpu, r.model, model.params, { B: 1, T });
+  model.loadParams(ckpt ? ckpt.params : spec.initialParams());
+  if (ckpt?.optimizer) opt.loadState(ckpt.optimizer, `${dir}/optim.safetensors`);
+  const data = await spec.data({ model, sampler, checkpoint: ckpt });
+
+  const metrics = await MetricsLog.open(runDir);
+  const config = { ...c, ...(spec.source ? { source: spec.source } : {}) } as unknown as Record<string, unknown>;
+  await writeRunInfo(runDir, { name: c.run, stage, config, adapter: gpu.description, started_at: new Date().toISOString(), status: "running", step: ckpt?.meta.step ?? 0 });
+  const peak = await measurePeakFlops(gpu);
+  log(`adapter: ${gpu.description} (measured matmul peak ${(peak / 1e9).toFixed(2)} GFLOP/s)`);
+  log(
+    `${stage}: model ${JSON.stringify(r.model)}, ${r.numParams.toLocaleString("en-US")} params, ${r.flopsPerToken.toExponential(3)} FLOPs/token; ` +
+      `${r.numIterations} steps of ${c.total_batch_size} tokens (${r.gradAccumSteps} micro-batch${r.gradAccumSteps > 1 ? "es" : ""} of ${B}×${T}); run dir ${runDir}`,
+  );
+  if (spec.source && !ckpt) log(`starting from ${spec.source}`);
+  if (ckpt) log(`resuming from ${dir} (step ${ckpt.meta.step})`);
+
+  let stop = false;
+  const onSigint = () => {
+    if (stop) Deno.exit(130); // a second Ctrl-C: leave at once
+    stop = true;
+    log("\nCtrl-C: saving a checkpoint at the end of this step, then stopping (Ctrl-C again to quit at once)");
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+
+  let firstValBpb: number | null = (ckpt?.meta.metrics?.first_val_bpb as number | null | undefined) ?? null;
+  const start: LoopState = {
+    step: ckpt?.meta.step ?? 0,
+    lossEma: (ckpt?.meta.metrics?.loss_ema_raw as number | undefined) ?? 0,
+    trainSeconds: (ckpt?.meta.metrics?.train_seconds as number | undefined) ?? 0,
+    lastValBpb: ckpt?.meta.val_bpb ?? null,
+  };
+  try {
+    const result = await runTrainingLoop(model, opt, {
+      numIterations: r.numIterations,
+      gradAccumSteps: r.gradAccumSteps,
+      schedule: r.schedule,
+      evalEvery: c.eval_every > 0 ? c.eval_every : r.numIterations,
+      sampleEvery: c.sample_every,
+      checkpointEvery: c.checkpoint_every,
+      tokensPerStep: c.total_batch_size,
+      flopsPerToken: r.flopsPerToken,
+      peakFlops: peak,
+      fixedMomentum: spec.fixedMomentum,
+    }, {
+      nextBatch: () => data.nextBatch(),
+      evaluate: data.evaluate && (async (step) => {
+        const res = await data.evaluate!(step);
+        if (firstValBpb === null) firstValBpb = res.bpb;
+        return res;
+      }),
+      sample: data.sample,
+      saveCheckpoint: async (step, state) => {
+        await metrics.sync();
+        await saveCheckpoint(runDir, step, {
+          params: await model.readParams(),
+          cfg: r.model as GPTConfig,
+          optimizer: await opt.saveState(),
+          meta: {
+            user_config: config,
+            val_bpb: state.lastValBpb,
+            loader_state: data.loaderState(),
+            rng_state: null,
+            metrics: { loss_ema_raw: state.lossEma, train_seconds: state.trainSeconds, first_val_bpb: firstValBpb },
+            tokenizer: { hash: tok.hash, vocab_size: tok.vocabSize },
+            stage,
+            source: spec.source ?? "",
+          },
+        }, { keepLast: c.keep_last > 0 ? c.keep_last : undefined });
+        await updateRunStatus(runDir, "running", { step });
+        log(`checkpoint: ${runDir}/checkpoints/step_${String(step).padStart(6, "0")}`);
+      },
+      log: (record) => metrics.append(record),
+      progress: log,
+      stopRequested: () => stop,
+    }, start);
+    await updateRunStatus(runDir, result.stopped ? "stopped" : "finished", { step: result.step });
+    return { runDir, step: result.step, firstValBpb, lastValBpb: result.lastValBpb, stopped: result.stopped };
+  } catch (err) {
+    await updateRunStatus(runDir, "failed", { step: start.step, error: (err as Error).message }).catch(() => {});
+    throw err;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    metrics.close();
+    data.close?.();
+    sampler.destroy();
+    model.destroy();
+    opt.destroy();
+  }
+}
