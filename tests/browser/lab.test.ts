@@ -13,6 +13,7 @@ import { metricPoints } from "../../web/src/chart_data.ts";
 import { checkpointPaths, HttpStore, type Progress, urlForPath } from "../../web/src/http_store.ts";
 import { LocalFilesStore } from "../../web/src/local_store.ts";
 import { RunStream, StreamHub } from "../../web/src/run_stream.ts";
+import { writeScriptedChatRun } from "../fixtures/scripted_chat.ts";
 import { appendText, type LabFixture, ROOT, labFixture, type LabPage, recordsOf, SCREENSHOT_DIR, VIEWPORT } from "./lab_fixture.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -503,6 +504,26 @@ Deno.test({
       });
       assert.equal(stopped.state, "stopped");
       assert.ok(stopped.tokens.split(",").length < 20, `stopped after ${stopped.tokens.split(",").length} tokens`);
+    });
+  },
+});
+
+Deno.test({
+  name: "lab: a chat checkpoint opens in chat mode, and the calculator call and its result appear as boxes",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    await writeScriptedChatRun(f.runsDir, "scripted-sft");
+    await withLab(f, "#chat", async (page) => {
+      await page.waitForSelector("[data-testid=loader-run] option[value=scripted-sft]", { state: "attached", timeout: UI_TIMEOUT });
+      await page.selectOption("[data-testid=loader-run]", "scripted-sft");
+      await loadFixtureModel(page);
+      await waitAttr(page, "[data-testid=chat-mode]", "data-mode", "chat", "an sft checkpoint chats");
+      const reply = await sendAndWait(page, "What is 2+3?");
+      assert.equal(reply.state, "done");
+      const pieces = await page.$$eval("[data-testid=turn][data-role=assistant]:last-child [data-testid=piece]", (ps) => ps.map((p) => [p.getAttribute("data-kind"), p.textContent?.trim()]));
+      assert.deepEqual(pieces.filter(([k]) => k !== "text"), [["tool_call", "calculator2+3"], ["tool_output", "result5"]]);
+      await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-chat-calculator.png` });
     });
   },
 });

@@ -139,8 +139,10 @@ export class ChatView extends LitElement {
         seed: Number.isFinite(seed) ? seed : undefined,
         signal: abort.signal,
       })) {
+        // Pieces arrive a token at a time: one box per calculator call and per result (a
+        // call is always followed by its forced result, so same-kind neighbours belong together).
         const last = reply.pieces.at(-1);
-        if (last && last.kind === piece.kind && piece.kind === "text") last.text += piece.text;
+        if (last && last.kind === piece.kind) last.text += piece.text;
         else reply.pieces.push({ kind: piece.kind, text: piece.text });
         reply.tokens += piece.tokens.length;
         reply.ids.push(...piece.tokens);
