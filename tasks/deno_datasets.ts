@@ -172,7 +172,7 @@ export async function downloadDataset(
 ): Promise<{ downloaded: string[]; skipped: string[] }> {
   const spec = datasetSpec(name);
   const files = datasetFiles(name, opts);
-  const progress = opts.progress ?? new Progress(files.length);
+  const progress = opts.progress ?? new Progress(files.length, { unit: "files" });
   const result = { downloaded: [] as string[], skipped: [] as string[] };
   try {
     for (const f of files) {

@@ -8,14 +8,20 @@ export interface ProgressOptions {
   tty?: boolean;
   /** Seconds between lines when not on a terminal. */
   lineEvery?: number;
+  /** What the files are called ("shards", "files"). */
+  unit?: string;
+  /** Milliseconds (for tests: a clock that does not move by itself). */
+  now?: () => number;
 }
 
 export class Progress {
   private sizes = new Map<string, { total: number; have: number }>();
   private filesDone = 0;
   private skipped = 0;
-  private started = performance.now();
-  private lastDraw = 0;
+  private started: number;
+  private lastDraw = -Infinity;
+  private now: () => number;
+  private unit: string;
   private write: (text: string) => void;
   private tty: boolean;
   private lineEvery: number;
@@ -27,6 +33,9 @@ export class Progress {
     this.write = opts.write ?? ((t) => Deno.stderr.writeSync(enc.encode(t)));
     this.tty = opts.tty ?? Deno.stderr.isTerminal();
     this.lineEvery = opts.lineEvery ?? 5;
+    this.unit = opts.unit ?? "shards";
+    this.now = opts.now ?? (() => performance.now());
+    this.started = this.now();
   }
 
   /** A response arrived: the file is `total` bytes (-1 unknown) and we already hold `have`. */
@@ -69,17 +78,17 @@ export class Progress {
     const unstarted = Math.max(0, this.files - this.skipped - this.sizes.size);
     const whole = Math.max(have, total + (known > 0 ? (total / known) * unstarted : 0));
     const frac = this.filesDone === this.files ? 1 : whole > 0 ? have / whole : 0;
-    const secs = (performance.now() - this.started) / 1000;
+    const secs = (this.now() - this.started) / 1000;
     const rate = this.bytesDone / Math.max(secs, 1e-3);
     const width = 24;
     const bar = "#".repeat(Math.round(frac * width)).padEnd(width, "-");
     const eta = rate > 0 && frac < 1 ? ` eta ${Math.round((whole - have) / rate)}s` : "";
-    return `[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${this.filesDone}/${this.files} shards ` +
+    return `[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${this.filesDone}/${this.files} ${this.unit} ` +
       `${(have / MB).toFixed(1)}/${(whole / MB).toFixed(1)} MB ${(rate / MB).toFixed(1)} MB/s${eta}`;
   }
 
   private draw(force: boolean): void {
-    const now = performance.now();
+    const now = this.now();
     const every = this.tty ? 100 : this.lineEvery * 1000;
     if (!force && now - this.lastDraw < every) return;
     this.lastDraw = now;
