@@ -100,7 +100,10 @@ Deno.test({
     assert.match(r.err, /--matrix-lr expects a number/);
     r = await run(["base", "--config", "nope"]);
     assert.match(r.err, /unknown preset "nope"; available presets: .*tiny/);
-    r = await run(["sft"]);
-    assert.match(r.err, /stage 'sft' is not built yet/);
+    r = await run(["sft", "--runs-dir", `${ROOT}/build/no-such-runs`]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /no mid run in .*no-such-runs: train one first \('deno task train mid'\), or pass --from RUN\[\/STEP\]/);
+    r = await run(["rl"]);
+    assert.match(r.err, /stage 'rl' is not built yet/);
   },
 });
