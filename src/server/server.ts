@@ -173,7 +173,8 @@ function unknownEndpoint(segs: string[]): HttpError {
   return new HttpError(404, `no API endpoint /api/${segs.join("/")}; the endpoints are ${ENDPOINTS.join(", ")} (see docs/lab.md)`);
 }
 
-function shortUrl(url: string): string {
+/** A request URL for the log: the path only, cut to 200 characters. */
+export function shortUrl(url: string): string {
   const path = url.replace(/^[a-z]+:\/\/[^/]*/i, "");
   return path.length > 200 ? path.slice(0, 200) + "…" : path;
 }

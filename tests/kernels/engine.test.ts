@@ -1,6 +1,6 @@
 // The KV-cache engine against recomputing the whole forward at every step: greedy tokens
 // must be identical (tiny config, 64 new tokens); n samples sharing one prefill must each
-// equal the single-sequence result; tool calls force their output tokens.
+// equal the single-sequence result. Tool calls: engine_tools.test.ts.
 import assert from "node:assert/strict";
 import { Engine, type GeneratedColumn } from "../../src/engine/engine.ts";
 import { argmax } from "../../src/engine/sampling.ts";
@@ -8,7 +8,6 @@ import { NO_SPECIAL_TOKENS } from "../../src/engine/tools.ts";
 import type { GPTConfig } from "../../src/model/config.ts";
 import { InferenceGPT } from "../../src/model/inference.ts";
 import { createParamTensors, writeParams } from "../../src/model/tensors.ts";
-import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { testGpu } from "./gpu.ts";
 import { nudgedParams } from "./harness.ts";
@@ -104,45 +103,6 @@ Deno.test({
     // A generation running into the end of the cache stops there.
     const tail = await collect(engine.generate(randomPrompt(GQA, 90, 2), { maxTokens: 50, temperature: 0 }));
     assert.equal(tail.length, 96 - 90 + 1);
-    engine.destroy();
-  },
-});
-
-Deno.test({
-  ...opts,
-  name: "engine: a calculator call forces <|output_start|> result <|output_end|> and generation continues from it",
-  fn: async () => {
-    const gpu = await testGpu();
-    const tok = new Tokenizer([]); // bytes + nanochat's specials: vocab 265
-    const cfg: GPTConfig = { ...GQA, vocab_size: tok.vocabSize };
-    const engine = await Engine.create(gpu, cfg, weights(cfg, 9), tok, { maxBatch: 2 });
-    const sp = (n: string) => tok.specialId(n);
-    // A scripted "model": row 0 asks the calculator, row 1 writes an expression it refuses.
-    const script = [
-      [sp("<|python_start|>"), ...tok.encodeOrdinary("12*(3+4)"), sp("<|python_end|>")],
-      [sp("<|python_start|>"), ...tok.encodeOrdinary("__import__"), sp("<|python_end|>")],
-    ];
-    const picks = [0, 0];
-    const cols = await collect(engine.generate([tok.bosId, ...tok.encodeOrdinary("hi")], {
-      maxTokens: 90, temperature: 0, numSamples: 2,
-      // After the script, one token from the model itself, then the end of the turn.
-      pick: (logits, row) => {
-        const i = picks[row]++;
-        return i < script[row].length ? script[row][i] : i === script[row].length ? argmax(logits) : sp("<|assistant_end|>");
-      },
-    }));
-    const rows = [0, 1].map((r) => ({
-      text: tok.decode(cols.filter((_c, i) => i === 0 || !cols[i - 1].done[r]).map((c) => c.tokens[r])),
-      forced: cols.map((c) => c.forced[r]),
-      calls: cols.map((c) => c.calls[r]).filter((c) => c),
-    }));
-    assert.match(rows[0].text, /^<\|python_start\|>12\*\(3\+4\)<\|python_end\|><\|output_start\|>84<\|output_end\|>.+<\|assistant_end\|>$/s);
-    const n0 = script[0].length, out0 = 2 + tok.encodeOrdinary("84").length;
-    assert.deepEqual(rows[0].forced.slice(0, n0 + out0 + 1), [...new Array(n0).fill(false), ...new Array(out0).fill(true), false]);
-    assert.deepEqual(rows[0].calls, [{ expression: "12*(3+4)", ok: true, output: "84" }]);
-    assert.equal(rows[1].calls.length, 1);
-    assert.equal(rows[1].calls[0]!.ok, false);
-    assert.match(rows[1].text, /<\|output_start\|>error: [^<]+<\|output_end\|>/);
     engine.destroy();
   },
 });

@@ -2,7 +2,7 @@
 // can cut a connection midway: resume from .partial, verification, atomic rename,
 // retries, and failing fast (naming `deno task data prepare`) when offline.
 import assert from "node:assert/strict";
-import { downloadShards, OfflineError, shardUrl } from "../../src/data/deno_download.ts";
+import { downloadFile, downloadShards, OfflineError, shardUrl } from "../../src/data/deno_download.ts";
 import { Progress } from "../../src/data/deno_progress.ts";
 import { dataCli, makeDocs, shardBytes, withTempDir } from "../fixtures/data/helpers.ts";
 
@@ -115,6 +115,16 @@ Deno.test("download: bad content is retried then reported; 404 is not retried; a
         new RegExp(`${shardUrl(0, base)}: failed after 2 tries \\(last error: .*shard_00000\\.parquet\\.partial: does not start with the parquet magic`),
       );
       assert.equal(log.length, 2);
+      // Without --tries, shards and single files get the reference's 5 tries.
+      await Deno.remove(`${dir}/shard_00000.parquet.partial`).catch(() => {});
+      await assert.rejects(downloadShards([0], { dir, baseUrl: base, backoffMs: 1, log: () => {}, progress: quiet() }), /failed after 5 tries/);
+      assert.equal(log.length, 2 + 5);
+      const bad = () => Promise.reject(new Error("not the file we want"));
+      await assert.rejects(
+        downloadFile(`${base}/shard_00000.parquet`, `${dir}/one/file.bin`, { verify: bad, backoffMs: 1, log: () => {}, progress: quiet() }),
+        /failed after 5 tries \(last error: not the file we want/,
+      );
+      assert.equal(log.length, 2 + 5 + 5);
       await assert.rejects(
         downloadShards([5], { dir, baseUrl: base, backoffMs: 1, log: () => {}, progress: quiet() }),
         /shard_00005\.parquet: HTTP 404/,

@@ -46,3 +46,8 @@ Deno.test("pool: chunk counting in workers equals ChunkCounter and trains the sa
     pool.close();
   }
 });
+
+Deno.test("pool: a worker that cannot load the tokenizer fails the pool's start, naming why", async () => {
+  const broken = { toJSON: () => ({ ...tok.toJSON(), merges: "not a merge list" }) } as unknown as Tokenizer;
+  await assert.rejects(EncoderPool.create(broken, { workers: 2, minChars: 0 }), /tokenizer sent to worker/);
+});
