@@ -1,6 +1,7 @@
 // tiny: the embedded default for a software adapter (Mesa lavapipe / SwiftShader on a
-// 2-core CPU, ~2 GFLOP/s): about ten minutes of training that still visibly learns.
-// Expects a 4096-token tokenizer: `deno task tok train --vocab 4096`.
+// 2-core CPU, ~1–2 GFLOP/s): the whole chat pipeline — base, mid, SFT — in a short sitting,
+// with a model that visibly learns the chat format and calls the calculator.
+// Expects a 4096-token tokenizer: `deno task tok train --vocab 4096` (train base makes it).
 //
 // Model: depth 2 → n_embd 128, 1 head of 128 (the depth rule), vocab 4096, seq 128.
 //   params: wte 4096·128 = 524,288; per layer 12·128² = 196,608 (×2 = 393,216);
@@ -10,11 +11,15 @@
 // Step: 8 sequences × 128 = 1,024 tokens (no accumulation) → 6.04 GFLOP forward+backward,
 //   plus Muon's Newton–Schulz, which does not grow with the batch: 5 iterations over four
 //   128×128 and two 128×512 matrices per layer ≈ 0.63 GFLOP/layer → 1.26 GFLOP.
-//   ≈ 7.3 GFLOP/step → 3.65 s at 2 GFLOP/s.
-// 150 steps → 1.10 TFLOP ≈ 548 s; four evaluations (steps 0, 50, 100, 150) of 8,192 tokens
-//   forward-only (~2e6 FLOPs/token) ≈ 66 GFLOP ≈ 33 s; greedy samples are dispatch-bound
-//   and short. ≈ 10 minutes in all. 150·1,024 = 154k tokens is ~0.1 tokens per parameter,
-//   far from converged, so the loss is still falling (from ln 4096 ≈ 8.3) when it ends.
+//   ≈ 7.3 GFLOP/step → 3.7–7 s on a software adapter.
+//
+// Why these sizes: the 50 base steps (51k tokens) only teach the model words and spacing;
+// what the chat half needs is copying operands from a question into a calculator call,
+// and a 2-layer, 128-wide model needs ~250 steps of 1,024 arithmetic tokens for that
+// (half as wide never learned it in 300). So mid gets most of the budget: one epoch of
+// offline-mid is ~266 steps (tasks/deno_mixtures.ts), and SFT's 520 conversations run as
+// 32 steps of 16 rows × 96 tokens (the offline conversations are ≤ 80 tokens; padding to
+// 128 would waste a third of SFT). ≈ 350 step-equivalents in all: ~22 min at 3.7 s/step.
 import type { RunConfig } from "../src/train/run_config.ts";
 
 const tiny: Partial<RunConfig> = {
@@ -24,13 +29,19 @@ const tiny: Partial<RunConfig> = {
   max_seq_len: 128,
   device_batch_size: 8,
   total_batch_size: 1024,
-  num_iterations: 150,
-  eval_every: 50,
+  num_iterations: 50,
+  eval_every: 25,
   eval_tokens: 8192,
-  sample_every: 50,
+  sample_every: 25,
   core_metric_every: -1,
-  checkpoint_every: 50,
+  checkpoint_every: 25,
   keep_last: 2,
 };
+
+/** `deno task train mid` with this preset: one epoch of offline-mid, evaluated at the end. */
+export const mid: Partial<RunConfig> = { eval_every: -1, mixture: "offline-mid" };
+
+/** `deno task train sft`: 16 conversations a step in rows of 96 tokens. */
+export const sft: Partial<RunConfig> = { eval_every: -1, mixture: "offline-sft", max_seq_len: 96, device_batch_size: 8, target_examples_per_step: 16 };
 
 export default tiny;

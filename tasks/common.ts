@@ -100,6 +100,8 @@ export class TaskMixture implements ExampleSource {
     if (tasks.length === 0) throw new TaskError("a task mixture needs at least one task");
     this.name = `mixture(${tasks.map((t) => t.name).join(", ")})`;
     tasks.forEach((t, k) => {
+      // An empty member is a mistake (a slice starting past the task's end), not a choice.
+      if (t.length === 0) throw new TaskError(`a task mixture member has no examples: ${t.name} (does its slice start past its end?)`);
       for (let i = 0; i < t.length; i++) this.index.push([k, i]);
     });
     new Rng(seed).shuffle(this.index);

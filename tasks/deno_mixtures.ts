@@ -2,19 +2,21 @@
 // public datasets on disk (deno task data tasks --download …); the offline ones are made
 // from the generated tasks, so `train mid` / `train sft` work on a fresh machine:
 //
-//   offline-mid   arithmetic 12k, simple spelling 2k, spelling bee 1k, identity ×2 — val:
-//                 arithmetic test 200, spelling bee test 100
-//   offline-sft   arithmetic 3k, identity, simple spelling 300, spelling bee 300 — val:
-//                 arithmetic test 200
+//   offline-mid   arithmetic 4,500, simple spelling 300, spelling bee 150, identity 200 —
+//                 val: arithmetic test 200, spelling bee test 100
+//   offline-sft   the next 400 arithmetic problems, 60 identity conversations, 30 + 30
+//                 more spelling problems — val: arithmetic test 200
 //   reference-mid SmolTalk train + MMLU auxiliary_train + GSM8K train + identity ×2 +
 //                 SimpleSpelling 200k + SpellingBee 80k — val: SmolTalk test + MMLU test[:5200]
 //                 + GSM8K test[:420]
 //   reference-sft ARC-Easy + ARC-Challenge train + GSM8K train + SmolTalk train[:10k] +
 //                 identity + SimpleSpelling 300 + SpellingBee 300 — val: SmolTalk test
 //
-// The offline sizes are chosen for the tiny chat pipeline (configs/tiny_chat.ts): each
-// stage's single epoch fits its share of the 30-minute budget on a software adapter.
-import { type ExampleSource, TaskError, TaskMixture, TaskSequence } from "./common.ts";
+// The offline sizes are chosen for the tiny preset's chat pipeline (configs/tiny.ts): one
+// epoch of each is its stage, and mid is mostly arithmetic because copying operands into a
+// calculator call is what takes a 2-layer model longest to learn (~250 steps of 1,024
+// tokens); SFT's examples follow mid's in each generated task, so no problem is seen twice.
+import { type ExampleSource, TaskError, TaskMixture, TaskSequence, type TaskSlice } from "./common.ts";
 import { ARC } from "./arc.ts";
 import { Arithmetic } from "./arithmetic.ts";
 import { CustomJSON } from "./customjson.ts";
@@ -46,9 +48,14 @@ interface MixtureSpec {
 
 export const IDENTITY_FILE = new URL("./data/identity_conversations.jsonl", import.meta.url);
 
-async function identity(): Promise<CustomJSON> {
-  return new CustomJSON(await Deno.readTextFile(IDENTITY_FILE), { source: IDENTITY_FILE.pathname, name: "identity" });
+async function identity(slice: TaskSlice = {}): Promise<CustomJSON> {
+  return new CustomJSON(await Deno.readTextFile(IDENTITY_FILE), { ...slice, source: IDENTITY_FILE.pathname, name: "identity" });
 }
+
+/** Examples per generated task in the offline mixtures (SFT takes the ones after mid's). */
+export const OFFLINE_MID = { arithmetic: 4_500, identity: 200, simple: 300, bee: 150 } as const;
+export const OFFLINE_SFT = { arithmetic: 400, identity: 60, simple: 30, bee: 30 } as const;
+const MID = OFFLINE_MID, SFT = OFFLINE_SFT;
 
 /** A dataset's rows and how to name row i in an error (its file and row). */
 async function dataset(name: string, opts: MixtureOptions) {
@@ -67,9 +74,9 @@ export const MIXTURES: Record<string, MixtureSpec> = {
     stage: "mid",
     help: "generated arithmetic (calculator calls), spelling and identity chats; no download",
     build: async () => {
-      const words = await loadWords(), id = await identity();
+      const words = await loadWords(), id = await identity({ stop: MID.identity });
       return {
-        train: [new Arithmetic("train", 12_000), new SimpleSpelling(words, "train", 2_000), new SpellingBee(words, "train", 1_000), id, id],
+        train: [new Arithmetic("train", MID.arithmetic), new SimpleSpelling(words, "train", MID.simple), new SpellingBee(words, "train", MID.bee), id],
         val: [new Arithmetic("test", 200), new SpellingBee(words, "test", 100)],
       };
     },
@@ -78,9 +85,14 @@ export const MIXTURES: Record<string, MixtureSpec> = {
     stage: "sft",
     help: "generated arithmetic (calculator calls), spelling and identity chats; no download",
     build: async () => {
-      const words = await loadWords(), id = await identity();
+      const words = await loadWords(), id = await identity({ stop: SFT.identity });
       return {
-        train: [new Arithmetic("train", 3_000, { start: 12_000 }), id, new SimpleSpelling(words, "train", 300, { start: 2_000 }), new SpellingBee(words, "train", 300, { start: 1_000 })],
+        train: [
+          new Arithmetic("train", MID.arithmetic + SFT.arithmetic, { start: MID.arithmetic }),
+          id,
+          new SimpleSpelling(words, "train", MID.simple + SFT.simple, { start: MID.simple }),
+          new SpellingBee(words, "train", MID.bee + SFT.bee, { start: MID.bee }),
+        ],
         val: [new Arithmetic("test", 200)],
       };
     },

@@ -123,14 +123,31 @@ Deno.test("chat eval: categorical picks the best-scoring choice letter at the la
 Deno.test("mixtures: the offline ones build, shuffle deterministically and hold each task's examples once per listing", async () => {
   const mid = await buildMixture("", "mid");
   assert.equal(mid.name, "offline-mid");
-  assert.equal(mid.train.length, 12_000 + 2_000 + 1_000 + 500 + 500);
+  assert.equal(mid.train.length, 4_500 + 300 + 150 + 200);
   const again = await buildMixture("offline-mid", "mid");
   for (const i of [0, 1, 777, mid.train.length - 1]) assert.deepEqual(again.train.example(i), mid.train.example(i));
   const m = mid.train as TaskMixture;
   const count = new Map<string, number>();
   for (let i = 0; i < m.length; i++) count.set(m.taskOf(i).name, (count.get(m.taskOf(i).name) ?? 0) + 1);
-  assert.deepEqual(Object.fromEntries(count), { "arithmetic-train": 12_000, "simple-spelling": 2_000, "spelling-bee": 1_000, identity: 1_000 });
-  assert.ok(m.taskOf(0).name !== m.taskOf(1).name || m.taskOf(1).name !== m.taskOf(2).name, "interleaved, not in blocks");
+  assert.deepEqual(Object.fromEntries(count), { "arithmetic-train": 4_500, "simple-spelling": 300, "spelling-bee": 150, identity: 200 });
+  // SFT's generated problems are the ones after mid's: none seen twice, none empty.
+  const sft = await buildMixture("", "sft");
+  const sm = sft.train as TaskMixture;
+  const sftCount = new Map<string, number>();
+  const sftArith: string[] = [];
+  for (let i = 0; i < sm.length; i++) {
+    const name = sm.taskOf(i).name;
+    sftCount.set(name, (sftCount.get(name) ?? 0) + 1);
+    if (name === "arithmetic-train") sftArith.push(JSON.stringify(sm.example(i)));
+  }
+  assert.deepEqual(Object.fromEntries(sftCount), { "arithmetic-train": 400, identity: 60, "simple-spelling": 30, "spelling-bee": 30 });
+  const midArith = new Set(Array.from({ length: 4_500 }, (_, i) => JSON.stringify(new Arithmetic("train", 4_500).example(i))));
+  assert.ok(sftArith.every((e) => !midArith.has(e)), "an SFT arithmetic problem repeats one of mid's");
+  assert.ok(sftArith.includes(JSON.stringify(new Arithmetic("train", 4_501).example(4_500))));
+  assert.throws(() => new TaskMixture([new Arithmetic("train", 10, { start: 10 })]), /has no examples: arithmetic-train \(does its slice start past its end\?\)/);
+  let switches = 0;
+  for (let i = 1; i < m.length; i++) if (m.taskOf(i) !== m.taskOf(i - 1)) switches++;
+  assert.ok(switches > 500, `interleaved, not in blocks (${switches} task changes)`);
   await assert.rejects(buildMixture("offline-sft", "mid"), /is for sft, not mid/);
   await assert.rejects(buildMixture("nope", "sft"), /unknown mixture 'nope' for sft; the sft mixtures are: offline-sft, reference-sft/);
   await assert.rejects(buildMixture("reference-sft", "sft", { dataDir: "/nonexistent" }), /deno task data tasks --download/);
