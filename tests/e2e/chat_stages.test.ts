@@ -29,9 +29,9 @@ Deno.test({
     await trainTiny(TMP, "tiny");
     const mid = await deno(["src/cli/train.ts", "mid", "--runs-dir", runs, "--num-iterations", "3", "--eval-every", "-1"]);
     assert.equal(mid.code, 0, mid.err);
-    assert.match(mid.out, /mixture offline-mid: 16,000 train conversations/);
+    assert.match(mid.out, /mixture offline-mid: 5,150 train conversations \(arithmetic-train 4,500, simple-spelling 300, spelling-bee 150, identity 200\)/);
     assert.match(mid.out, /starting from tiny\/step_000008/);
-    const sft = await deno(["src/cli/train.ts", "sft", "--runs-dir", runs, "--num-iterations", "2", "--target-examples-per-step", "4", "--device-batch-size", "2", "--eval-every", "-1"]);
+    const sft = await deno(["src/cli/train.ts", "sft", "--runs-dir", runs, "--num-iterations", "2", "--target-examples-per-step", "4", "--device-batch-size", "2", "--max-seq-len", "32", "--eval-every", "-1"]);
     assert.equal(sft.code, 0, sft.err);
     assert.match(sft.out, /starting from tiny-mid\/step_000003/);
     assert.match(sft.out, /2 steps of 128 tokens \(2 micro-batches of 2×32\)/);
