@@ -106,7 +106,7 @@ async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
     flags[k] = { ...flags[k], default: undefined, help: `${flags[k].help} (default: the source run's)` };
   }
   if (stage === "sft") flags["total-batch-size"] = { ...flags["total-batch-size"], default: undefined, help: "set from target-examples-per-step × max-seq-len" };
-  flags["max-seq-len"] = { ...flags["max-seq-len"], default: undefined, help: "tokens per row (default: the source model's sequence_len)" };
+  if (!("max_seq_len" in stagePreset)) flags["max-seq-len"] = { ...flags["max-seq-len"], default: undefined, help: "tokens per row (default: the source model's sequence_len)" };
   flags["num-iterations"] = { ...flags["num-iterations"], help: "optimizer steps (default -1: one epoch of the mixture)" };
   const from = { type: "string" as const, default: "", help: `the checkpoint to start from: RUN or RUN/STEP (default: the newest ${stage === "mid" ? "base" : "mid"} run under --runs-dir)` };
   const summary = `${stage === "mid" ? "Mid-train" : "Fine-tune (SFT)"} a checkpoint on a task mixture. Mixtures:\n${mixtureHelp(stage)}`;
