@@ -2,7 +2,7 @@
 // must be identical (tiny config, 64 new tokens); n samples sharing one prefill must each
 // equal the single-sequence result. Tool calls: engine_tools.test.ts.
 import assert from "node:assert/strict";
-import { Engine, type GeneratedColumn } from "../../src/engine/engine.ts";
+import { Engine } from "../../src/engine/engine.ts";
 import { argmax } from "../../src/engine/sampling.ts";
 import { NO_SPECIAL_TOKENS } from "../../src/engine/tools.ts";
 import type { GPTConfig } from "../../src/model/config.ts";
@@ -10,14 +10,12 @@ import { InferenceGPT } from "../../src/model/inference.ts";
 import { createParamTensors, writeParams } from "../../src/model/tensors.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { testGpu } from "./gpu.ts";
-import { nudgedParams } from "./harness.ts";
+import { collect, engineWeights, GQA } from "./engine_fixture.ts";
 
 // The tiny preset's model: depth 2 → n_embd 128, one head of 128, vocab 4096, 128 positions.
 const TINY: GPTConfig = { sequence_len: 128, vocab_size: 4096, n_layer: 2, n_head: 1, n_kv_head: 1, n_embd: 128 };
-// A GQA shape (4 query heads on 2 kv heads) for the batched paths.
-const GQA: GPTConfig = { sequence_len: 96, vocab_size: 300, n_layer: 2, n_head: 4, n_kv_head: 2, n_embd: 64 };
 
-const weights = (cfg: GPTConfig, seed: number) => nudgedParams(cfg, seed, 0.1, 8);
+const weights = engineWeights;
 
 function randomPrompt(cfg: GPTConfig, n: number, seed: number): number[] {
   const rng = new Rng(seed);
@@ -39,12 +37,6 @@ async function greedyByRecompute(cfg: GPTConfig, params: Map<string, Float32Arra
   model.destroy();
   for (const t of tensors.values()) t.destroy();
   return ids.slice(prompt.length);
-}
-
-async function collect(gen: AsyncGenerator<GeneratedColumn>): Promise<GeneratedColumn[]> {
-  const out: GeneratedColumn[] = [];
-  for await (const c of gen) out.push(c);
-  return out;
 }
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

@@ -2,22 +2,15 @@
 // a calculator call forces its output tokens and flags them; a tokenizer without special
 // tokens never ends a sequence early.
 import assert from "node:assert/strict";
-import { Engine, type GeneratedColumn } from "../../src/engine/engine.ts";
+import { Engine } from "../../src/engine/engine.ts";
 import { argmax } from "../../src/engine/sampling.ts";
 import { NO_SPECIAL_TOKENS } from "../../src/engine/tools.ts";
 import type { GPTConfig } from "../../src/model/config.ts";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { testGpu } from "./gpu.ts";
-import { nudgedParams } from "./harness.ts";
+import { collect, engineWeights, GQA } from "./engine_fixture.ts";
 
-const GQA: GPTConfig = { sequence_len: 96, vocab_size: 300, n_layer: 2, n_head: 4, n_kv_head: 2, n_embd: 64 };
-const weights = (cfg: GPTConfig, seed: number) => nudgedParams(cfg, seed, 0.1, 8);
-
-async function collect(gen: AsyncGenerator<GeneratedColumn>): Promise<GeneratedColumn[]> {
-  const out: GeneratedColumn[] = [];
-  for await (const c of gen) out.push(c);
-  return out;
-}
+const weights = engineWeights;
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
