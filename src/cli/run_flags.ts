@@ -32,11 +32,16 @@ export function overridesFromFlags(values: Record<string, unknown>): Partial<Run
   return out as Partial<RunConfig>;
 }
 
-/** The value of --config in raw args (before the full parse, which needs the preset's defaults). */
-export function presetArg(args: readonly string[]): string | null {
+/** The value of --NAME in raw args (before the full parse, whose defaults depend on it). */
+export function rawFlag(args: readonly string[], name: string): string | null {
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--config") return args[i + 1] ?? null;
-    if (args[i].startsWith("--config=")) return args[i].slice(9);
+    if (args[i] === `--${name}`) return args[i + 1] ?? null;
+    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
   }
   return null;
+}
+
+/** The value of --config in raw args (the preset, whose values are the other flags' defaults). */
+export function presetArg(args: readonly string[]): string | null {
+  return rawFlag(args, "config");
 }

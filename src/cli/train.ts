@@ -6,12 +6,12 @@
 import { listShardFiles } from "../data/deno_shards.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { trainBase } from "../train/deno_base.ts";
-import { type ChatStage, STAGE_DEFAULTS, trainChat } from "../train/deno_chat.ts";
+import { type ChatStage, sourcePreset, STAGE_DEFAULTS, trainChat } from "../train/deno_chat.ts";
 import { mixtureHelp } from "../../tasks/deno_mixtures.ts";
 import { loadPresetConfig, loadStagePreset } from "../train/presets.ts";
 import { DEFAULT_RUN_CONFIG, resolveRunConfig, type RunConfig } from "../train/run_config.ts";
 import { type FlagTable, parseFlags, runMain, UsageError } from "./args.ts";
-import { overridesFromFlags, presetArg, runConfigFlags } from "./run_flags.ts";
+import { overridesFromFlags, presetArg, rawFlag, runConfigFlags } from "./run_flags.ts";
 
 const STAGES = ["base", "mid", "sft", "rl"];
 const DEFAULT_PRESET = "tiny";
@@ -74,7 +74,7 @@ runMain(async (args) => {
   const resolved = resolveRunConfig(preset, given);
   if (!f["no-prepare"]) await prepareMissing(resolved.config);
   const gpu = await acquireGpu({ adapterName: (f.adapter as string) || undefined });
-  const result = await trainBase({ resolved, gpu, resume: !!f.resume, sampleTokens: f["sample-tokens"] as number });
+  const result = await trainBase({ resolved, gpu, resume: !!f.resume, sampleTokens: f["sample-tokens"] as number, preset: presetName });
   if (result.stopped) {
     console.log(`stopped at step ${result.step}; continue with: deno task train base --config ${presetName} --run ${resolved.config.run} --resume`);
     return;
@@ -93,8 +93,21 @@ const CHAT_FIELDS = [
   "eval_every", "eval_tokens", "checkpoint_every", "keep_last", "seed",
 ];
 
+/**
+ * The preset of a chat stage: --config, else the one the source run was trained with
+ * (so a d12 base gets d12's stage settings), else tiny.
+ */
+async function chatPreset(stage: ChatStage, rest: string[]): Promise<{ name: string; why: string }> {
+  const given = presetArg(rest);
+  if (given) return { name: given, why: "--config" };
+  const runsDir = rawFlag(rest, "runs-dir") ?? DEFAULT_RUN_CONFIG.runs_dir;
+  // No source yet (or --help on a fresh machine): the default; trainChat reports the missing run.
+  const recorded = await sourcePreset(runsDir, stage, rawFlag(rest, "from") ?? "").catch(() => null);
+  return recorded ? { name: recorded, why: "the source run's preset" } : { name: DEFAULT_PRESET, why: "the default preset" };
+}
+
 async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
-  const presetName = presetArg(rest) ?? DEFAULT_PRESET;
+  const { name: presetName, why } = await chatPreset(stage, rest);
   const stagePreset = await loadStagePreset(presetName, stage);
   const all = runConfigFlags({ ...DEFAULT_RUN_CONFIG, ...STAGE_DEFAULTS[stage], ...stagePreset });
   const flags: FlagTable = { config: { ...all.config, default: presetName, help: `preset whose '${stage}' export holds this stage's settings (tiny, …)` } };
@@ -116,8 +129,9 @@ async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
   const given = overridesFromFlags(Object.fromEntries(Object.entries(f).filter(([k]) => rest.some((a) => a === `--${k}` || a.startsWith(`--${k}=`)))));
   const overrides = { ...stagePreset, ...given };
+  console.log(`${stage} settings: preset ${presetName} (${why})${Object.keys(stagePreset).length ? "" : `, which has no '${stage}' export: the reference defaults`}`);
   const gpu = await acquireGpu({ adapterName: (f.adapter as string) || undefined });
-  const result = await trainChat({ stage, gpu, from: f.from as string, resume: !!f.resume, overrides });
+  const result = await trainChat({ stage, gpu, from: f.from as string, resume: !!f.resume, overrides, preset: presetName });
   if (result.stopped) {
     console.log(`stopped at step ${result.step}; continue with: deno task train ${stage} --run ${result.runDir.split("/").pop()} --resume`);
     return;

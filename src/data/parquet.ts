@@ -135,6 +135,7 @@ export class ParquetShard {
 export type ShardInput = string | URL | Blob | Uint8Array | ArrayBuffer | ShardSource;
 
 /** A ShardSource for any input. */
+// deno-lint-ignore require-await -- async so that a bad input rejects instead of throwing
 export async function openSource(input: ShardInput): Promise<ShardSource> {
   if (input instanceof URL || (typeof input === "string" && /^https?:\/\//.test(input))) return urlSource(input);
   if (typeof input === "string") {

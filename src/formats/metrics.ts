@@ -80,6 +80,9 @@ export interface RunInfo {
   stage: string;
   /** The resolved run config. */
   config: Record<string, unknown>;
+  /** The preset (configs/NAME or a .ts path) the settings came from: the chat stages that
+   * continue this run take their `mid` / `sft` settings from the same preset. */
+  preset?: string;
   /** The adapter(s) in words, e.g. "NVIDIA H100 (vulkan)" or "llvmpipe (software)". */
   adapter: string;
   started_at: string;
@@ -101,5 +104,6 @@ export function validateRunInfo(raw: unknown, source = "run.json"): RunInfo {
   if (!RUN_STATUSES.includes(r.status as RunStatus)) bad("status", `must be one of ${RUN_STATUSES.join(", ")}, got ${JSON.stringify(r.status)}`);
   if (r.step !== undefined && !Number.isInteger(r.step)) bad("step", "must be an integer");
   if (r.error !== undefined && typeof r.error !== "string") bad("error", "must be a string");
+  if (r.preset !== undefined && typeof r.preset !== "string") bad("preset", "must be a string");
   return r as unknown as RunInfo;
 }

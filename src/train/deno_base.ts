@@ -19,6 +19,8 @@ export interface BaseTrainOptions {
   resume: boolean;
   /** Greedy tokens per sample prompt. */
   sampleTokens?: number;
+  /** The preset's name, recorded in run.json. */
+  preset?: string;
   log?: (line: string) => void;
 }
 
@@ -40,7 +42,7 @@ export async function trainBase(opts: BaseTrainOptions): Promise<BaseTrainResult
   const B = c.device_batch_size, T = c.max_seq_len;
   const tok = await loadRunTokenizer(r);
   return await runStage({
-    stage: "base", resolved: r, gpu: opts.gpu, resume: opts.resume, tok, log: opts.log,
+    stage: "base", resolved: r, gpu: opts.gpu, resume: opts.resume, tok, log: opts.log, preset: opts.preset,
     initialParams: () => initParams(r.model, c.seed),
     data: async ({ sampler, checkpoint, model }) => {
       const train: DataLoader = await createLocalLoader(c.data_dir, "train", { tokenizer: tok, B, T }, (checkpoint?.meta.loader_state ?? undefined) as LoaderState | undefined);

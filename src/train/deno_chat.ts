@@ -45,10 +45,10 @@ export interface ChatSource {
   checkpoint: LoadedCheckpoint;
 }
 
-/** --from RUN[/STEP] (STEP: a number or step_NNNNNN), or the newest run of the previous stage. */
-export async function findSource(runsDir: string, stage: ChatStage, from: string): Promise<ChatSource> {
+/** The run --from names, or the newest run of the previous stage that did not fail. */
+export async function findSourceRun(runsDir: string, stage: ChatStage, from: string): Promise<string> {
   const want = PREVIOUS[stage];
-  let run = from.split("/")[0], stepPart = from.split("/")[1] ?? "";
+  let run = from.split("/")[0];
   if (!run) {
     let best: { name: string; at: string } | null = null;
     for (const e of await Array.fromAsync(Deno.readDir(runsDir)).catch(() => [] as Deno.DirEntry[])) {
@@ -61,6 +61,19 @@ export async function findSource(runsDir: string, stage: ChatStage, from: string
     }
     run = best.name;
   }
+  return run;
+}
+
+/** The preset the source run recorded in run.json (null when it recorded none). */
+export async function sourcePreset(runsDir: string, stage: ChatStage, from: string): Promise<string | null> {
+  const run = await findSourceRun(runsDir, stage, from);
+  return (await readRunInfo(`${runsDir}/${run}`).catch(() => null))?.preset ?? null;
+}
+
+/** --from RUN[/STEP] (STEP: a number or step_NNNNNN), or the newest run of the previous stage. */
+export async function findSource(runsDir: string, stage: ChatStage, from: string): Promise<ChatSource> {
+  const want = PREVIOUS[stage];
+  const run = await findSourceRun(runsDir, stage, from), stepPart = from.split("/")[1] ?? "";
   const runDir = `${runsDir}/${run}`;
   let dir: string, step: number;
   if (stepPart) {
@@ -95,7 +108,8 @@ export function chatStageConfig(stage: ChatStage, source: ChatSource, overrides:
   const merged = { ...DEFAULT_RUN_CONFIG, ...base, ...overrides } as RunConfig;
   if (stage === "sft") merged.total_batch_size = merged.target_examples_per_step * merged.max_seq_len * merged.world_size;
   if (merged.max_seq_len > cfg.sequence_len) {
-    throw new TrainError(`--max-seq-len ${merged.max_seq_len} is longer than the source model's sequence_len ${cfg.sequence_len}`);
+    const from = "max_seq_len" in overrides ? `--max-seq-len or the preset's '${stage}' export` : "the stage's default";
+    throw new TrainError(`max_seq_len ${merged.max_seq_len} (from ${from}) is longer than the source model's sequence_len ${cfg.sequence_len}; pass --max-seq-len ${cfg.sequence_len} or less`);
   }
   const known = Object.fromEntries(Object.entries(merged).filter(([k]) => (RUN_CONFIG_FIELDS as string[]).includes(k))) as Partial<RunConfig>;
   const r = resolveRunConfig({}, { ...known, num_iterations: overrides.num_iterations && overrides.num_iterations > 0 ? overrides.num_iterations : numIterations ?? 1, target_flops: -1, target_param_data_ratio: -1 });
@@ -114,6 +128,8 @@ export interface ChatTrainOptions {
   from: string;
   resume: boolean;
   overrides: Partial<RunConfig>;
+  /** The preset whose stage export gave the overrides, recorded in run.json. */
+  preset?: string;
   log?: (line: string) => void;
 }
 
@@ -149,7 +165,7 @@ export async function trainChat(opts: ChatTrainOptions): Promise<StageResult & {
 
   const result = await runStage({
     stage: opts.stage, resolved: r, gpu: opts.gpu, resume: opts.resume, tok, log,
-    source: `${source.run}/${stepDirName(source.step)}`,
+    source: `${source.run}/${stepDirName(source.step)}`, preset: opts.preset,
     fixedMomentum: opts.stage === "sft" ? SFT_MOMENTUM : undefined,
     initialParams: () => source.checkpoint.params,
     data: ({ model, checkpoint }) => {

@@ -49,6 +49,8 @@ export interface StageSpec {
   fixedMomentum?: number;
   /** The source of a chat stage, for run.json. */
   source?: string;
+  /** The preset the settings came from, for run.json (the next stage defaults to it). */
+  preset?: string;
   data(ctx: { model: GPT; sampler: InferenceGPT; checkpoint: LoadedCheckpoint | null }): Promise<StageData>;
   log?: (line: string) => void;
 }
@@ -108,7 +110,7 @@ export async function runStage(spec: StageSpec): Promise<StageResult> {
 
   const metrics = await MetricsLog.open(runDir);
   const config = { ...c, ...(spec.source ? { source: spec.source } : {}) } as unknown as Record<string, unknown>;
-  await writeRunInfo(runDir, { name: c.run, stage, config, adapter: gpu.description, started_at: new Date().toISOString(), status: "running", step: ckpt?.meta.step ?? 0 });
+  await writeRunInfo(runDir, { name: c.run, stage, config, ...(spec.preset ? { preset: spec.preset } : {}), adapter: gpu.description, started_at: new Date().toISOString(), status: "running", step: ckpt?.meta.step ?? 0 });
   const peak = await measurePeakFlops(gpu);
   log(`adapter: ${gpu.description} (measured matmul peak ${(peak / 1e9).toFixed(2)} GFLOP/s)`);
   log(

@@ -26,9 +26,15 @@ Deno.test({
     assert.notEqual(noBase.code, 0);
     assert.match(noBase.err, /no base run in .*runs: train one first \('deno task train base'\), or pass --from RUN\[\/STEP\]/);
 
-    await trainTiny(TMP, "tiny");
+    // The base run's preset is a file whose `mid` export has an unusual final LR: mid and
+    // sft, given no --config, must take their settings from it (run.json records it).
+    const preset = `${TMP}/chat_preset.ts`;
+    await Deno.writeTextFile(preset, `export default {};\nexport const mid = { final_lr_frac: 0.25 };\nexport const sft = { final_lr_frac: 0.125 };\n`);
+    await trainTiny(TMP, "tiny", { extra: ["--config", preset] });
+    assert.equal(JSON.parse(await Deno.readTextFile(`${runs}/tiny/run.json`)).preset, preset);
     const mid = await deno(["src/cli/train.ts", "mid", "--runs-dir", runs, "--num-iterations", "3", "--eval-every", "-1"]);
     assert.equal(mid.code, 0, mid.err);
+    assert.ok(mid.out.includes(`mid settings: preset ${preset} (the source run's preset)`), mid.out);
     assert.match(mid.out, /mixture offline-mid: 5,150 train conversations \(arithmetic-train 4,500, simple-spelling 300, spelling-bee 150, identity 200\)/);
     assert.match(mid.out, /starting from tiny\/step_000008/);
     const sft = await deno(["src/cli/train.ts", "sft", "--runs-dir", runs, "--num-iterations", "2", "--target-examples-per-step", "4", "--device-batch-size", "2", "--max-seq-len", "32", "--eval-every", "-1"]);
@@ -39,6 +45,8 @@ Deno.test({
     const midMeta = await meta(`${runs}/tiny-mid/checkpoints/step_000003`), sftMeta = await meta(`${runs}/tiny-sft/checkpoints/step_000002`);
     assert.deepEqual([midMeta.stage, midMeta.source, sftMeta.stage, sftMeta.source], ["mid", "tiny/step_000008", "sft", "tiny-mid/step_000003"]);
     assert.equal(sftMeta.user_config.init_lr_frac, 0.02);
+    assert.deepEqual([midMeta.user_config.final_lr_frac, sftMeta.user_config.final_lr_frac], [0.25, 0.125]);
+    assert.equal(JSON.parse(await Deno.readTextFile(`${runs}/tiny-sft/run.json`)).preset, preset);
     assert.equal(JSON.parse(await Deno.readTextFile(`${runs}/tiny-sft/run.json`)).stage, "sft");
     // --resume of a finished sft run with another stage's command is refused, naming the right one.
     const wrong = await deno(["src/cli/train.ts", "mid", "--runs-dir", runs, "--run", "tiny-sft", "--resume"]);

@@ -136,7 +136,7 @@ export class KernelWorker {
 
   constructor(private box: Sandbox) {}
 
-  private async start(): Promise<void> {
+  private start(): void {
     this.child = new Deno.Command("setsid", {
       args: [Deno.execPath(), "run", "-A", "--no-check", "tests/mutation/kernel_worker.ts"],
       cwd: this.box.dir, stdin: "piped", stdout: "piped", stderr: "null", env: { NO_COLOR: "1" },
@@ -147,7 +147,7 @@ export class KernelWorker {
 
   /** Whether the kernel cases kill this mutated source (null: the worker hung and was killed). */
   async check(file: string, source: string, timeoutMs: number): Promise<{ killed: boolean; failed?: string } | null> {
-    if (!this.child) await this.start();
+    if (!this.child) this.start();
     await this.writer!.write(new TextEncoder().encode(JSON.stringify({ file, source }) + "\n"));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), timeoutMs));
