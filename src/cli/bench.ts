@@ -14,7 +14,15 @@ const BENCHES: Record<string, string> = {
 
 function usage(): string {
   const rows = Object.entries(BENCHES).map(([n, d]) => `  ${n.padEnd(8)} ${d}`);
-  return ["usage: deno task bench <name> [flags]   (deno task bench <name> --help for its flags)", "", "benchmarks:", ...rows].join("\n");
+  return [
+    "usage: deno task bench <name> [flags] [--baseline REV [--rounds N]]   (deno task bench <name> --help for its flags)",
+    "",
+    "benchmarks:",
+    ...rows,
+    "",
+    "--baseline REV: run the same benchmark on REV too (a temporary git worktree), alternating, N rounds (default 3);",
+    "                prints each figure's median and spread for both and the ratio.",
+  ].join("\n");
 }
 
 runMain(async (args) => {
@@ -24,6 +32,10 @@ runMain(async (args) => {
     return;
   }
   if (!(name in BENCHES)) throw new UsageError(`unknown benchmark '${name}'\n${usage()}`);
+  if (rest.some((a) => a === "--baseline" || a.startsWith("--baseline="))) {
+    const { runComparison } = await import("./bench/compare.ts");
+    return await runComparison(name, rest);
+  }
   const url = new URL(`./bench/${name}.ts`, import.meta.url);
   let mod: { main: (args: string[]) => Promise<void> };
   try {
