@@ -166,7 +166,7 @@ export async function runComparison(name: string, args: readonly string[]): Prom
     cleanup();
     Deno.exit(130);
   };
-  Deno.addSignalListener("SIGINT", onSignal);
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
   try {
     await Deno.remove(dir); // git worktree add wants to create it
     await git(["worktree", "add", "--detach", dir, commit]);
@@ -190,7 +190,7 @@ export async function runComparison(name: string, args: readonly string[]): Prom
     console.log("\n" + [`| ${cmp.header.join(" | ")} |`, `|${cmp.header.map(() => "---").join("|")}|`, ...cmp.rows.map((row) => `| ${row.join(" | ")} |`)].join("\n"));
     console.log(`\n(spread: half the range over ${rounds} rounds, as % of the median; speed-up > 1 means this tree is faster)`);
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
+    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
     cleanup();
   }
 }

@@ -1,7 +1,7 @@
 // `deno task bench train`: training throughput (tokens/s) and MFU against the adapter's
 // measured matmul rate, with dispatches per step, for the tiny preset and for
 // d12-shaped layers (n_embd 768, 6 heads) at a small batch.
-import { parseFlags } from "../args.ts";
+import { parseFlags, UsageError } from "../args.ts";
 import { acquireGpu, type Gpu } from "../../gpu/device.ts";
 import { measurePeakFlops } from "../../nn/peak.ts";
 import { estimateFlopsPerToken, type GPTConfig, numParams } from "../../model/config.ts";
@@ -18,6 +18,7 @@ const FLAGS = {
   "d12-layers": { type: "number", default: 1, help: "layers of the d12-shaped model (d12 has 12)" },
   "d12-seq": { type: "number", default: 64, help: "sequence length of the d12-shaped model" },
   "d12-vocab": { type: "number", default: 8192, help: "vocabulary of the d12-shaped model" },
+  configs: { type: "string", default: "tiny,d12", help: "which configs to time: tiny, d12 or both (d12's Newton–Schulz takes minutes a step on a software adapter)" },
   adapter: { type: "string", default: "", help: "adapter name substring" },
 } as const;
 
@@ -72,9 +73,11 @@ export async function main(args: string[]): Promise<void> {
       B: 1,
     },
   ];
+  const wanted = f.configs.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const w of wanted) if (w !== "tiny" && w !== "d12") throw new UsageError(`--configs: unknown config '${w}'; use tiny, d12 or tiny,d12`);
   const header = ["config", "B×T", "params", "step ms", "tokens/s", "GFLOP/s", "MFU", "dispatches/step"];
   const rows: string[][] = [];
-  for (const c of cases) {
+  for (const c of cases.filter((_, i) => wanted.includes(i === 0 ? "tiny" : "d12"))) {
     rows.push(await measure(gpu, c, f.steps, peak));
     console.log(rows[rows.length - 1].map((v, i) => `${header[i]}: ${v}`).join("  "));
   }
