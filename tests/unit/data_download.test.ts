@@ -15,6 +15,10 @@ interface ServerOptions {
   replace?: Map<string, Uint8Array>;
   /** Ignore Range headers (answer 200 with the whole file). */
   noRanges?: boolean;
+  /** Answer a Range request with a Content-Range that starts at 0, and a slow body. */
+  wrongStart?: boolean;
+  /** Called when the client cancels a slow body. */
+  onCancel?: () => void;
 }
 
 function serve(opts: ServerOptions = {}) {
@@ -34,8 +38,17 @@ function serve(opts: ServerOptions = {}) {
     }
     const part = body.slice(start);
     const headers: Record<string, string> = { "content-length": String(part.length) };
-    if (m) headers["content-range"] = `bytes ${start}-${body.length - 1}/${body.length}`;
+    if (m) headers["content-range"] = `bytes ${opts.wrongStart ? 0 : start}-${body.length - 1}/${body.length}`;
     entry.status = m ? 206 : 200;
+    if (opts.wrongStart) {
+      // A slow body: it ends only when the client cancels it (or after 2 s).
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull: (c) => new Promise((r) => setTimeout(r, 20)).then(() => (++sent > 100 ? c.close() : c.enqueue(part.slice(0, 16)))),
+        cancel: () => void (opts.onCancel?.()),
+      });
+      return new Response(stream, { status: entry.status, headers });
+    }
     if (opts.cut?.delete(name)) {
       // Half the bytes, then the connection breaks.
       const stream = new ReadableStream<Uint8Array>({
@@ -98,6 +111,14 @@ Deno.test("download: a .partial left by an earlier run continues; a server ignor
         assert.equal(log[0].range, "bytes=1000-");
         assert.equal(log[0].status, noRanges ? 200 : 206);
         assert.equal(r.bytes, noRanges ? FILES[2].length : FILES[2].length - 1000);
+        if (!noRanges) {
+          // A .partial that is already the whole file: the server answers 416 and it is kept.
+          await Deno.writeFile(`${dir}/shard_00001.parquet.partial`, FILES[1]);
+          const whole = await downloadShards([1], { dir, baseUrl: base, backoffMs: 1, progress: quiet() });
+          assert.deepEqual(whole.downloaded, ["shard_00001.parquet"]);
+          assert.equal(log.at(-1)!.status, 416);
+          assert.deepEqual(await Deno.readFile(`${dir}/shard_00001.parquet`), FILES[1]);
+        }
       } finally {
         await server.shutdown();
       }
@@ -105,26 +126,48 @@ Deno.test("download: a .partial left by an earlier run continues; a server ignor
   }
 });
 
+Deno.test("download: a 206 answer that starts elsewhere than asked is an error, its body released", async () => {
+  await withTempDir(async (dir) => {
+    let cancelled = false;
+    const { server, base } = serve({ wrongStart: true, onCancel: () => cancelled = true });
+    try {
+      await Deno.writeFile(`${dir}/shard_00002.parquet.partial`, FILES[2].slice(0, 1000));
+      const t0 = performance.now();
+      await assert.rejects(
+        downloadShards([2], { dir, baseUrl: base, tries: 1, backoffMs: 1, log: () => {}, progress: quiet() }),
+        /failed after 1 tries \(last error: asked for bytes from 1000, the server sent from 0\)/,
+      );
+      for (let i = 0; i < 50 && !cancelled; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(cancelled && performance.now() - t0 < 1500, "the body was cancelled, not left streaming");
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
 Deno.test("download: bad content is retried then reported; 404 is not retried; a prepared directory is refused", async () => {
   await withTempDir(async (dir) => {
     const html = new TextEncoder().encode("<html>rate limited</html>".repeat(20));
     const { server, log, base } = serve({ replace: new Map([["shard_00000.parquet", html]]) });
     try {
+      const lines: string[] = [];
       await assert.rejects(
-        downloadShards([0], { dir, baseUrl: base, tries: 2, backoffMs: 1, log: () => {}, progress: quiet() }),
-        new RegExp(`${shardUrl(0, base)}: failed after 2 tries \\(last error: .*shard_00000\\.parquet\\.partial: does not start with the parquet magic`),
+        downloadShards([0], { dir, baseUrl: base, tries: 3, backoffMs: 5, log: (l) => lines.push(l), progress: quiet() }),
+        new RegExp(`${shardUrl(0, base)}: failed after 3 tries \\(last error: .*shard_00000\\.parquet\\.partial: does not start with the parquet magic`),
       );
-      assert.equal(log.length, 2);
+      assert.equal(log.length, 3);
+      // The wait doubles from twice the base: 10 ms after the first try, 20 ms after the second.
+      assert.deepEqual(lines.map((l) => l.match(/try (\d)\/3 failed .*retrying in ([\d.]+) s/)?.slice(1)), [["1", "0.010"], ["2", "0.020"]]);
       // Without --tries, shards and single files get the reference's 5 tries.
       await Deno.remove(`${dir}/shard_00000.parquet.partial`).catch(() => {});
       await assert.rejects(downloadShards([0], { dir, baseUrl: base, backoffMs: 1, log: () => {}, progress: quiet() }), /failed after 5 tries/);
-      assert.equal(log.length, 2 + 5);
+      assert.equal(log.length, 3 + 5);
       const bad = () => Promise.reject(new Error("not the file we want"));
       await assert.rejects(
         downloadFile(`${base}/shard_00000.parquet`, `${dir}/one/file.bin`, { verify: bad, backoffMs: 1, log: () => {}, progress: quiet() }),
         /failed after 5 tries \(last error: not the file we want/,
       );
-      assert.equal(log.length, 2 + 5 + 5);
+      assert.equal(log.length, 3 + 5 + 5);
       await assert.rejects(
         downloadShards([5], { dir, baseUrl: base, backoffMs: 1, log: () => {}, progress: quiet() }),
         /shard_00005\.parquet: HTTP 404/,

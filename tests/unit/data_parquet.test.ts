@@ -70,8 +70,14 @@ Deno.test("parquet: readTextBatches from a local path, a Blob, bytes and an HTTP
       return new Response(bytes.slice(s, e + 1), { status: 206, headers: { "content-range": `bytes ${s}-${e}/${bytes.length}` } });
     });
     const url = `http://127.0.0.1:${server.addr.port}/shard_00000.parquet`;
-    assert.deepEqual(await collect(readTextBatches(await urlSource(url))), expected);
+    const remote = await urlSource(url);
+    assert.deepEqual(await collect(readTextBatches(remote)), expected);
     assert.ok(ranges.length >= 3, `range requests: ${ranges.join(", ")}`);
+    // An empty range is empty and asks the server nothing.
+    const asked = ranges.length;
+    assert.equal((await remote.slice(10, 10)).byteLength, 0);
+    assert.equal((await remote.slice(10, 11)).byteLength, 1);
+    assert.equal(ranges.length, asked + 1);
   });
 });
 
@@ -144,4 +150,13 @@ Deno.test("parquet: truncated, corrupt, non-parquet and text-less files give err
     await rejectsWith(opened.readRowGroup(2), path, /row group 2 of 5 cannot be decoded .*: the file is corrupt/);
     opened.close();
   });
+});
+
+Deno.test("parquet: the writer checks its row-group size and marks the text column required, as FineWeb-Edu's shards do", async () => {
+  for (const bad of [0, -1, 1.5]) assert.throws(() => encodeShard(["a"], { codec: "UNCOMPRESSED", rowGroupSize: bad }), new RegExp(`rowGroupSize must be a positive integer, got ${bad}`));
+  const bytes = encodeShard(["a", "b", "c"], { codec: "UNCOMPRESSED", rowGroupSize: 1 });
+  const shard = await ParquetShard.open(bytesSource(bytes));
+  assert.deepEqual(shard.info.rowGroups, [1, 1, 1]);
+  const text = shard.metadata.schema.find((e) => e.name === "text");
+  assert.equal(text?.repetition_type, "REQUIRED");
 });
