@@ -33,13 +33,15 @@ export interface MatmulOptions {
    * on when M ≤ 8 at creation (decode steps), where 64-row tiles would waste most work.
    */
   skinny?: boolean;
-  /** Tile shape overrides: workgroup WG_X×WG_Y threads, K-step BK (each thread does 4×4 outputs). */
+  /** Tile shape overrides: workgroup WG_X×WG_Y threads, K-step BK (each thread does 8×8 outputs). */
   tile?: { WG_X?: number; WG_Y?: number; BK?: number };
   label?: string;
 }
 
 /** Largest M for which matmulOp picks the skinny kernel by default, and its workgroup size. */
 export const SKINNY_MAX_M = 8;
+/** Outputs per thread along each side in the tiled kernel (TM = TN in matmul.wgsl). */
+const TILE_PER_THREAD = 8;
 const SKINNY_THREADS = 64;
 
 export interface MatmulShape {
@@ -118,7 +120,7 @@ export async function matmulOp(
   const { a, b, c } = t;
   let label = describe(shape, opts);
   checkShapes(label, a, b, c, shape, opts);
-  const WG_X = opts.tile?.WG_X ?? 16, WG_Y = opts.tile?.WG_Y ?? 16, BK = opts.tile?.BK ?? 16;
+  const WG_X = opts.tile?.WG_X ?? 8, WG_Y = opts.tile?.WG_Y ?? 8, BK = opts.tile?.BK ?? 16;
   const flags = { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB, ACCUMULATE: !!opts.accumulate };
   const skinny = !opts.naive && (opts.skinny ?? (shape.M <= SKINNY_MAX_M && !opts.tile));
   const kernel = await loadKernel(gpu, {
@@ -134,7 +136,7 @@ export async function matmulOp(
       const x = Math.min(params.N, maxGroups);
       return [x, Math.ceil(params.N / x), batch] as const;
     }
-    const [bm, bn] = opts.naive ? [16, 16] : [WG_Y * 4, WG_X * 4];
+    const [bm, bn] = opts.naive ? [16, 16] : [WG_Y * TILE_PER_THREAD, WG_X * TILE_PER_THREAD];
     return [Math.ceil(params.N / bn), Math.ceil(params.M / bm), batch] as const;
   };
   let flops = 2 * shape.M * shape.N * shape.K * batch;

@@ -44,7 +44,12 @@ export const matmulCases: KernelCase[] = [
   mm("model-like x·Wᵀ", 256, 128, 512, { transB: true }),
   mm("model-like dX=dY·W", 256, 512, 128),
   mm("model-like dW=dYᵀ·X", 128, 512, 256, { transA: true, accumulate: true }),
-  mm("small tiles (WG 8×8, BK 8)", 37, 29, 41, { tile: { WG_X: 8, WG_Y: 8, BK: 8 } }),
+  // Past one 64×64 tile in every direction, with a partial last tile and K not a multiple of BK.
+  mm("tile edges A·B", 129, 65, 17),
+  mm("tile edges Aᵀ·Bᵀ+C", 70, 130, 33, { transA: true, transB: true, accumulate: true }),
+  mm("tile edges batched(2) A·Bᵀ", 65, 72, 40, { batch: 2, transB: true }),
+  mm("small tiles (WG 4×4, BK 8)", 37, 29, 41, { tile: { WG_X: 4, WG_Y: 4, BK: 8 } }),
+  mm("wide tiles (WG 16×8, BK 32)", 150, 141, 77, { tile: { WG_X: 16, WG_Y: 8, BK: 32 } }),
   mm("naive baseline", 17, 33, 65, { naive: true, transB: true }),
   // The skinny kernel (picked for M ≤ 8: decode steps), and forced on for other shapes.
   mm("skinny x·Wᵀ (decode, batch 1)", 1, 300, 128, { transB: true }),
