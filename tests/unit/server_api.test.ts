@@ -12,6 +12,11 @@ Deno.test("lab server: /api/health and /api/runs list every run, newest first; b
     const health = await getJson(`${url}/api/health`);
     assert.equal(health.status, 200);
     assert.equal(health.type, "application/json");
+    for (const path of ["/api/health", "/api/runs/nope", "/"]) {
+      const r = await fetch(url + path);
+      await r.body?.cancel();
+      assert.equal(r.headers.get("x-content-type-options"), "nosniff", `${path}: browsers must not sniff a JSON error or a file into HTML`);
+    }
     assert.deepEqual(health.body, { ok: true, runs_dir: fx.runsDir });
 
     const res = await getJson(`${url}/api/runs`);
@@ -65,6 +70,12 @@ Deno.test("lab server: the listing follows appends (cached figures are refreshed
     const alpha = (await getJson(`${url}/api/runs/alpha`)).body;
     assert.equal(alpha.step, 7);
     assert.equal(alpha.last_val_bpb, 1.5);
+    // run.json's error is the run's error once it failed; a stale one on a resumed run is not.
+    const info = JSON.parse(await Deno.readTextFile(`${fx.runsDir}/alpha/run.json`));
+    await Deno.writeTextFile(`${fx.runsDir}/alpha/run.json`, JSON.stringify({ ...info, status: "failed", error: "GPU device lost at step 7" }));
+    assert.equal((await getJson(`${url}/api/runs/alpha`)).body.error, "GPU device lost at step 7");
+    await Deno.writeTextFile(`${fx.runsDir}/alpha/run.json`, JSON.stringify({ ...info, status: "running", error: "GPU device lost at step 7" }));
+    assert.equal((await getJson(`${url}/api/runs/alpha`)).body.error, undefined);
   });
   const dir = await Deno.makeTempDir({ prefix: "lab_server_empty_" });
   const server = await startLabServer({ runsDir: `${dir}/runs`, webDir: null, port: 0 });
@@ -235,6 +246,12 @@ Deno.test("lab server: the web build is served with an SPA fallback; without one
     assert.equal(j.status, 404);
     assert.match(j.body.error as string, /the web app is not built/);
   }, { web: false });
+  // A build folder without index.html is not a build either.
+  await withServer(async ({ url }) => {
+    const r = await fetch(`${url}/`);
+    assert.equal(r.status, 200);
+    assert.match(await r.text(), /not built/);
+  }, { web: "no-index" });
 });
 
 Deno.test("lab server: buildWeb builds a page with Vite, and says clearly when there is no index.html", async () => {

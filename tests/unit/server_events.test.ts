@@ -184,3 +184,40 @@ Deno.test("lab events: closing the server ends open streams and leaves no timer 
       await c.close();
     }
   }));
+
+Deno.test("lab events: metrics.jsonl turning into a link out of runs/ ends the stream with an error event, never the target", () =>
+  withServer(async ({ url, fx }) => {
+    const dir = `${fx.runsDir}/turned`;
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(`${dir}/metrics.jsonl`, formatMetricsLine(trainRecord(0)));
+    const sse = await SseClient.open(`${url}/api/runs/turned/metrics/events`);
+    try {
+      await sse.until((c) => c.metrics().length === 1);
+      await Deno.remove(`${dir}/metrics.jsonl`);
+      await Deno.symlink(`${fx.root}/outside/secret.txt`, `${dir}/metrics.jsonl`);
+      await sse.until((c) => c.ended);
+      const err = sse.events.find((e) => e.event === "error");
+      assert.ok(err, JSON.stringify(sse.events));
+      assert.match(JSON.parse(err.data!).error, /metrics\.jsonl/);
+      assert.ok(!JSON.stringify(sse.events).includes(fx.secret));
+    } finally {
+      await sse.close();
+    }
+  }));
+
+Deno.test("lab events: a quiet stream polls every pollMs, not in a busy loop", () =>
+  withServer(async ({ url, fx }) => {
+    const dir = `${fx.runsDir}/slow`;
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(`${dir}/metrics.jsonl`, formatMetricsLine(trainRecord(0)));
+    const sse = await SseClient.open(`${url}/api/runs/slow/metrics/events`);
+    try {
+      await sse.until((c) => c.metrics().length === 1);
+      await new Promise((r) => setTimeout(r, 100)); // the stream is asleep now
+      await Deno.writeTextFile(`${dir}/metrics.jsonl`, formatMetricsLine(trainRecord(1)), { append: true });
+      assert.deepEqual((await sse.quiet(250)).filter((e) => e.event === "metric"), [], "an append waits for the next poll");
+      await sse.until((c) => c.metrics().length === 2, 2000);
+    } finally {
+      await sse.close();
+    }
+  }, { pollMs: 800 }));

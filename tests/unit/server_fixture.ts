@@ -106,10 +106,15 @@ export async function makeFixture(): Promise<Fixture> {
 /** Starts a server on a free port over a fresh fixture, runs `fn`, closes and cleans up. */
 export async function withServer(
   fn: (s: { url: string; fx: Fixture; server: Awaited<ReturnType<typeof startLabServer>> }) => Promise<void>,
-  opts: { pollMs?: number; keepaliveMs?: number; web?: boolean } = {},
+  opts: { pollMs?: number; keepaliveMs?: number; web?: boolean | "no-index" } = {},
 ): Promise<void> {
   const fx = await makeFixture();
-  const server = await startLabServer({ runsDir: fx.runsDir, webDir: opts.web === false ? null : fx.webDir, port: 0, pollMs: opts.pollMs ?? 20, keepaliveMs: opts.keepaliveMs });
+  let webDir: string | null = opts.web === false ? null : fx.webDir;
+  if (opts.web === "no-index") {
+    webDir = `${fx.root}/web-no-index`; // a build folder whose build never finished
+    await Deno.mkdir(`${webDir}/assets`, { recursive: true });
+  }
+  const server = await startLabServer({ runsDir: fx.runsDir, webDir, port: 0, pollMs: opts.pollMs ?? 20, keepaliveMs: opts.keepaliveMs });
   try {
     await fn({ url: server.url.replace(/\/$/, ""), fx, server });
   } finally {

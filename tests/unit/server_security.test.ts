@@ -5,7 +5,7 @@
 // file outside runs/ or /etc/passwd. Traversal is also sent over a raw socket, since
 // fetch normalises "../" and "%2e%2e" before sending.
 import assert from "node:assert/strict";
-import { ASSET_NAME, checkName, parseTarget } from "../../src/server/paths.ts";
+import { ASSET_NAME, checkName, parseTarget, resolveInside } from "../../src/server/paths.ts";
 import { HttpError } from "../../src/server/http.ts";
 import { rawRequest, withServer } from "./server_fixture.ts";
 
@@ -155,4 +155,16 @@ Deno.test("lab security: parseTarget and checkName reject what they must and kee
   }
   assert.equal(checkName("_commonjsHelpers-Bx1_9aZq.js", "asset", ASSET_NAME), "_commonjsHelpers-Bx1_9aZq.js");
   for (const bad of [".env", ".", "..", "a/b", "a b", "a\0b", "-x"]) assert.throws(() => checkName(bad, "asset", ASSET_NAME), HttpError, JSON.stringify(bad));
+});
+
+Deno.test("lab security: resolveInside refuses a badly named or over-long entry even when it exists", async () => {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "lab_resolve_" }));
+  try {
+    const long = "x".repeat(256);
+    for (const name of ["a b", ".hidden", "ok"]) await Deno.mkdir(`${root}/${name}`); // (256 characters is past the file system's limit)
+    assert.deepEqual(await resolveInside(root, ["ok"]), { ok: true, path: `${root}/ok` });
+    for (const name of ["a b", ".hidden", long]) assert.deepEqual(await resolveInside(root, [name]), { ok: false, reason: "missing" }, name.slice(0, 20));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
