@@ -1,4 +1,4 @@
-// Muon for one 2-D weight (rows × cols, PyTorch (out, in) layout). The orthogonalisation
+// Muon for a 2-D weight (rows × cols, PyTorch (out, in) layout). The orthogonalisation
 // runs on X, a copy of the Nesterov update that is "wide" (X is min×max: transposed when
 // rows > cols, as the reference does), using the matmul kernel for X·Xᵀ, A·A and B·X.
 //
@@ -7,7 +7,7 @@
 //   5 × { A = X·Xᵀ ; B = b·A + c·A·A ; X ← a·X + B·X }   (a, b, c) = (3.4445, −4.7750, 2.0315)
 //   update:    p ← p − lr·sqrt(max(1, rows/cols))·X (transposed back)
 
-struct Params { rows: u32, cols: u32, transposed: u32, momentum: f32, scale: f32 }
+struct Params { rows: u32, cols: u32, transposed: u32, momentum: f32, scale: f32, x_off: u32 }
 
 @group(0) @binding(0) var<storage, read> g: array<f32>;
 @group(0) @binding(1) var<storage, read_write> buf: array<f32>;
@@ -19,10 +19,11 @@ struct Params { rows: u32, cols: u32, transposed: u32, momentum: f32, scale: f32
 
 fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.y * nwg.x * 256u + gid.x; }
 
-// Index of element (r, c) of the weight inside X.
+// Index of element (r, c) of the weight inside X: matrices of one shape share X (their
+// Newton–Schulz runs batched), this one from x_off.
 fn x_index(r: u32, c: u32) -> u32 {
-  if (params.transposed == 1u) { return c * params.rows + r; }
-  return r * params.cols + c;
+  if (params.transposed == 1u) { return params.x_off + c * params.rows + r; }
+  return params.x_off + r * params.cols + c;
 }
 
 @compute @workgroup_size(256)
@@ -41,7 +42,7 @@ fn momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);
   if (i >= params.rows * params.cols) { return; }
-  x[i] = x[i] / (sqrt(norm_sq[0]) + 1e-7);
+  x[params.x_off + i] = x[params.x_off + i] / (sqrt(norm_sq[0]) + 1e-7);
 }
 
 // p ← p − scale·X (scale = lr·sqrt(max(1, rows/cols)), set by the host)

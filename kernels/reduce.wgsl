@@ -2,7 +2,7 @@
 // Two stages with a fixed order — partial sums per workgroup, then one workgroup over
 // the partials — so the result is bitwise reproducible (no atomics).
 
-struct Params { n: u32, offset: u32, alpha: f32, beta: f32 }
+struct Params { n: u32, offset: u32, x_off: u32, alpha: f32, beta: f32 }
 
 override WG: u32 = 256u;
 
@@ -26,13 +26,13 @@ fn tree_sum(lid: u32, v: f32) -> f32 {
   return r;
 }
 
-// partials[offset + w] = Σ x[i]² over workgroup w's strided share.
+// partials[offset + w] = Σ x[x_off + i]² over workgroup w's strided share of i < n.
 @compute @workgroup_size(WG)
 fn sumsq_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
   let stride = nwg.x * WG;
   var acc = 0.0;
-  for (var i = wg.x * WG + lid; i < params.n; i += stride) { let v = x[i]; acc = fma(v, v, acc); }
+  for (var i = wg.x * WG + lid; i < params.n; i += stride) { let v = x[params.x_off + i]; acc = fma(v, v, acc); }
   let t = tree_sum(lid, acc);
   if (lid == 0u) { partials[params.offset + wg.x] = t; }
 }

@@ -78,7 +78,7 @@ export function noAdapterMessage(): string {
   return "WebGPU found no adapter: enable hardware acceleration in the browser settings or update the GPU driver.";
 }
 
-function adapterText(info: GPUAdapterInfo): string {
+export function adapterText(info: GPUAdapterInfo): string {
   return [info.description, info.vendor, info.architecture, info.device].filter(Boolean).join(" ");
 }
 

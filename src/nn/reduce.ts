@@ -16,16 +16,19 @@ export function partialCount(n: number): number {
   return Math.max(1, Math.min(256, Math.ceil(n / (WG * PER_THREAD))));
 }
 
-/** partials[offset …] = Σ x² over each workgroup's strided share of the first n elements of x. */
+/**
+ * partials[offset …] = Σ x² over each workgroup's strided share of the n elements of x
+ * from xOff (default 0).
+ */
 export async function sumsqPartialOp(
-  gpu: Gpu, t: { x: Tensor; partials: Tensor }, s: { n: number; offset?: number }, opts: { label?: string } = {},
+  gpu: Gpu, t: { x: Tensor; partials: Tensor }, s: { n: number; offset?: number; xOff?: number }, opts: { label?: string } = {},
 ): Promise<Op> {
-  const groups = partialCount(s.n), offset = s.offset ?? 0;
+  const groups = partialCount(s.n), offset = s.offset ?? 0, xOff = s.xOff ?? 0;
   const name = `${opts.label ?? "sumsq"}.partial(n=${s.n})`;
-  requireSize(name, "x", t.x, s.n);
+  requireSize(name, "x", t.x, xOff + s.n);
   requireSize(name, "partials", t.partials, offset + groups);
   const k = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "sumsq_partial" });
-  return gridOp(k.bind({ x: t.x, partials: t.partials }, { n: s.n, offset, alpha: 0, beta: 0 }, name), [groups, 1]);
+  return gridOp(k.bind({ x: t.x, partials: t.partials }, { n: s.n, offset, x_off: xOff, alpha: 0, beta: 0 }, name), [groups, 1]);
 }
 
 /** out[0] = Σ partials[0 … n). */
@@ -36,15 +39,15 @@ export async function sumPartialsOp(
   requireSize(name, "partials", t.partials, s.n);
   requireSize(name, "out", t.out, 1);
   const k = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "sum_partials" });
-  return gridOp(k.bind({ partials: t.partials, out: t.out }, { n: s.n, offset: 0, alpha: 0, beta: 0 }, name), [1, 1]);
+  return gridOp(k.bind({ partials: t.partials, out: t.out }, { n: s.n, offset: 0, x_off: 0, alpha: 0, beta: 0 }, name), [1, 1]);
 }
 
-/** out[0] = Σ x² of the first n elements (partials: ≥ partialCount(n) floats of scratch). */
+/** out[0] = Σ x² of the n elements from xOff (partials: ≥ partialCount(n) floats of scratch). */
 export async function sumOfSquaresOps(
-  gpu: Gpu, t: { x: Tensor; partials: Tensor; out: Tensor }, s: { n: number }, opts: { label?: string } = {},
+  gpu: Gpu, t: { x: Tensor; partials: Tensor; out: Tensor }, s: { n: number; xOff?: number }, opts: { label?: string } = {},
 ): Promise<Op[]> {
   return [
-    await sumsqPartialOp(gpu, { x: t.x, partials: t.partials }, { n: s.n }, opts),
+    await sumsqPartialOp(gpu, { x: t.x, partials: t.partials }, { n: s.n, xOff: s.xOff }, opts),
     await sumPartialsOp(gpu, { partials: t.partials, out: t.out }, { n: partialCount(s.n) }, opts),
   ];
 }
@@ -58,7 +61,7 @@ export async function clipFactorOp(gpu: Gpu, t: { state: Tensor }, opts: { maxNo
   const name = opts.label ?? "clip_factor";
   requireSize(name, "state", t.state, 3);
   const k = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "clip_factor" });
-  const params = (maxNorm: number) => ({ n: 0, offset: 0, alpha: maxNorm, beta: 0 });
+  const params = (maxNorm: number) => ({ n: 0, offset: 0, x_off: 0, alpha: maxNorm, beta: 0 });
   const bound: BoundKernel = k.bind({ out: t.state }, params(opts.maxNorm), name);
   return { ...gridOp(bound, [1, 1]), setMaxNorm: (maxNorm) => bound.setParams(params(maxNorm)) };
 }
@@ -71,5 +74,5 @@ export async function axpbyOp(
   requireSize(name, "x", t.x, s.n);
   requireSize(name, "y", t.y, s.n);
   const k = await loadKernel(gpu, { url: REDUCE_WGSL, entry: "axpby" });
-  return gridOp(k.bind({ x: t.x, y: t.y }, { n: s.n, offset: 0, alpha: opts.alpha, beta: opts.beta }, name), grid1d(gpu, s.n, WG, name));
+  return gridOp(k.bind({ x: t.x, y: t.y }, { n: s.n, offset: 0, x_off: 0, alpha: opts.alpha, beta: opts.beta }, name), grid1d(gpu, s.n, WG, name));
 }

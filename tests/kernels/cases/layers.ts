@@ -106,6 +106,19 @@ async function embeddingCase(gpu: Gpu, N: number, V: number, C: number) {
   return r;
 }
 
+/**
+ * An id at or past V (a corrupt batch) must read row V−1, never memory past the table:
+ * with a V+1 clamp, robust buffer access would return some other in-bounds value instead.
+ */
+async function embeddingClampCase(gpu: Gpu) {
+  const N = 4, V = 6, C = 5, rng = freshRng();
+  const ids = [V, V + 1, 0xffffffff, 2];
+  const wte = randomF32(rng, V * C);
+  const tidx = uploadTensor(gpu, Uint32Array.from(ids)), twte = uploadTensor(gpu, wte), out = poisoned(gpu, [N * C], "emb");
+  const ref = embeddingForward(wte, ids.map((id) => Math.min(id, V - 1)), N, V, C);
+  return finish(gpu, [await embeddingForwardOp(gpu, { idx: tidx, wte: twte, out }, { N, V, C })], [[out, ref]], [tidx, twte, out]);
+}
+
 /** Two runs of the embedding backward on the same inputs give bitwise-identical gradients. */
 async function embeddingDeterminismCase(gpu: Gpu) {
   const rng = freshRng();
@@ -190,6 +203,7 @@ export const layerCases: KernelCase[] = [
   { name: "add, relu² fwd/bwd n=1027", run: (gpu) => elementwiseCase(gpu, 1027) },
   { name: "embedding fwd/bwd N=33 V=40 C=17", run: (gpu) => embeddingCase(gpu, 33, 40, 17) },
   { name: "embedding backward is bitwise deterministic", run: (gpu) => embeddingDeterminismCase(gpu) },
+  { name: "embedding forward reads row V−1 for ids ≥ V", run: (gpu) => embeddingClampCase(gpu) },
   { name: "lm_head+softcap+CE N=13 C=24 V=37, 1 chunk", run: (gpu) => lmHeadCase(gpu, 13, 24, 37, 13, 0) },
   { name: "lm_head+softcap+CE N=23 C=16 V=300, chunks of 5, ignore −1", run: (gpu) => lmHeadCase(gpu, 23, 16, 300, 5, 4) },
   { name: "lm_head+softcap+CE targets 0 and V−1 (N=12 C=8 V=37)", run: (gpu) => lmHeadCase(gpu, 12, 8, 37, 12, 5, true) },

@@ -79,6 +79,8 @@ export const optimCases: KernelCase[] = [
   // |g| ~ 1e-9: sqrt(v) is then near eps = 1e-10, so eps (and where it is added) changes the step.
   { name: "adamw 5 steps, tiny gradients (eps matters)", run: (gpu) => adamwCase(gpu, [[9, 7]], 0, 1, 1e-9) },
   { name: "muon 5 steps, wide, square and tall matrices", run: (gpu) => muonCase(gpu, [[16, 40], [24, 24], [48, 12]]) },
+  // One batch of three 24×40 iterates (the tall one transposed, between the others) and a 16×16 pair.
+  { name: "muon 5 steps, batched by shape", run: (gpu) => muonCase(gpu, [[24, 40], [16, 16], [40, 24], [24, 40], [16, 16]]) },
 ];
 
 /** Newton–Schulz alone (momentum 0, p0 = 0, lr 1 ⇒ p = −X): singular values vs the reference's. */
