@@ -1,7 +1,9 @@
 // Logit softcap + cross-entropy over a chunk of rows of lm_head logits, loss and
 // gradient in one pass:
-//   c = CAP·tanh(z/CAP);  loss_r = logsumexp(c_r) − c_r[target_r]   (0 when target_r < 0)
-//   dz = grad_scale · (softmax(c_r) − onehot(target_r)) · (1 − (c/CAP)²)
+//   c = CAP·tanh(z/CAP);  loss_r = w_r · (logsumexp(c_r) − c_r[target_r])   (0 when target_r < 0)
+//   dz = grad_scale · w_r · (softmax(c_r) − onehot(target_r)) · (1 − (c/CAP)²)
+// w_r is the row's weight: 1 in ordinary training; in RL the advantage of the sample the
+// token belongs to, so the mean loss is the policy-gradient objective −Σ A·log p / count.
 // dz overwrites z in place, so the caller's chunk of (rows × V) logits is the only
 // vocab-sized buffer; the model walks B·T in chunks and never holds all logits.
 // One workgroup per row; reductions use a fixed tree (bitwise reproducible).
@@ -15,6 +17,7 @@ override WRITE_GRAD: bool = true;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;      // whole batch, read at target_offset + row
 @group(0) @binding(2) var<storage, read_write> losses: array<f32>; // whole batch, written at loss_offset + row
 @group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(7) var<storage, read> weights: array<f32>;      // whole batch, read at target_offset + row
 
 var<workgroup> scratch: array<f32, WG>;
 
@@ -45,6 +48,7 @@ fn softcap_cross_entropy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
   if (row >= params.rows) { return; }
   let base = row * params.V;
   let tgt = targets[params.target_offset + row];
+  let w = weights[params.target_offset + row];
 
   var m = -3.0e38;
   for (var j = lid; j < params.V; j += WG) { m = max(m, capped(logits[base + j])); }
@@ -56,7 +60,7 @@ fn softcap_cross_entropy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
 
   if (lid == 0u) {
     var loss = 0.0;
-    if (tgt >= 0) { loss = lse - capped(logits[base + u32(tgt)]); }
+    if (tgt >= 0) { loss = w * (lse - capped(logits[base + u32(tgt)])); }
     losses[params.loss_offset + row] = loss;
   }
   if (!WRITE_GRAD) { return; }
@@ -69,7 +73,7 @@ fn softcap_cross_entropy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
     if (tgt < 0) { g = 0.0; } else if (j == u32(tgt)) { g -= 1.0; }
     var dcap = 1.0;
     if (params.cap > 0.0) { let t = c / params.cap; dcap = 1.0 - t * t; }
-    logits[base + j] = params.grad_scale * g * dcap;
+    logits[base + j] = params.grad_scale * w * g * dcap;
   }
 }
 

@@ -64,6 +64,16 @@ export class EngineError extends UserError {
 
 const MIN_PREFILL = 16;
 
+function engineShape(cfg: GPTConfig, opts: EngineOptions): { maxBatch: number; capacity: number } {
+  const maxBatch = opts.maxBatch ?? 8;
+  const capacity = opts.capacity ?? cfg.sequence_len;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new EngineError(`maxBatch must be a positive integer, got ${maxBatch}`);
+  if (!Number.isInteger(capacity) || capacity < 2 || capacity > cfg.sequence_len) {
+    throw new EngineError(`capacity must be 2 … sequence_len (${cfg.sequence_len}), got ${capacity}`);
+  }
+  return { maxBatch, capacity };
+}
+
 export class Engine {
   private readonly prefills = new Map<number, InferenceGPT>();
   private readonly decoders = new Map<number, InferenceGPT>();
@@ -75,24 +85,30 @@ export class Engine {
     private readonly params: Map<string, Tensor>,
     readonly cache: KVCache,
     private readonly tok: ToolTokenizer,
+    private readonly ownsParams: boolean,
   ) {}
 
   /** Uploads the weights (nanochat names, float32) and allocates the cache. */
   static create(gpu: Gpu, cfg: GPTConfig, weights: Map<string, Float32Array>, tok: ToolTokenizer, opts: EngineOptions = {}): Promise<Engine> {
-    const maxBatch = opts.maxBatch ?? 8;
-    const capacity = opts.capacity ?? cfg.sequence_len;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new EngineError(`maxBatch must be a positive integer, got ${maxBatch}`);
-    if (!Number.isInteger(capacity) || capacity < 2 || capacity > cfg.sequence_len) {
-      throw new EngineError(`capacity must be 2 … sequence_len (${cfg.sequence_len}), got ${capacity}`);
-    }
+    const { maxBatch, capacity } = engineShape(cfg, opts);
     const params = createParamTensors(gpu, cfg);
     try {
       writeParams(params, cfg, weights, "Engine weights");
-      return Promise.resolve(new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok));
+      return Promise.resolve(new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok, true));
     } catch (err) {
       for (const t of params.values()) t.destroy();
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * An engine reading another model's parameter tensors in place (RL samples from the
+   * weights it is training: every generation sees the latest update, with no copy). The
+   * tensors stay the owner's: destroy() leaves them.
+   */
+  static sharing(gpu: Gpu, cfg: GPTConfig, params: Map<string, Tensor>, tok: ToolTokenizer, opts: EngineOptions = {}): Engine {
+    const { maxBatch, capacity } = engineShape(cfg, opts);
+    return new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok, false);
   }
 
   get maxBatch(): number {
@@ -222,6 +238,6 @@ export class Engine {
   destroy(): void {
     for (const m of [...this.prefills.values(), ...this.decoders.values()]) m.destroy();
     this.cache.destroy();
-    for (const t of this.params.values()) t.destroy();
+    if (this.ownsParams) for (const t of this.params.values()) t.destroy();
   }
 }

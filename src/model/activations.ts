@@ -30,6 +30,7 @@ export interface GradScratch {
 
 export interface Activations {
   idx: Tensor; targets: Tensor;        // N u32 ids, N i32 targets
+  lossWeights: Tensor;                 // N f32: each target's weight in the loss (1; RL: its advantage)
   emb: Tensor; rstd0: Tensor; x0: Tensor;
   layers: LayerActivations[];
   xf: Tensor; rstdF: Tensor;           // final norm
@@ -80,7 +81,7 @@ function buildActivations<X>(cfg: GPTConfig, B: number, T: number, withGrad: boo
     }
     : null;
   return {
-    idx: t([N], "idx", "u32"), targets: t([N], "targets", "i32"),
+    idx: t([N], "idx", "u32"), targets: t([N], "targets", "i32"), lossWeights: t([N], "loss_weights"),
     emb: t([N, C], "emb"), rstd0: t([N], "rstd0"), x0: t([N, C], "x0"),
     layers,
     xf: t([N, C], "xf"), rstdF: t([N], "rstd_f"),

@@ -47,6 +47,8 @@ export class GPT {
   /** lm_head + loss: lossOps after the forward; trainOps (with gradients) head the backward. */
   private head!: LmHeadLoss;
   private rope: ReturnType<typeof createRope>;
+  /** Whether acts.lossWeights holds anything but ones (the last batch had weights). */
+  private weighted = true;
 
   private constructor(readonly gpu: Gpu, readonly cfg: GPTConfig, readonly B: number, readonly T: number, readonly training: boolean) {
     this.params = createParamTensors(gpu, cfg);
@@ -65,7 +67,7 @@ export class GPT {
     };
     const a = model.acts, N = model.B * model.T, C = cfg.n_embd, V = cfg.vocab_size;
     model.forwardOps.push(...await trunkForwardOps(trunk));
-    const head = { x: a.xf, w: trunk.param("lm_head.weight"), targets: a.targets, losses: a.losses, loss: a.loss };
+    const head = { x: a.xf, w: trunk.param("lm_head.weight"), targets: a.targets, weights: a.lossWeights, losses: a.losses, loss: a.loss };
     const grads = model.training ? { dx: a.grads!.dXn, dw: trunk.grad("lm_head.weight") } : {};
     model.head = await LmHeadLoss.create(gpu, { ...head, ...grads }, { N, C, V }, { chunkRows: opts.lossChunkRows });
     if (model.training) {
@@ -77,11 +79,19 @@ export class GPT {
     return model;
   }
 
-  /** Uploads a batch: ids and targets (N = B·T each; targets −1 are not supervised). */
-  setBatch(inputs: Int32Array | Uint32Array, targets: Int32Array, opts: { gradScale?: number } = {}): void {
+  /**
+   * Uploads a batch: ids and targets (N = B·T each; targets −1 are not supervised), and
+   * optionally each target's weight in the loss (RL's advantages; default 1).
+   */
+  setBatch(inputs: Int32Array | Uint32Array, targets: Int32Array, opts: { gradScale?: number; weights?: Float32Array } = {}): void {
     const N = this.B * this.T;
     if (inputs.length !== N || targets.length !== N) {
       throw new RangeError(`setBatch: expected ${N} inputs and targets (B=${this.B} T=${this.T}), got ${inputs.length} and ${targets.length}`);
+    }
+    if (opts.weights) {
+      if (opts.weights.length !== N) throw new RangeError(`setBatch: expected ${N} loss weights, got ${opts.weights.length}`);
+      const bad = opts.weights.findIndex((w) => !Number.isFinite(w));
+      if (bad >= 0) throw new RangeError(`setBatch: loss weight ${opts.weights[bad]} at ${bad} is not finite`);
     }
     const V = this.cfg.vocab_size;
     let supervised = 0;
@@ -92,6 +102,9 @@ export class GPT {
     checkTokenIds(inputs, V, "setBatch");
     writeTensor(this.acts.idx, Uint32Array.from(inputs));
     writeTensor(this.acts.targets, targets);
+    if (opts.weights) writeTensor(this.acts.lossWeights, opts.weights);
+    else if (this.weighted) writeTensor(this.acts.lossWeights, new Float32Array(N).fill(1));
+    this.weighted = !!opts.weights;
     this.head.setSupervisedCount(supervised, opts.gradScale ?? 1);
     this.embBackward?.setTokens(inputs);
   }

@@ -8,7 +8,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { GpuError } from "../gpu/device.ts";
 import { type BoundKernel, loadKernel, type Op } from "../gpu/kernel.ts";
-import { createTensor, type Tensor } from "../gpu/tensor.ts";
+import { createTensor, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { grid1d, gridOp, requireSize } from "../gpu/grid.ts";
 import { matmulOp } from "./matmul.ts";
 
@@ -24,6 +24,8 @@ export interface LmHeadLossTensors {
   w: Tensor;
   /** Targets, N int32; −1 = not supervised. */
   targets: Tensor;
+  /** Per-row weights of the loss and its gradient, N (RL's advantages); default: all 1 (a buffer this op owns). */
+  weights?: Tensor;
   /** Per-row losses, N (0 for unsupervised rows). */
   losses: Tensor;
   /** Mean loss over supervised rows, 1 element. */
@@ -43,6 +45,8 @@ export class LmHeadLoss {
   private sumBound!: BoundKernel;
   private chunkParams: { rows: number; V: number; target_offset: number; loss_offset: number; cap: number }[] = [];
 
+  private ownWeights: Tensor | null = null;
+
   private constructor(readonly gpu: Gpu, readonly N: number, readonly C: number, readonly V: number, readonly logits: Tensor, chunkRows: number) {
     this.chunkRows = chunkRows;
   }
@@ -60,10 +64,16 @@ export class LmHeadLoss {
     requireSize(name, "loss", t.loss, 1);
     if (t.dx) requireSize(name, "dx", t.dx, N * C);
     if (t.dw) requireSize(name, "dw", t.dw, V * C);
+    if (t.weights) requireSize(name, "weights", t.weights, N);
     if (!!t.dx !== !!t.dw) throw new GpuError(`${name}: pass both dx and dw, or neither`);
     const R = lossChunkRows({ N, V }, gpu.limits.maxStorageBufferBindingSize, opts.chunkRows);
     const logits = createTensor(gpu, [R, V], "f32", "lm_head.logits_chunk");
     const self = new LmHeadLoss(gpu, N, C, V, logits, R);
+    let weights = t.weights;
+    if (!weights) {
+      weights = self.ownWeights = createTensor(gpu, [N], "f32", "lm_head.row_weights");
+      writeTensor(weights, new Float32Array(N).fill(1));
+    }
     const withGrad = !!t.dx;
     const ceLoss = await loadKernel(gpu, { url: CROSS_ENTROPY_WGSL, entry: "softcap_cross_entropy", overrides: { WRITE_GRAD: false } });
     const ceGrad = withGrad ? await loadKernel(gpu, { url: CROSS_ENTROPY_WGSL, entry: "softcap_cross_entropy", overrides: { WRITE_GRAD: true } }) : null;
@@ -72,7 +82,7 @@ export class LmHeadLoss {
       const chunk = `${name} rows ${r0}..${r0 + rows}`;
       const head = await matmulOp(gpu, { a: t.x, b: t.w, c: logits }, { M: rows, N: V, K: C }, { transB: true, offA: r0 * C, label: "lm_head" });
       const params = { rows, V, target_offset: r0, loss_offset: r0, cap: opts.cap ?? SOFTCAP };
-      const buffers = { logits, targets: t.targets, losses: t.losses };
+      const buffers = { logits, targets: t.targets, losses: t.losses, weights };
       const lossBound = ceLoss.bind(buffers, { ...params, grad_scale: 0 }, chunk);
       self.ceBounds.push(lossBound);
       self.chunkParams.push(params);
@@ -105,6 +115,7 @@ export class LmHeadLoss {
 
   destroy(): void {
     this.logits.destroy();
+    this.ownWeights?.destroy();
   }
 }
 

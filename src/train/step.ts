@@ -11,6 +11,8 @@ import type { ModelOptimizer } from "../optim/optimizer.ts";
 export interface MicroBatch {
   inputs: Int32Array;
   targets: Int32Array;
+  /** Each target's weight in the loss (RL: its sample's advantage); default 1. */
+  weights?: Float32Array;
 }
 
 export interface StepResult {
@@ -33,7 +35,7 @@ export async function submitTrainStep(
   const gpu = model.gpu;
   const losses: Promise<ArrayBuffer>[] = [];
   for (let i = 0; i < micro.length; i++) {
-    model.setBatch(micro[i].inputs, micro[i].targets, { gradScale: 1 / micro.length });
+    model.setBatch(micro[i].inputs, micro[i].targets, { gradScale: 1 / micro.length, weights: micro[i].weights });
     const ops = [...(i === 0 ? model.zeroGradOps : []), ...model.forwardOps, ...model.backwardOps];
     if (i === micro.length - 1) {
       opt.prepareStep(lrMultiplier, momentum);

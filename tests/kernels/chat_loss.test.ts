@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { MidPacker, sftBatch } from "../../src/data/chat_batches.ts";
 import type { GPTConfig } from "../../src/model/config.ts";
+import { runOps } from "../../src/gpu/kernel.ts";
 import { GPT } from "../../src/model/gpt.ts";
 import { type Conversation, renderConversation } from "../../src/tokenizer/chat.ts";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
@@ -85,6 +86,42 @@ Deno.test({
     model.loadParams(nudgedParams(CFG, 3, 0.05, 4));
     const r = await lossAndGrads(model, b.inputs, b.targets);
     assert.ok(r.rows.every((l) => l > 0), "every position contributes to the loss");
+    model.destroy();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "RL's weighted loss through the GPT: weight 2 doubles every gradient, weight 0 silences a row, a later unweighted batch is back to 1",
+  fn: async () => {
+    const gpu = await testGpu();
+    const rows = [renderConversation(tok, TOOL), renderConversation(tok, SHORT)];
+    const b = sftBatch(rows, tok.specialId("<|assistant_end|>"));
+    const model = await GPT.create(gpu, CFG, { B: b.B, T: b.T, training: true });
+    model.loadParams(nudgedParams(CFG, 11, 0.05, 4));
+    const run = async () => {
+      const r = await lossAndGrads(model, b.inputs, b.targets);
+      return { grads: r.grads, rows: r.rows };
+    };
+    // forwardBackward resets weights to 1 (it calls setBatch without them), so weighted runs go through runOps directly.
+    const weightedRun = async (weights: Float32Array) => {
+      model.setBatch(b.inputs, b.targets, { weights });
+      await runOps(gpu, [...model.zeroGradOps, ...model.forwardOps, ...model.backwardOps]);
+      return { grads: await model.readGrads(), rows: await model.readRowLosses() };
+    };
+    const one = await run();
+    const N = b.B * b.T;
+    const two = await weightedRun(new Float32Array(N).fill(2));
+    for (const [n, g] of one.grads) {
+      const g2 = two.grads.get(n)!;
+      assert.ok(g.every((v, i) => Math.abs(g2[i] - 2 * v) <= 1e-6 * Math.max(1, Math.abs(v))), `${n}: weight 2 must double the gradient`);
+    }
+    // Row 0 (the tool conversation) weighted 0, row 1 weighted 1: only row 1's tokens carry loss.
+    const rowOnly = new Float32Array(N).fill(1).fill(0, 0, b.T);
+    const half = await weightedRun(rowOnly);
+    for (let i = 0; i < N; i++) assert.equal(half.rows[i], i < b.T ? 0 : one.rows[i], `position ${i}`);
+    const back = await run();
+    for (const [n, g] of one.grads) assert.ok(bitsEqual(g, back.grads.get(n)!), `${n}: an unweighted batch after a weighted one must weigh 1`);
     model.destroy();
   },
 });

@@ -5,6 +5,9 @@ import assert from "node:assert/strict";
 import { Engine } from "../../src/engine/engine.ts";
 import { argmax } from "../../src/engine/sampling.ts";
 import { NO_SPECIAL_TOKENS } from "../../src/engine/tools.ts";
+import { liveTensorBytes } from "../../src/gpu/tensor.ts";
+import { KVCache } from "../../src/model/kv_cache.ts";
+import { createParamTensors, writeParams } from "../../src/model/tensors.ts";
 import type { GPTConfig } from "../../src/model/config.ts";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { testGpu } from "./gpu.ts";
@@ -67,5 +70,63 @@ Deno.test({
       assert.deepEqual(c.forced, [false, false]);
     }
     engine.destroy();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "engine: a picked id must be inside the vocabulary (V−1 is, V is not)",
+  fn: async () => {
+    const gpu = await testGpu();
+    const V = GQA.vocab_size;
+    const engine = await Engine.create(gpu, GQA, weights(GQA, 5), NO_SPECIAL_TOKENS, { maxBatch: 1 });
+    const last = await collect(engine.generate([1, 2], { maxTokens: 2, temperature: 0, pick: () => V - 1 }));
+    assert.deepEqual(last.map((c) => c.tokens[0]), [V - 1, V - 1]);
+    await assert.rejects(collect(engine.generate([1, 2], { maxTokens: 2, temperature: 0, pick: () => V })), new RegExp(`picked token ${V} is outside the vocabulary \\(${V}\\)`));
+    engine.destroy();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "engine: destroy frees every GPU tensor it made (models, activations, KV cache); KV cache sizes are checked",
+  fn: async () => {
+    const gpu = await testGpu();
+    const before = liveTensorBytes(gpu);
+    const engine = await Engine.create(gpu, GQA, weights(GQA, 6), NO_SPECIAL_TOKENS, { maxBatch: 2 });
+    await collect(engine.generate([1, 2, 3], { maxTokens: 3, temperature: 0, numSamples: 2 }));
+    assert.ok(liveTensorBytes(gpu) > before);
+    engine.destroy();
+    assert.equal(liveTensorBytes(gpu), before);
+    for (const [rows, capacity] of [[0, 8], [1.5, 8], [1, 0], [1, GQA.sequence_len + 1]]) {
+      assert.throws(() => new KVCache(gpu, GQA, rows, capacity), /KV cache: (rows|capacity) must be/);
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "engine: sharing another model's parameter tensors, it samples from their current values and leaves them on destroy",
+  fn: async () => {
+    const gpu = await testGpu();
+    const greedy = async (e: Engine) => (await collect(e.generate([1, 2, 3], { maxTokens: 6, temperature: 0 }))).map((c) => c.tokens[0]);
+    const [w1, w2] = [weights(GQA, 21), weights(GQA, 22)];
+    const params = createParamTensors(gpu, GQA);
+    writeParams(params, GQA, w1);
+    const shared = Engine.sharing(gpu, GQA, params, NO_SPECIAL_TOKENS, { maxBatch: 1 });
+    const own1 = await Engine.create(gpu, GQA, w1, NO_SPECIAL_TOKENS, { maxBatch: 1 });
+    const own2 = await Engine.create(gpu, GQA, w2, NO_SPECIAL_TOKENS, { maxBatch: 1 });
+    const [a1, a2] = [await greedy(own1), await greedy(own2)];
+    assert.notDeepEqual(a1, a2, "the two weight sets must decode differently for this test to mean anything");
+    assert.deepEqual(await greedy(shared), a1);
+    writeParams(params, GQA, w2); // the owner trains a step
+    assert.deepEqual(await greedy(shared), a2);
+    shared.destroy();
+    // The tensors outlive the engine: a new one over them decodes the weights written next.
+    writeParams(params, GQA, w1);
+    const again = Engine.sharing(gpu, GQA, params, NO_SPECIAL_TOKENS, { maxBatch: 1 });
+    assert.deepEqual(await greedy(again), a1);
+    for (const e of [again, own1, own2]) e.destroy();
+    for (const t of params.values()) t.destroy();
   },
 });

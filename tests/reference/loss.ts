@@ -2,7 +2,8 @@
 // forward and backward, plus each piece on its own.
 //
 //   z = x·Wᵀ (N,V);  logits = cap·tanh(z/cap), cap = 15;
-//   loss = Σ_{n: target_n ≠ −1} (logsumexp(logits_n) − logits_n[target_n]) / #supervised
+//   loss = Σ_{n: target_n ≠ −1} w_n·(logsumexp(logits_n) − logits_n[target_n]) / #supervised
+// with row weights w (default 1; RL's advantages).
 //
 // When no row is supervised the mean is 0/0: PyTorch returns NaN; we return loss 0 and zero
 // gradients, as the GPU kernel does (it scales by 1/count with count 0 → scale 0), so a
@@ -54,7 +55,7 @@ function rowLogSumExp(logits: Vec, n: number, V: number): number {
  * loss: their sum / count (0 when count = 0); count: supervised rows.
  */
 export function crossEntropyForward(
-  logits: Vec, targets: Vec, N: number, V: number,
+  logits: Vec, targets: Vec, N: number, V: number, weights?: Vec,
 ): { loss: number; losses: Float64Array; count: number } {
   expectLength("crossEntropyForward logits (N,V)", logits, N * V);
   const count = checkTargets("crossEntropyForward", targets, N, V);
@@ -62,7 +63,7 @@ export function crossEntropyForward(
   let sum = 0;
   for (let n = 0; n < N; n++) {
     if (targets[n] === -1) continue;
-    losses[n] = rowLogSumExp(logits, n, V) - logits[n * V + targets[n]];
+    losses[n] = (weights ? weights[n] : 1) * (rowLogSumExp(logits, n, V) - logits[n * V + targets[n]]);
     sum += losses[n];
   }
   return { loss: count > 0 ? sum / count : 0, losses, count };
@@ -74,15 +75,15 @@ export function crossEntropyForward(
  * 1/accumulation steps).
  */
 export function crossEntropyBackward(
-  logits: Vec, targets: Vec, N: number, V: number, opts: { gradScale?: number } = {},
+  logits: Vec, targets: Vec, N: number, V: number, opts: { gradScale?: number; weights?: Vec } = {},
 ): Float64Array {
   expectLength("crossEntropyBackward logits (N,V)", logits, N * V);
   const count = checkTargets("crossEntropyBackward", targets, N, V);
   const dl = new Float64Array(N * V);
   if (count === 0) return dl;
-  const scale = (opts.gradScale ?? 1) / count;
   for (let n = 0; n < N; n++) {
     if (targets[n] === -1) continue;
+    const scale = ((opts.gradScale ?? 1) * (opts.weights ? opts.weights[n] : 1)) / count;
     const l = rowLogSumExp(logits, n, V);
     for (let j = 0; j < V; j++) dl[n * V + j] = Math.exp(logits[n * V + j] - l) * scale;
     dl[n * V + targets[n]] -= scale;
@@ -102,11 +103,11 @@ export interface LmHeadLossResult {
 
 /** x (N,C) final normed hidden states, w (V,C) lm_head weight, targets (N) with −1 ignored. */
 export function lmHeadLossForward(
-  x: Vec, w: Vec, targets: Vec, N: number, C: number, V: number, cap = SOFTCAP,
+  x: Vec, w: Vec, targets: Vec, N: number, C: number, V: number, cap = SOFTCAP, weights?: Vec,
 ): LmHeadLossResult {
   const z = linearForward(x, w, N, C, V);
   const logits = softcapForward(z, cap);
-  return { ...crossEntropyForward(logits, targets, N, V), z, logits };
+  return { ...crossEntropyForward(logits, targets, N, V, weights), z, logits };
 }
 
 /**
@@ -117,12 +118,12 @@ export function lmHeadLossForward(
  */
 export function lmHeadLossBackward(
   x: Vec, w: Vec, targets: Vec, N: number, C: number, V: number,
-  opts: { cap?: number; gradScale?: number } = {},
+  opts: { cap?: number; gradScale?: number; weights?: Vec } = {},
 ): { dLogits: Float64Array; dz: Float64Array; dw: Float64Array; dx: Float64Array } {
   const cap = opts.cap ?? SOFTCAP;
   const z = linearForward(x, w, N, C, V);
   const logits = softcapForward(z, cap);
-  const dLogits = crossEntropyBackward(logits, targets, N, V, { gradScale: opts.gradScale });
+  const dLogits = crossEntropyBackward(logits, targets, N, V, { gradScale: opts.gradScale, weights: opts.weights });
   const dz = softcapBackward(dLogits, z, cap);
   const { dx, dw } = linearBackward(dz, x, w, N, C, V);
   return { dLogits, dz, dw, dx };

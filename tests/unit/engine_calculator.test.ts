@@ -256,6 +256,8 @@ Deno.test("calculator: size and nesting bounds", () => {
   assert.equal(ok("-".repeat(50) + "1"), "1");
   assert.equal(ok("1+".repeat(249) + "1"), "250");
   assert.equal(ok(`'${"ab".repeat(200)}'.count('b')`), "200");
+  assert.equal(ok(`'${"a".repeat(CALCULATOR_LIMITS.maxStringChars)}'.count('a')`), String(CALCULATOR_LIMITS.maxStringChars));
+  fails(`'${"a".repeat(CALCULATOR_LIMITS.maxStringChars + 1)}'.count('a')`, "string literal too long");
 });
 
 Deno.test("calculator: never throws and stays fast on random junk", () => {
@@ -272,4 +274,15 @@ Deno.test("calculator: never throws and stays fast on random junk", () => {
     else assert.match(r.error, /^error: /, s);
   }
   assert.ok(performance.now() - t0 < 2000);
+});
+
+Deno.test("calculator: a lone dot is not a number; float powers at 0 and 1 follow Python", () => {
+  fails(".", "unsupported syntax at position 0");
+  fails("1 + .", "unsupported syntax at position 4");
+  assert.equal(ok("1.5 + .5"), "2.0");
+  assert.equal(ok("0.0 ** 0"), "1.0");
+  assert.equal(ok("1.0 ** -2"), "1.0");
+  assert.equal(ok("1 ** -2"), "1.0");
+  fails("0.0 ** -1", "division by zero");
+  fails("0 ** -2", "division by zero");
 });

@@ -39,3 +39,10 @@ Deno.test("the same seed gives the same draws; bad temperatures are errors", () 
   assert.throws(() => sampleToken(LOGITS, { temperature: -1 }, a), /temperature must be ≥ 0/);
   assert.throws(() => sampleToken(LOGITS, { temperature: NaN }, a), /temperature must be ≥ 0/);
 });
+
+Deno.test("a draw at the very top of [0, 1) whose subtractions round to zero takes the last candidate, never past it", () => {
+  // uniform() = 1 is outside Rng's contract but is what rounding can leave: u − Σw ≥ 0.
+  const top = { uniform: () => 1 } as unknown as Rng;
+  assert.equal(sampleToken([0, 0, 0, 0], { temperature: 1 }, top), 3);
+  assert.equal(sampleToken([5, 0, 4, 1, 3], { temperature: 1, topK: 3 }, top), 4);
+});

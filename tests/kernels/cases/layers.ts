@@ -140,21 +140,24 @@ async function embeddingDeterminismCase(gpu: Gpu) {
   return { relErr: same ? 0 : Infinity, bound: BOUND, detail: same ? "bitwise identical" : "runs differ" };
 }
 
-async function lmHeadCase(gpu: Gpu, N: number, C: number, V: number, chunkRows: number, ignoreEvery: number, edgeTargets = false) {
+/** weighted: per-row weights in [−1.5, 1.5) (RL's advantages: negative, zero, positive), read at each chunk's offset. */
+async function lmHeadCase(gpu: Gpu, N: number, C: number, V: number, chunkRows: number, ignoreEvery: number, edgeTargets = false, weighted = false) {
   const rng = freshRng();
   const x = randomF32(rng, N * C), w = randomF32(rng, V * C, 2); // large logits exercise the softcap
   // edgeTargets: ids 0 and V−1 on alternate rows, where an off-by-one in the target's bounds would show.
   const pick = (i: number) => (edgeTargets ? (i % 2 ? V - 1 : 0) : rng.int(V));
   const targets = Int32Array.from({ length: N }, (_, i) => (ignoreEvery && i % ignoreEvery === 1 ? -1 : pick(i)));
   const dw0 = randomF32(rng, V * C);
+  const weights = weighted ? Float32Array.from({ length: N }, (_, i) => (i % 5 === 2 ? 0 : 3 * rng.uniform() - 1.5)) : undefined;
   const tx = uploadTensor(gpu, x), tw = uploadTensor(gpu, w), tt = uploadTensor(gpu, targets), tdw = uploadTensor(gpu, dw0);
+  const tweights = weights ? uploadTensor(gpu, weights) : undefined;
   const losses = poisoned(gpu, [N], "losses"), loss = poisoned(gpu, [1], "loss"), tdx = poisoned(gpu, [N * C], "dx");
-  const head = await LmHeadLoss.create(gpu, { x: tx, w: tw, targets: tt, losses, loss, dx: tdx, dw: tdw }, { N, C, V }, { chunkRows });
+  const head = await LmHeadLoss.create(gpu, { x: tx, w: tw, targets: tt, weights: tweights, losses, loss, dx: tdx, dw: tdw }, { N, C, V }, { chunkRows });
   const count = targets.filter((t) => t >= 0).length;
   head.setSupervisedCount(count, 0.5);
-  const ref = lmHeadLossForward(x, w, targets, N, C, V);
-  const dref = lmHeadLossBackward(x, w, targets, N, C, V, { gradScale: 0.5 });
-  const r = await finish(gpu, head.trainOps, [[loss, [ref.loss]], [losses, ref.losses], [tdx, dref.dx], [tdw, dref.dw.map((v, i) => v + dw0[i])]], [tx, tw, tt, tdw, losses, loss, tdx]);
+  const ref = lmHeadLossForward(x, w, targets, N, C, V, undefined, weights);
+  const dref = lmHeadLossBackward(x, w, targets, N, C, V, { gradScale: 0.5, weights });
+  const r = await finish(gpu, head.trainOps, [[loss, [ref.loss]], [losses, ref.losses], [tdx, dref.dx], [tdw, dref.dw.map((v, i) => v + dw0[i])]], [tx, tw, tt, tdw, losses, loss, tdx, ...(tweights ? [tweights] : [])]);
   head.destroy();
   return r;
 }
@@ -207,6 +210,7 @@ export const layerCases: KernelCase[] = [
   { name: "lm_head+softcap+CE N=13 C=24 V=37, 1 chunk", run: (gpu) => lmHeadCase(gpu, 13, 24, 37, 13, 0) },
   { name: "lm_head+softcap+CE N=23 C=16 V=300, chunks of 5, ignore −1", run: (gpu) => lmHeadCase(gpu, 23, 16, 300, 5, 4) },
   { name: "lm_head+softcap+CE targets 0 and V−1 (N=12 C=8 V=37)", run: (gpu) => lmHeadCase(gpu, 12, 8, 37, 12, 5, true) },
+  { name: "lm_head+softcap+CE with row weights (RL advantages), chunks of 4, ignore −1", run: (gpu) => lmHeadCase(gpu, 19, 8, 37, 4, 6, false, true) },
   // More rows than one workgroup's threads (the mean's sum loops) and than one grid dimension (2-D grid).
   { name: "lm_head+softcap+CE N=300 (the mean loops over rows)", run: (gpu) => lmHeadCase(gpu, 300, 4, 7, 300, 9) },
   { name: "lm_head+softcap+CE N=65537 C=2 V=3, one chunk (2-D grid)", run: (gpu) => lmHeadCase(gpu, 65537, 2, 3, 65537, 7) },
