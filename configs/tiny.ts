@@ -11,15 +11,16 @@
 // Step: 8 sequences × 128 = 1,024 tokens (no accumulation) → 6.04 GFLOP forward+backward,
 //   plus Muon's Newton–Schulz, which does not grow with the batch: 5 iterations over four
 //   128×128 and two 128×512 matrices per layer ≈ 0.63 GFLOP/layer → 1.26 GFLOP.
-//   ≈ 7.3 GFLOP/step → 3.7–7 s on a software adapter.
+//   ≈ 7.3 GFLOP/step → 3.5–5 s on a software adapter (docs/performance.md).
 //
-// Why these sizes: the 50 base steps (51k tokens) only teach the model words and spacing;
+// Why these sizes: the 30 base steps (31k tokens) only teach the model words and spacing;
 // what the chat half needs is copying operands from a question into a calculator call,
-// and a 2-layer, 128-wide model needs ~250 steps of 1,024 arithmetic tokens for that
+// and a 2-layer, 128-wide model needs ~200–250 steps of 1,024 arithmetic tokens for that
 // (half as wide never learned it in 300). So mid gets most of the budget: one epoch of
-// offline-mid is ~266 steps (tasks/deno_mixtures.ts), and SFT's 520 conversations run as
+// offline-mid is ~240 steps (tasks/deno_mixtures.ts), and SFT's 520 conversations run as
 // 32 steps of 16 rows × 96 tokens (the offline conversations are ≤ 80 tokens; padding to
-// 128 would waste a third of SFT). ≈ 350 step-equivalents in all: ~22 min at 3.7 s/step.
+// 128 would waste a third of SFT). ≈ 300 step-equivalents in all: 25–30 min at 4.5 s/step
+// on the 2-core development machine.
 import type { RunConfig } from "../src/train/run_config.ts";
 
 const tiny: Partial<RunConfig> = {
@@ -29,12 +30,12 @@ const tiny: Partial<RunConfig> = {
   max_seq_len: 128,
   device_batch_size: 8,
   total_batch_size: 1024,
-  num_iterations: 50,
-  eval_every: 25,
+  num_iterations: 30,
+  eval_every: 15,
   eval_tokens: 8192,
-  sample_every: 25,
+  sample_every: 15,
   core_metric_every: -1,
-  checkpoint_every: 25,
+  checkpoint_every: 15,
   keep_last: 2,
 };
 
@@ -43,5 +44,14 @@ export const mid: Partial<RunConfig> = { eval_every: -1, mixture: "offline-mid" 
 
 /** `deno task train sft`: 16 conversations a step in rows of 96 tokens. */
 export const sft: Partial<RunConfig> = { eval_every: -1, mixture: "offline-sft", max_seq_len: 96, device_batch_size: 8, target_examples_per_step: 16 };
+
+/**
+ * `deno task train rl`: 4 problems a step, 8 samples each (one pass), rows of 96 tokens;
+ * 20 steps, held-out pass@k at the start and the end.
+ */
+export const rl: Partial<RunConfig> = { eval_every: -1, checkpoint_every: 10, max_seq_len: 96, device_batch_size: 8, target_examples_per_step: 4, num_iterations: 20 };
+
+/** How `train rl` samples with this preset: arithmetic replies are ≤ 40 tokens. */
+export const rlSampling = { samples: 8, maxNewTokens: 40, evalProblems: 100, evalSamples: 4 };
 
 export default tiny;

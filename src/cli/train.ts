@@ -7,8 +7,9 @@ import { listShardFiles } from "../data/deno_shards.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { trainBase } from "../train/deno_base.ts";
 import { type ChatStage, sourcePreset, STAGE_DEFAULTS, trainChat } from "../train/deno_chat.ts";
+import { RL_SAMPLING, RL_TASKS, type RlSampling, trainRl } from "../train/deno_rl.ts";
 import { mixtureHelp } from "../../tasks/deno_mixtures.ts";
-import { loadPresetConfig, loadStagePreset } from "../train/presets.ts";
+import { loadPresetConfig, loadRlSampling, loadStagePreset } from "../train/presets.ts";
 import { DEFAULT_RUN_CONFIG, resolveRunConfig, type RunConfig } from "../train/run_config.ts";
 import { type FlagTable, parseFlags, runMain, UsageError } from "./args.ts";
 import { overridesFromFlags, presetArg, rawFlag, runConfigFlags } from "./run_flags.ts";
@@ -59,8 +60,7 @@ runMain(async (args) => {
     return;
   }
   if (!STAGES.includes(stage)) throw new UsageError(`unknown stage '${stage}'; stages: ${STAGES.join(", ")}`);
-  if (stage === "rl") throw new UsageError(`stage 'rl' is not built yet; 'deno task train base|mid|sft' are`);
-  if (stage === "mid" || stage === "sft") return await chatStage(stage, rest);
+  if (stage === "mid" || stage === "sft" || stage === "rl") return await chatStage(stage, rest);
   const presetName = presetArg(rest) ?? DEFAULT_PRESET;
   const preset = await loadPresetConfig(presetName);
   const flags = { ...runConfigFlags({ ...DEFAULT_RUN_CONFIG, ...preset }), ...EXTRA_FLAGS };
@@ -121,9 +121,28 @@ async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
   if (stage === "sft") flags["total-batch-size"] = { ...flags["total-batch-size"], default: undefined, help: "set from target-examples-per-step × max-seq-len" };
   if (!("max_seq_len" in stagePreset)) flags["max-seq-len"] = { ...flags["max-seq-len"], default: undefined, help: "tokens per row (default: the source model's sequence_len)" };
   flags["num-iterations"] = { ...flags["num-iterations"], help: "optimizer steps (default -1: one epoch of the mixture)" };
-  const from = { type: "string" as const, default: "", help: `the checkpoint to start from: RUN or RUN/STEP (default: the newest ${stage === "mid" ? "base" : "mid"} run under --runs-dir)` };
-  const summary = `${stage === "mid" ? "Mid-train" : "Fine-tune (SFT)"} a checkpoint on a task mixture. Mixtures:\n${mixtureHelp(stage)}`;
-  const parsed = parseFlags(rest, `train ${stage}`, summary, { from, ...flags, resume: EXTRA_FLAGS.resume, adapter: EXTRA_FLAGS.adapter });
+  const previous = { mid: "base", sft: "mid", rl: "sft" }[stage];
+  const from = { type: "string" as const, default: "", help: `the checkpoint to start from: RUN or RUN/STEP (default: the newest ${previous} run under --runs-dir)` };
+  const summary = stage === "rl"
+    ? `Reinforcement-learn an SFT checkpoint on a task's rewards (on-policy REINFORCE, mean baseline). Tasks (--mixture): ${RL_TASKS.join(", ")} (arithmetic: generated, offline; gsm8k: download gsm8k-train and gsm8k-test first).`
+    : `${stage === "mid" ? "Mid-train" : "Fine-tune (SFT)"} a checkpoint on a task mixture. Mixtures:\n${mixtureHelp(stage)}`;
+  if (stage === "rl") {
+    flags["num-iterations"] = { ...flags["num-iterations"], help: "optimizer steps (default -1: one pass over the task's training problems)" };
+    flags["target-examples-per-step"] = { ...flags["target-examples-per-step"], help: "problems per step" };
+    flags["total-batch-size"] = { ...flags["total-batch-size"], default: undefined, help: "set from problems per step × samples × max-seq-len" };
+  }
+  // RL's sampling: the reference's values, laid over by the preset's `rlSampling` export, then the flags.
+  const rlSampling = stage === "rl" ? { ...RL_SAMPLING, ...await loadRlSampling(presetName) } : RL_SAMPLING;
+  const rlDefault = (k: keyof RlSampling): number => rlSampling[k];
+  const rlFlags: FlagTable = stage === "rl" ? {
+    samples: { type: "number", default: rlDefault("samples"), help: "completions sampled per problem (a multiple of device-batch-size)" },
+    "max-new-tokens": { type: "number", default: rlDefault("maxNewTokens"), help: "new tokens per completion at most" },
+    temperature: { type: "number", default: rlDefault("temperature"), help: "sampling temperature" },
+    "top-k": { type: "number", default: rlDefault("topK"), help: "sample among the k most likely tokens" },
+    "eval-problems": { type: "number", default: rlDefault("evalProblems"), help: "held-out problems per evaluation" },
+    "eval-samples": { type: "number", default: rlDefault("evalSamples"), help: "completions per held-out problem (pass@1 … pass@k)" },
+  } : {};
+  const parsed = parseFlags(rest, `train ${stage}`, summary, { from, ...flags, ...rlFlags, resume: EXTRA_FLAGS.resume, adapter: EXTRA_FLAGS.adapter });
   if (!parsed) return;
   const f = parsed.flags as Record<string, unknown>;
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
@@ -131,13 +150,20 @@ async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
   const overrides = { ...stagePreset, ...given };
   console.log(`${stage} settings: preset ${presetName} (${why})${Object.keys(stagePreset).length ? "" : `, which has no '${stage}' export: the reference defaults`}`);
   const gpu = await acquireGpu({ adapterName: (f.adapter as string) || undefined });
-  const result = await trainChat({ stage, gpu, from: f.from as string, resume: !!f.resume, overrides, preset: presetName });
+  const sampling = {
+    samples: f.samples as number, maxNewTokens: f["max-new-tokens"] as number, temperature: f.temperature as number,
+    topK: f["top-k"] as number, evalProblems: f["eval-problems"] as number, evalSamples: f["eval-samples"] as number,
+  };
+  const result = stage === "rl"
+    ? await trainRl({ gpu, from: f.from as string, resume: !!f.resume, overrides, sampling, preset: presetName })
+    : await trainChat({ stage, gpu, from: f.from as string, resume: !!f.resume, overrides, preset: presetName });
   if (result.stopped) {
     console.log(`stopped at step ${result.step}; continue with: deno task train ${stage} --run ${result.runDir.split("/").pop()} --resume`);
     return;
   }
-  if (result.firstValBpb !== null && result.lastValBpb !== null) {
-    console.log(`validation bits per byte (${result.mixture.name} val): ${result.firstValBpb.toFixed(4)} at step 0 → ${result.lastValBpb.toFixed(4)} at step ${result.step}`);
+  const mixture = "mixture" in result ? (result as { mixture: { name: string } }).mixture : null;
+  if (mixture && result.firstValBpb !== null && result.lastValBpb !== null) {
+    console.log(`validation bits per byte (${mixture.name} val): ${result.firstValBpb.toFixed(4)} at step 0 → ${result.lastValBpb.toFixed(4)} at step ${result.step}`);
   }
   console.log(`done: ${result.runDir}`);
 }

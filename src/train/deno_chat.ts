@@ -23,8 +23,9 @@ import { runStage, type StageResult, TrainError } from "./deno_stage.ts";
 import { DEFAULT_RUN_CONFIG, resolveRunConfig, type ResolvedRunConfig, RUN_CONFIG_FIELDS, type RunConfig } from "./run_config.ts";
 import { stepDirName } from "../formats/checkpoint.ts";
 
-export type ChatStage = "mid" | "sft";
-const PREVIOUS: Record<ChatStage, string> = { mid: "base", sft: "mid" };
+/** The stages that start from another stage's checkpoint (rl: src/train/deno_rl.ts). */
+export type ChatStage = "mid" | "sft" | "rl";
+const PREVIOUS: Record<ChatStage, string> = { mid: "base", sft: "mid", rl: "sft" };
 
 /** The reference's settings for each chat stage (mid_train.py, chat_sft.py). */
 export const STAGE_DEFAULTS: Record<ChatStage, Partial<RunConfig>> = {
@@ -32,6 +33,11 @@ export const STAGE_DEFAULTS: Record<ChatStage, Partial<RunConfig>> = {
   sft: {
     init_lr_frac: 0.02, device_batch_size: 4, target_examples_per_step: 32, eval_every: 100, weight_decay: 0, grad_clip: 0,
     warmup_ratio: 0, warmdown_ratio: 1, final_lr_frac: 0, mixture: "offline-sft",
+  },
+  // chat_rl.py: 16 problems a step (× 16 samples, passes of 8), LRs × 0.05, lrm 1 − step/N; mixture names the RL task.
+  rl: {
+    init_lr_frac: 0.05, device_batch_size: 8, target_examples_per_step: 16, eval_every: 60, checkpoint_every: 60, weight_decay: 0, grad_clip: 0,
+    warmup_ratio: 0, warmdown_ratio: 1, final_lr_frac: 0, mixture: "arithmetic",
   },
 };
 /** SFT's Muon momentum (the reference does not warm it up). */
@@ -102,7 +108,7 @@ export function chatStageConfig(stage: ChatStage, source: ChatSource, overrides:
   }
   const model: Partial<RunConfig> = {
     depth: cfg.n_layer, n_embd: cfg.n_embd, n_head: cfg.n_head, n_kv_head: cfg.n_kv_head, vocab_size: cfg.vocab_size, max_seq_len: cfg.sequence_len,
-    tokenizer_dir: `${source.runDir}/tokenizer`, run: `${source.run.replace(/-(base|mid)$/, "")}-${stage}`,
+    tokenizer_dir: `${source.runDir}/tokenizer`, run: `${source.run.replace(/-(base|mid|sft)$/, "")}-${stage}`,
   };
   const base = { ...inherited, ...model, ...STAGE_DEFAULTS[stage] };
   const merged = { ...DEFAULT_RUN_CONFIG, ...base, ...overrides } as RunConfig;
@@ -133,7 +139,7 @@ export interface ChatTrainOptions {
   log?: (line: string) => void;
 }
 
-export async function trainChat(opts: ChatTrainOptions): Promise<StageResult & { mixture: Mixture }> {
+export async function trainChat(opts: ChatTrainOptions & { stage: "mid" | "sft" }): Promise<StageResult & { mixture: Mixture }> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const runsDir = opts.overrides.runs_dir ?? DEFAULT_RUN_CONFIG.runs_dir;
   const source = await findSource(runsDir, opts.stage, opts.from);

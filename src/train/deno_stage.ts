@@ -17,7 +17,7 @@ import type { LoadedCheckpoint } from "../formats/checkpoint.ts";
 import { UserError } from "../util/errors.ts";
 import { cleanupCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./deno_checkpoint.ts";
 import { MetricsLog, updateRunStatus, writeRunInfo } from "./deno_metrics.ts";
-import { type LoopState, runTrainingLoop } from "./loop.ts";
+import { type EvalResult, type LoopState, runTrainingLoop } from "./loop.ts";
 import type { MicroBatch } from "./step.ts";
 import type { ResolvedRunConfig } from "./run_config.ts";
 
@@ -25,12 +25,14 @@ export class TrainError extends UserError {
   override name = "TrainError";
 }
 
-export type Stage = "base" | "mid" | "sft";
+export type Stage = "base" | "mid" | "sft" | "rl";
 
 /** What a stage feeds the loop; made once the model exists (and the checkpoint, when resuming). */
 export interface StageData {
   nextBatch(): Promise<MicroBatch>;
-  evaluate?(step: number): Promise<{ bpb: number; loss?: number }>;
+  /** Figures about the step's batches (RL: rewards), logged with its train record. */
+  batchMetrics?(): Record<string, number>;
+  evaluate?(step: number): Promise<EvalResult>;
   sample?(step: number): Promise<string[]>;
   /** Saved in meta.json so --resume continues the data where it stopped. */
   loaderState(): unknown;
@@ -149,9 +151,10 @@ export async function runStage(spec: StageSpec): Promise<StageResult> {
       fixedMomentum: spec.fixedMomentum,
     }, {
       nextBatch: () => data.nextBatch(),
+      batchMetrics: data.batchMetrics && (() => data.batchMetrics!()),
       evaluate: data.evaluate && (async (step) => {
         const res = await data.evaluate!(step);
-        if (firstValBpb === null) firstValBpb = res.bpb;
+        if (firstValBpb === null && res.bpb !== undefined) firstValBpb = res.bpb;
         return res;
       }),
       sample: data.sample,

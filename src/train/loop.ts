@@ -28,10 +28,26 @@ export interface LoopConfig {
   fixedMomentum?: number;
 }
 
+/**
+ * What an evaluation found: validation bits per byte (base, mid, SFT), or other metrics
+ * (RL's held-out reward and pass@k) with the line the progress shows for them.
+ */
+export interface EvalResult {
+  bpb?: number;
+  loss?: number;
+  metrics?: Record<string, number>;
+  line?: string;
+}
+
 export interface LoopHooks {
   nextBatch(): Promise<MicroBatch>;
-  /** Validation bits per byte of the current weights. */
-  evaluate?(step: number): Promise<{ bpb: number; loss?: number }>;
+  /**
+   * Called once a step's micro-batches are made: figures about them (RL: rewards, sequence
+   * lengths, sampling speed), logged in that step's train record and progress line.
+   */
+  batchMetrics?(): Record<string, number>;
+  /** Validation bits per byte (or other metrics) of the current weights. */
+  evaluate?(step: number): Promise<EvalResult>;
   sample?(step: number): Promise<string[]>;
   saveCheckpoint(step: number, state: LoopState): Promise<void>;
   log(record: Record<string, unknown>): Promise<void> | void;
@@ -65,7 +81,7 @@ export async function runTrainingLoop(
   const N = cfg.numIterations;
   const state: LoopState = { ...start };
   const schedule: LrSchedule = { ...cfg.schedule, numIterations: N };
-  let pending: { step: number; result: Promise<StepResult>; lrm: number } | null = null;
+  let pending: { step: number; result: Promise<StepResult>; lrm: number; extra: Record<string, number> } | null = null;
   // Steps overlap (one is submitted before the previous one's loss is read), and Deno
   // resolves readbacks only when the queue drains, so single steps cannot be timed
   // apart: dt is the mean step time since the last evaluation/sample/checkpoint.
@@ -79,7 +95,7 @@ export async function runTrainingLoop(
   // Reads the previous step's loss (already computing on the GPU) and logs it.
   const settle = async () => {
     if (!pending) return;
-    const { step, result, lrm } = pending;
+    const { step, result, lrm, extra } = pending;
     pending = null;
     const r = await result;
     windowSteps += 1;
@@ -94,11 +110,12 @@ export async function runTrainingLoop(
     const tokPerSec = cfg.tokensPerStep / dt;
     const mfu = cfg.peakFlops > 0 ? (100 * cfg.flopsPerToken * tokPerSec) / cfg.peakFlops : null;
     const eta = (N - step - 1) * (state.trainSeconds / Math.max(1, step));
-    await hooks.log({ type: "train", step, loss: r.loss, loss_ema: debiased, lrm, grad_norm: r.gradNorm, dt, tok_per_sec: tokPerSec, mfu, time: Date.now() / 1000 });
+    await hooks.log({ type: "train", step, loss: r.loss, loss_ema: debiased, lrm, grad_norm: r.gradNorm, dt, tok_per_sec: tokPerSec, mfu, ...extra, time: Date.now() / 1000 });
+    const extras = Object.entries(extra).map(([k, v]) => ` | ${k} ${Number.isInteger(v) ? v : v.toFixed(3)}`).join("");
     hooks.progress?.(
       `step ${String(step + 1).padStart(String(N).length)}/${N} | loss ${debiased.toFixed(4)} | lrm ${lrm.toFixed(2)} | ` +
         `${dt.toFixed(2)}s | ${tokPerSec.toFixed(0)} tok/s` + (mfu !== null ? ` | mfu ${mfu.toFixed(1)}%` : "") +
-        ` | grad ${r.gradNorm.toFixed(3)} | eta ${formatDuration(eta)}`,
+        ` | grad ${r.gradNorm.toFixed(3)}${extras} | eta ${formatDuration(eta)}`,
     );
   };
 
@@ -109,9 +126,13 @@ export async function runTrainingLoop(
       await settle();
       const ev = await hooks.evaluate(step);
       resetWindow();
-      state.lastValBpb = ev.bpb;
-      await hooks.log({ type: "eval", step, val_bpb: ev.bpb, val_loss: ev.loss ?? null, time: Date.now() / 1000 });
-      hooks.progress?.(`step ${step}: validation bits per byte ${ev.bpb.toFixed(4)}`);
+      if (ev.bpb !== undefined) {
+        state.lastValBpb = ev.bpb;
+        await hooks.log({ type: "eval", step, val_bpb: ev.bpb, val_loss: ev.loss ?? null, ...ev.metrics, time: Date.now() / 1000 });
+      } else {
+        await hooks.log({ type: "eval", step, ...ev.metrics, time: Date.now() / 1000 });
+      }
+      hooks.progress?.(`step ${step}: ${ev.line ?? `validation bits per byte ${ev.bpb?.toFixed(4)}`}`);
     }
     if (hooks.sample && cfg.sampleEvery > 0 && (last || (step > 0 && step % cfg.sampleEvery === 0))) {
       await settle();
@@ -130,12 +151,13 @@ export async function runTrainingLoop(
 
     const micro: MicroBatch[] = [];
     for (let i = 0; i < cfg.gradAccumSteps; i++) micro.push(await hooks.nextBatch());
+    const extra = hooks.batchMetrics?.() ?? {};
     const lrm = lrMultiplier(step, schedule);
     const momentum = cfg.fixedMomentum ?? muonMomentum(step);
     const { result } = await submitTrainStep(model, opt, micro, lrm, momentum);
     result.catch(() => {}); // surfaced by settle()
     await settle(); // the previous step's loss, read while this one computes
-    pending = { step, result, lrm };
+    pending = { step, result, lrm, extra };
   }
   await settle();
   return { ...state, stopped: false };

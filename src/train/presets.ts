@@ -68,11 +68,27 @@ export async function loadPresetConfig(nameOrPath: string): Promise<Partial<RunC
  * A preset's settings for a chat stage: its `export const mid` / `export const sft`
  * (fields laid over the stage's reference defaults; {} when the preset has none).
  */
-export async function loadStagePreset(nameOrPath: string, stage: "mid" | "sft"): Promise<Partial<RunConfig>> {
+export async function loadStagePreset(nameOrPath: string, stage: "mid" | "sft" | "rl"): Promise<Partial<RunConfig>> {
   const { mod, where } = await importPreset(nameOrPath);
   const part = mod[stage];
   if (part === undefined) return {};
   if (typeof part !== "object" || part === null || Array.isArray(part)) throw new RunConfigError(`preset ${where}: 'export const ${stage}' must be an object of run config fields`);
   checkKnownFields(part as Record<string, unknown>, `preset ${nameOrPath} (${stage})`);
   return { ...(part as Partial<RunConfig>) };
+}
+
+/** The keys of RL's sampling settings (src/train/deno_rl.ts RlSampling) a preset may set. */
+const RL_SAMPLING_KEYS = ["samples", "maxNewTokens", "temperature", "topK", "evalProblems", "evalSamples"];
+
+/** A preset's `export const rlSampling` (how `train rl` samples; {} when the preset has none). */
+export async function loadRlSampling(nameOrPath: string): Promise<Record<string, number>> {
+  const { mod, where } = await importPreset(nameOrPath);
+  const part = mod.rlSampling;
+  if (part === undefined) return {};
+  if (typeof part !== "object" || part === null || Array.isArray(part)) throw new RunConfigError(`preset ${where}: 'export const rlSampling' must be an object`);
+  for (const [k, v] of Object.entries(part)) {
+    if (!RL_SAMPLING_KEYS.includes(k)) throw new RunConfigError(`preset ${where}: rlSampling.${k} is not a setting; the settings are ${RL_SAMPLING_KEYS.join(", ")}`);
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new RunConfigError(`preset ${where}: rlSampling.${k} must be a number, got ${JSON.stringify(v)}`);
+  }
+  return { ...(part as Record<string, number>) };
 }

@@ -1,4 +1,4 @@
-// The chat half from the command line: `train base` → `train mid` → `train sft` on the tiny
+// The chat half from the command line: `train base` → `train mid` → `train sft` → `train rl` on the tiny
 // test config (each stage starts from the newest run of the one before), checkpoints that
 // record their stage and source, `eval chat` over the lineage writing its results into the
 // run; and `deno task chat` showing a calculator call of a chat checkpoint.
@@ -19,7 +19,7 @@ const meta = async (dir: string) => JSON.parse(await Deno.readTextFile(`${dir}/m
 
 Deno.test({
   ...opts,
-  name: "chat stages: mid and sft continue the previous stage's newest run; stages, sources and eval chat land in the runs",
+  name: "chat stages: mid, sft and rl continue the previous stage's newest run; stages, sources, rewards and eval chat land in the runs",
   fn: async () => {
     const runs = `${TMP}/runs`;
     const noBase = await deno(["src/cli/train.ts", "mid", "--runs-dir", runs]);
@@ -35,7 +35,7 @@ Deno.test({
     const mid = await deno(["src/cli/train.ts", "mid", "--runs-dir", runs, "--num-iterations", "3", "--eval-every", "-1"]);
     assert.equal(mid.code, 0, mid.err);
     assert.ok(mid.out.includes(`mid settings: preset ${preset} (the source run's preset)`), mid.out);
-    assert.match(mid.out, /mixture offline-mid: 5,150 train conversations \(arithmetic-train 4,500, simple-spelling 300, spelling-bee 150, identity 200\)/);
+    assert.match(mid.out, /mixture offline-mid: 4,825 train conversations \(arithmetic-train 4,500, simple-spelling 150, spelling-bee 75, identity 100\)/);
     assert.match(mid.out, /starting from tiny\/step_000008/);
     const sft = await deno(["src/cli/train.ts", "sft", "--runs-dir", runs, "--num-iterations", "2", "--target-examples-per-step", "4", "--device-batch-size", "2", "--max-seq-len", "32", "--eval-every", "-1"]);
     assert.equal(sft.code, 0, sft.err);
@@ -48,6 +48,31 @@ Deno.test({
     assert.deepEqual([midMeta.user_config.final_lr_frac, sftMeta.user_config.final_lr_frac], [0.25, 0.125]);
     assert.equal(JSON.parse(await Deno.readTextFile(`${runs}/tiny-sft/run.json`)).preset, preset);
     assert.equal(JSON.parse(await Deno.readTextFile(`${runs}/tiny-sft/run.json`)).stage, "sft");
+    // RL from the newest sft run: sampled completions, rewards and held-out pass@k in its metrics.
+    const rl = await deno([
+      "src/cli/train.ts", "rl", "--runs-dir", runs, "--num-iterations", "2", "--target-examples-per-step", "1", "--device-batch-size", "2",
+      "--samples", "4", "--max-new-tokens", "8", "--max-seq-len", "32", "--eval-problems", "2", "--eval-samples", "2",
+    ]);
+    assert.equal(rl.code, 0, rl.err);
+    assert.match(rl.out, /starting from tiny-sft\/step_000002/);
+    assert.match(rl.out, /rl: arithmetic-train \(4,000 problems\), 1 a step × 4 samples \(2 passes of 2\), ≤ 8 new tokens, temperature 1, top-k 50; held out: 2 arithmetic-test problems × 2 samples/);
+    assert.match(rl.out, /2 steps of 128 tokens \(2 micro-batches of 2×32\)/);
+    assert.match(rl.out, /step 0: held-out arithmetic-test: pass@1 [\d.]+, pass@2 [\d.]+ \(2 problems × 2 samples\)/);
+    const rlRecords = readMetrics(await Deno.readTextFile(`${runs}/tiny-rl/metrics.jsonl`));
+    const rlTrain = rlRecords.filter((r) => r.type === "train"), rlEval = rlRecords.filter((r) => r.type === "eval");
+    assert.equal(rlTrain.length, 2);
+    for (const r of rlTrain) {
+      assert.ok((r.reward as number) >= 0 && (r.reward as number) <= 1, `reward ${r.reward}`);
+      assert.ok((r.seq_len as number) > 0 && (r.seq_len as number) <= 8, `seq_len ${r.seq_len}`);
+      assert.ok((r.sample_tok_per_sec as number) > 0);
+    }
+    assert.deepEqual(rlEval.map((r) => r.step), [0, 2]);
+    for (const r of rlEval) assert.ok((r["pass@1"] as number) <= (r["pass@2"] as number));
+    const rlMeta = await meta(`${runs}/tiny-rl/checkpoints/step_000002`);
+    assert.deepEqual([rlMeta.stage, rlMeta.source, rlMeta.user_config.init_lr_frac], ["rl", "tiny-sft/step_000002", 0.05]);
+    const badSamples = await deno(["src/cli/train.ts", "rl", "--runs-dir", runs, "--run", "rl-bad", "--device-batch-size", "2", "--samples", "3"]);
+    assert.match(badSamples.err, /--samples 3 must be a positive multiple of device_batch_size 2/);
+
     // --resume of a finished sft run with another stage's command is refused, naming the right one.
     const wrong = await deno(["src/cli/train.ts", "mid", "--runs-dir", runs, "--run", "tiny-sft", "--resume"]);
     assert.match(wrong.err, /is a sft checkpoint, not mid; resume it with 'deno task train sft'/);

@@ -5,7 +5,7 @@ import { NANOCHAT_OPTIM } from "../../src/optim/optimizer.ts";
 import { BASE_SCHEDULE } from "../../src/optim/schedule.ts";
 import { overridesFromFlags, presetArg, RUN_CONFIG_FLAGS, runConfigFlags } from "../../src/cli/run_flags.ts";
 import { estimateTrainingMemory } from "../../src/train/memory.ts";
-import { BUILTIN_PRESETS, loadPresetConfig } from "../../src/train/presets.ts";
+import { BUILTIN_PRESETS, loadPresetConfig, loadRlSampling, loadStagePreset } from "../../src/train/presets.ts";
 import { DEFAULT_RUN_CONFIG, RUN_CONFIG_FIELDS, RunConfigError, resolveRunConfig } from "../../src/train/run_config.ts";
 
 const GiB = 2 ** 30;
@@ -127,9 +127,9 @@ Deno.test("run config: presets load, validate and carry the documented numbers",
   assert.deepEqual(tiny.model, { sequence_len: 128, vocab_size: 4096, n_layer: 2, n_head: 1, n_kv_head: 1, n_embd: 128 });
   assert.equal(tiny.numParams, 1_441_792);
   assert.equal(tiny.flopsPerToken, 5_898_240);
-  assert.deepEqual([tiny.numIterations, tiny.config.total_batch_size, tiny.gradAccumSteps], [50, 1024, 1]);
+  assert.deepEqual([tiny.numIterations, tiny.config.total_batch_size, tiny.gradAccumSteps], [30, 1024, 1]);
   // The comment's budget: (model + Newton–Schulz) per step ≈ 7.3 GFLOP; base + one epoch of
-  // offline-mid + SFT ≈ 350 step-equivalents.
+  // offline-mid + SFT ≈ 300 step-equivalents.
   const perStep = tiny.flopsPerToken * 1024 + 1.26e9;
   assert.ok(Math.abs(perStep - 7.3e9) < 0.05e9, `a tiny step is ${perStep / 1e9} GFLOP`);
   const { mid, sft } = await import("../../configs/tiny.ts");
@@ -162,13 +162,15 @@ Deno.test("run config: memory estimate counts params, optimizer state and per-to
   assert.equal(m.grads, 4 * P);
   assert.equal(m.optimizer, 4 * (4 * 256 * C + 12 * C * C));
   const perLayer = 18 * C + 2 + 3; // 18 C-wide buffers, rstd1/rstd2, rstdQ, rstdK, lse
-  const grads = 16 * C + 1, top = 4 * C + 5;
+  const grads = 16 * C + 1, top = 4 * C + 6; // top: idx, targets, loss weights, rstd0, rstdF, losses
   assert.equal(m.activations, 4 * N * (perLayer + grads + top) + 4); // + the mean loss
   // One 64×256 logits chunk; rotary tables 2·32·32; embedding backward 3N+1 ids; grad norm
   // state 4 + ceil(size/4096) partials per tensor (wte, lm_head, c_fc, mlp.c_proj: 4 each;
-  // c_q, c_k, c_v, attn.c_proj: 1 each); Newton–Schulz: 2 X of 4C·C, A and B of C², 4 partials + 4.
+  // c_q, c_k, c_v, attn.c_proj: 1 each); Newton–Schulz batched by shape: 2 X for the two
+  // C×4C iterates (c_fc transposed, mlp.c_proj), A and B for the four C×C Gram matrices,
+  // 4 partials (of one C×4C matrix) + 4.
   const partials = 4 * 4 + 4 * 1;
-  assert.equal(m.scratch, 4 * (N * 256 + 2 * 32 * 32 + 3 * N + 1 + 4 + partials + 2 * 4 * C * C + 2 * C * C + 4 + 4));
+  assert.equal(m.scratch, 4 * (N * 256 + 2 * 32 * 32 + 3 * N + 1 + 4 + partials + 2 * (2 * 4 * C * C) + 2 * (4 * C * C) + 4 + 4));
   assert.equal(m.total, m.params + m.grads + m.optimizer + m.activations + m.scratch);
 });
 
@@ -191,6 +193,21 @@ Deno.test("run config: preset errors list the presets or name the bad field", as
     await Deno.writeTextFile(`${dir}/nodefault.ts`, `export const x = 1;\n`);
     await assert.rejects(loadPresetConfig(`${dir}/nodefault.ts`), /must 'export default' an object/);
     await assert.rejects(loadPresetConfig(`${dir}/missing.ts`), /preset file .*missing\.ts does not exist/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("presets: the tiny preset's rl and rlSampling exports; a bad rlSampling key or value is named", async () => {
+  assert.deepEqual(await loadRlSampling("tiny"), { samples: 8, maxNewTokens: 40, evalProblems: 100, evalSamples: 4 });
+  assert.equal((await loadStagePreset("tiny", "rl")).target_examples_per_step, 4);
+  assert.deepEqual(await loadRlSampling("d12"), {});
+  const dir = await Deno.makeTempDir({ prefix: "preset_rl_" });
+  try {
+    await Deno.writeTextFile(`${dir}/typo.ts`, `export default {};\nexport const rlSampling = { sample: 4 };\n`);
+    await assert.rejects(loadRlSampling(`${dir}/typo.ts`), /rlSampling\.sample is not a setting; the settings are samples, maxNewTokens/);
+    await Deno.writeTextFile(`${dir}/str.ts`, `export default {};\nexport const rlSampling = { samples: "8" };\n`);
+    await assert.rejects(loadRlSampling(`${dir}/str.ts`), /rlSampling\.samples must be a number, got "8"/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -222,6 +222,7 @@ export const attentionCases: KernelCase[] = [
   fwd({ B: 2, T: 33, H: 2, Hkv: 2, hd: 64 }),
   fwd({ B: 1, T: 256, H: 4, Hkv: 2, hd: 32 }),
   fwd({ B: 1, T: 20, H: 2, Hkv: 1, hd: 128 }),
+  fwd({ B: 2, T: 128, H: 1, Hkv: 1, hd: 128 }), // the tiny config's training shape (several full tiles)
   fwd({ B: 2, T: 1, Tk: 9, kvRows: 12, H: 4, Hkv: 2, hd: 16 }), // one row against a KV cache, tiled entry
   dec({ B: 2, T: 1, Tk: 9, kvRows: 12, H: 4, Hkv: 2, hd: 16 }),
   dec({ B: 1, T: 1, Tk: 1, H: 2, Hkv: 1, hd: 16 }),
@@ -236,6 +237,7 @@ export const attentionCases: KernelCase[] = [
   bwd({ B: 2, T: 33, H: 2, Hkv: 2, hd: 64 }),
   bwd({ B: 1, T: 256, H: 4, Hkv: 2, hd: 32 }),
   bwd({ B: 1, T: 20, H: 2, Hkv: 1, hd: 128 }),
+  bwd({ B: 2, T: 128, H: 1, Hkv: 1, hd: 128 }),
   bwd({ B: 1, T: 5, Tk: 23, H: 3, Hkv: 1, hd: 32 }),
   bwd({ B: 2, T: 33, H: 4, Hkv: 2, hd: 24 }, { TD: 2, BQ: 4, BK: 3 }),
   { name: "attention backward twice: bitwise-identical dq, dk, dv (B=2 T=37 H=4 Hkv=2 hd=32)", run: (gpu) => determinismCase(gpu, { B: 2, T: 37, H: 4, Hkv: 2, hd: 32 }) },
