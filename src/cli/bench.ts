@@ -6,6 +6,7 @@ const BENCHES: Record<string, string> = {
   matmul: "tiled float32 matmul vs a naive kernel (GFLOP/s per shape)",
   model: "forward+backward step time, tokens/s, FLOPs/token, memory",
   optim: "optimizer step time relative to forward+backward",
+  step: "one training step's ops timed alone, summed by phase and kind (matmul, attention, other)",
   tok: "tokenizer training and encoding throughput vs js-tiktoken",
   data: "data loader throughput vs what the tiny model consumes",
   train: "training tokens/s and MFU (tiny preset, d12-shaped layers)",

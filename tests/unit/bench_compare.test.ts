@@ -2,6 +2,7 @@
 // comparison it prints (medians, spread, ratio, speed-up by the column's sense).
 import assert from "node:assert/strict";
 import { cellNumber, columnSense, compareTables, lastMarkdownTable, median, splitCompareArgs, spreadPct } from "../../src/cli/bench/compare.ts";
+import { kindOf } from "../../src/cli/bench/step.ts";
 
 const OUTPUT = `adapter: llvmpipe
 | a | b |
@@ -59,4 +60,13 @@ Deno.test("bench compare: a baseline that is not a commit is named, with what to
   }).output();
   assert.notEqual(r.code, 0);
   assert.match(new TextDecoder().decode(r.stderr), /--baseline no-such-rev-xyz: not a commit of this repository/);
+});
+
+Deno.test("bench step: op labels sort into matmul, attention and other", () => {
+  assert.equal(kindOf("h0.c_fc(A·Bᵀ M=1024 N=512 K=128)"), "matmul");
+  assert.equal(kindOf("lm_head.dW(Aᵀ·B+C M=4096 N=128 K=1024)"), "matmul");
+  assert.equal(kindOf("muon 8×transformer.h.0.attn.c_q.weight….ns0 A=XXᵀ(A·Bᵀ M=128 N=128 K=128 batch=8)"), "matmul");
+  assert.equal(kindOf("attention.backward(B=8 T=128 H=1 Hkv=1 hd=128):dq"), "attention");
+  assert.equal(kindOf("h0.norm1(rows=1024 D=128)"), "other");
+  assert.equal(kindOf("muon transformer.h.0.attn.c_q.weight.frobenius.partial(n=16384)"), "other");
 });
