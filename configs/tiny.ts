@@ -13,14 +13,15 @@
 //   128×128 and two 128×512 matrices per layer ≈ 0.63 GFLOP/layer → 1.26 GFLOP.
 //   ≈ 7.3 GFLOP/step → 3.5–5 s on a software adapter (docs/performance.md).
 //
-// Why these sizes: the 30 base steps (31k tokens) only teach the model words and spacing;
-// what the chat half needs is copying operands from a question into a calculator call,
-// and a 2-layer, 128-wide model needs ~200–250 steps of 1,024 arithmetic tokens for that
-// (half as wide never learned it in 300). So mid gets most of the budget: one epoch of
-// offline-mid is ~240 steps (tasks/deno_mixtures.ts), and SFT's 520 conversations run as
-// 32 steps of 16 rows × 96 tokens (the offline conversations are ≤ 80 tokens; padding to
-// 128 would waste a third of SFT). ≈ 300 step-equivalents in all: 25–30 min at 4.5 s/step
-// on the 2-core development machine.
+// Why these sizes: the 50 base steps (51k tokens) teach the model words, spacing and to
+// copy tokens from its context (with 30, the chat model later copied operands badly and
+// scored 6–11% instead of 64.5%); what the chat half needs is copying operands from a
+// question into a calculator call, and a 2-layer, 128-wide model needs ~250 steps of 1,024
+// arithmetic tokens for that (half as wide never learned it in 300). So mid gets most of
+// the budget: one epoch of offline-mid is ~266 steps (tasks/deno_mixtures.ts), and SFT's
+// 520 conversations run as 32 steps of 16 rows × 96 tokens (the offline conversations are
+// ≤ 80 tokens; padding to 128 would waste a third of SFT). ≈ 350 step-equivalents in all:
+// ~30 min at 4.5 s/step on the 2-core development machine (docs/performance.md).
 import type { RunConfig } from "../src/train/run_config.ts";
 
 const tiny: Partial<RunConfig> = {
@@ -30,12 +31,12 @@ const tiny: Partial<RunConfig> = {
   max_seq_len: 128,
   device_batch_size: 8,
   total_batch_size: 1024,
-  num_iterations: 30,
-  eval_every: 15,
+  num_iterations: 50,
+  eval_every: 25,
   eval_tokens: 8192,
-  sample_every: 15,
+  sample_every: 25,
   core_metric_every: -1,
-  checkpoint_every: 15,
+  checkpoint_every: 25,
   keep_last: 2,
 };
 

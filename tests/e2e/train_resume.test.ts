@@ -103,7 +103,7 @@ Deno.test({
     r = await run(["sft", "--runs-dir", `${ROOT}/build/no-such-runs`]);
     assert.notEqual(r.code, 0);
     assert.match(r.err, /no mid run in .*no-such-runs: train one first \('deno task train mid'\), or pass --from RUN\[\/STEP\]/);
-    r = await run(["rl"]);
-    assert.match(r.err, /stage 'rl' is not built yet/);
+    r = await run(["rl", "--runs-dir", `${ROOT}/build/no-such-runs`]);
+    assert.match(r.err, /no sft run in .*no-such-runs: train one first \('deno task train sft'\), or pass --from RUN\[\/STEP\]/);
   },
 });
