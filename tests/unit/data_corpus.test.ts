@@ -150,3 +150,15 @@ Deno.test("corpus: two text files are enough for a plan (one for validation), on
   // FIPS 180-2's "abc" example: its digest has bytes below 0x10 (…cf ea 41 41 40 de…, 00 15 ad).
   assert.equal(await sha256Hex(new TextEncoder().encode("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 });
+
+Deno.test("corpus: validation documents are shuffled too (seeded), not left in file order", () => {
+  const para = (f: string, i: number) => `\tThe/at ${f}${i}/nn said/vbd ./.\n`;
+  const file = (name: string) => ({ name, text: Array.from({ length: 12 }, (_, i) => para(name, i)).join("\n") });
+  const opts = { ...DEFAULT_CORPUS_OPTIONS, valFraction: 0.5, docChars: 1 };
+  const plan = planCorpus([file("ca01"), file("ca02")], opts);
+  const val = plan.shards.filter((s) => s.split === "val").flatMap((s) => s.docs);
+  const inFileOrder = Array.from({ length: 12 }, (_, i) => `The ${plan.valFiles[0]}${i} said.`);
+  assert.deepEqual([...val].sort(), [...inFileOrder].sort());
+  assert.notDeepEqual(val, inFileOrder);
+  assert.deepEqual(planCorpus([file("ca01"), file("ca02")], opts).shards, plan.shards); // the same order every time
+});

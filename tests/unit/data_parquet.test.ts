@@ -81,6 +81,24 @@ Deno.test("parquet: readTextBatches from a local path, a Blob, bytes and an HTTP
   });
 });
 
+Deno.test("parquet: a server that ignores Range (200 with the whole file) is read whole, correctly", async () => {
+  await withTempDir(async () => {
+    const docs = makeDocs(300);
+    const bytes = shardBytes(docs, 128);
+    let requests = 0;
+    await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+      requests++;
+      return new Response(bytes as Uint8Array<ArrayBuffer>, { status: 200, headers: { "content-length": String(bytes.length) } });
+    });
+    const remote = await urlSource(`http://127.0.0.1:${server.addr.port}/shard_00000.parquet`);
+    assert.equal(remote.byteLength, bytes.length);
+    const out: string[] = [];
+    for await (const b of readTextBatches(remote)) out.push(...b);
+    assert.deepEqual(out, docs);
+    assert.equal(requests, 2); // the probe, then the whole file once
+  });
+});
+
 Deno.test("parquet: a local file source reads concurrent ranges correctly", async () => {
   await withTempDir(async (dir) => {
     const bytes = new Uint8Array(100_000).map((_, i) => (i * 31) & 255);

@@ -28,6 +28,12 @@ Deno.test("progress: the line counts bytes, files and the not-yet-started files 
   p.finish("c");
   assert.equal(p.line(), "[########################] 100% 4/4 shards 3.0/9.0 MB 1.3 MB/s");
   assert.match(new Progress(2, { unit: "files", write: () => {} }).line(), /0\/2 files 0\.0\/0\.0 MB/);
+  // Every file started: the total is the sum of their sizes, nothing is estimated.
+  const all = clocked(2, false);
+  all.p.setSize("a", 2e6, 0);
+  all.p.setSize("b", 2e6, 0);
+  all.p.add("a", 1e6);
+  assert.match(all.p.line(), /^\[######-+\]  25% 0\/2 shards 1\.0\/4\.0 MB/);
 });
 
 Deno.test("progress: terminal redraws one line at most every 100 ms and ends it; logs print a line every few seconds", () => {

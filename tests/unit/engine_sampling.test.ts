@@ -46,3 +46,9 @@ Deno.test("a draw at the very top of [0, 1) whose subtractions round to zero tak
   assert.equal(sampleToken([0, 0, 0, 0], { temperature: 1 }, top), 3);
   assert.equal(sampleToken([5, 0, 4, 1, 3], { temperature: 1, topK: 3 }, top), 4);
 });
+
+Deno.test("argmax finds a maximum at index 0 and at the last index", () => {
+  assert.equal(argmax([5, 1, 2]), 0);
+  assert.equal(argmax([1, 2, 7]), 2);
+  assert.equal(argmax([-3]), 0);
+});
