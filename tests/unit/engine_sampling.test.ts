@@ -52,3 +52,10 @@ Deno.test("argmax finds a maximum at index 0 and at the last index", () => {
   assert.equal(argmax([1, 2, 7]), 2);
   assert.equal(argmax([-3]), 0);
 });
+
+Deno.test("a low temperature over a large leading logit does not overflow: the max is taken over every candidate", () => {
+  // 15 (the softcap) / 0.01 = 1500: exp(1500) is Infinity unless the row max is subtracted first.
+  const rng = new Rng(5);
+  for (let i = 0; i < 20; i++) assert.equal(sampleToken([15, 0, -15], { temperature: 0.01 }, rng), 0);
+  assert.equal(sampleToken([15, 0, -15], { temperature: 0.01, topK: 2 }, rng), 0);
+});
