@@ -33,6 +33,11 @@ Deno.test("safetensors: truncated or corrupt files name the file and the problem
   const good = encodeSafetensors(new Map([["w", Float32Array.from([1, 2, 3, 4])]]));
   assert.throws(() => decodeSafetensors(good.subarray(0, good.length - 4), "model.safetensors"), /model\.safetensors: tensor w: data \[0, 16\) lies outside/);
   assert.throws(() => decodeSafetensors(good.subarray(0, 5), "m.safetensors"), /m\.safetensors: file is 5 bytes/);
+  assert.throws(() => decodeSafetensors(good.subarray(0, 7), "m.safetensors"), /m\.safetensors: file is 7 bytes, too short/);
+  // A file of no tensors is its header alone, filling the file exactly.
+  assert.equal(decodeSafetensors(encodeSafetensors(new Map()), "empty.safetensors").tensors.size, 0);
+  // Exactly the 8-byte length with nothing after it is long enough to read the length: the header is what is wrong.
+  assert.throws(() => decodeSafetensors(new Uint8Array(8), "z.safetensors"), /z\.safetensors: header is not valid JSON/);
   const bad = good.slice();
   bad[8] = 0x7b + 1; // break the JSON
   assert.throws(() => decodeSafetensors(bad, "x.safetensors"), /x\.safetensors: header is not valid JSON/);

@@ -115,6 +115,8 @@ Deno.test("chat eval: categorical picks the best-scoring choice letter at the la
   const prefer = (k: number) => () => Promise.resolve(Float32Array.from({ length: 265 }, (_, j) => (j === 65 + k ? 5 : j === 200 ? 9 : 0)));
   const s = await evalCategorical(new Letters(3), tok, prefer(1), 3);
   assert.deepEqual([s.correct, s.total], [1, 3]);
+  // A model preferring the first letter (A, at index 0 of the choices) is right once too.
+  assert.equal((await evalCategorical(new Letters(3), tok, prefer(0), 3)).correct, 1);
   assert.equal(chatCore([s]), null);
   const all = [["arc-easy", 0.5], ["arc-challenge", 0.25], ["mmlu", 0.25], ["gsm8k", 0.1], ["humaneval", 0], ["spelling-bee", 0.4]].map(([task, accuracy]) => ({ task: task as string, accuracy: accuracy as number, correct: 0, total: 1 }));
   assert.ok(Math.abs(chatCore(all)! - ((0.25 / 0.75) + 0 + 0 + 0.1 + 0 + 0.4) / 6) < 1e-12);

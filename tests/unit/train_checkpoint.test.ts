@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { denoFiles } from "../../src/io/deno_files.ts";
 import { type GPTConfig, paramShapes } from "../../src/model/config.ts";
 import {
-  CheckpointError, type CheckpointMetaInput, listCheckpointsInStore, loadCheckpointFromStore, safetensorsChunks,
+  CheckpointError, type CheckpointMetaInput, listCheckpointsInStore, loadCheckpointFromStore, safetensorsChunks, selectCheckpoints,
 } from "../../src/formats/checkpoint.ts";
 import {
   checkpointDir, findCheckpoint, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint,
@@ -313,3 +313,10 @@ Deno.test("checkpoint: params that do not match the config are refused before an
     assert.deepEqual(await listCheckpoints(runDir), []);
     assert.deepEqual(await ls(runDir), []);
   }));
+
+Deno.test("checkpoint listing: steps come out in step order whatever order the directory lists them", () => {
+  const names = ["step_000020", "step_000005", "step_000100", "step_000010", "step_000005.tmp-1"];
+  assert.deepEqual([...selectCheckpoints(names).keys()], [5, 10, 20, 100]);
+  // Past six digits the names no longer sort as text ("step_1000000" < "step_999999").
+  assert.deepEqual([...selectCheckpoints(["step_999999", "step_1000000", "step_000005"]).keys()], [5, 999999, 1000000]);
+});

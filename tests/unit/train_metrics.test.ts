@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatMetricsLine, MetricsError, parseMetrics, readMetrics } from "../../src/formats/metrics.ts";
+import { formatMetricsLine, MetricsError, parseMetrics, readMetrics, validateRunInfo } from "../../src/formats/metrics.ts";
 import { MetricsLog, readMetricsFile, readRunInfo, updateRunStatus, writeRunInfo } from "../../src/train/deno_metrics.ts";
 
 const MODULE = new URL("../../src/train/deno_metrics.ts", import.meta.url).href;
@@ -133,3 +133,7 @@ Deno.test("metrics: run.json is written atomically, read back, and its status up
     await Deno.writeTextFile(`${runDir}/run.json`, "{");
     await assert.rejects(readRunInfo(runDir), (e: Error & { userFacing?: boolean }) => e.userFacing === true && /run\.json is not valid JSON/.test(e.message));
   }));
+
+Deno.test("run.json: a value that is not a JSON object (null, an array, a string) is refused as such", () => {
+  for (const raw of [null, [], "x", 3]) assert.throws(() => validateRunInfo(raw, "r/run.json"), (e: Error) => e instanceof MetricsError && /r\/run\.json: field "\(top level\)" must be a JSON object/.test(e.message));
+});
