@@ -51,6 +51,7 @@ export const matmulCases: KernelCase[] = [
   mm("small tiles (WG 4×4, BK 8)", 37, 29, 41, { tile: { WG_X: 4, WG_Y: 4, BK: 8 } }),
   mm("wide tiles (WG 16×8, BK 32)", 150, 141, 77, { tile: { WG_X: 16, WG_Y: 8, BK: 32 } }),
   mm("naive baseline", 17, 33, 65, { naive: true, transB: true }),
+  mm("naive baseline batched(2) Aᵀ·B+C", 9, 14, 11, { naive: true, batch: 2, transA: true, accumulate: true }),
   // The skinny kernel (picked for M ≤ 8: decode steps), and forced on for other shapes.
   mm("skinny x·Wᵀ (decode, batch 1)", 1, 300, 128, { transB: true }),
   mm("skinny x·Wᵀ (decode, batch 8)", 8, 97, 200, { transB: true }),
