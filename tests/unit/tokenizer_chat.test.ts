@@ -102,4 +102,7 @@ Deno.test("chat: malformed conversations are rejected with the reason", () => {
   assert.throws(r([{ role: "user", content: "q" }, { role: "assistant", content: [{ type: "image", text: "x" }] }]), /unknown part type "image"/);
   assert.throws(r([]), /no messages/);
   assert.throws(() => renderForCompletion(bytesOnly, { messages: [{ role: "user", content: "q" }] }), /last message must be from the assistant/);
+  assert.throws(() => renderForCompletion(bytesOnly, { messages: [] }), /last message must be from the assistant/);
+  // An assistant turn alone leaves nothing to prompt with.
+  assert.throws(() => renderForCompletion(bytesOnly, { messages: [{ role: "assistant", content: "a" }] }), /no messages/);
 });
