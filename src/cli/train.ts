@@ -7,6 +7,7 @@ import { listShardFiles } from "../data/deno_shards.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { trainBase } from "../train/deno_base.ts";
 import { type ChatStage, sourcePreset, STAGE_DEFAULTS, trainChat } from "../train/deno_chat.ts";
+import type { StageResult } from "../train/deno_stage.ts";
 import { RL_SAMPLING, RL_TASKS, type RlSampling, trainRl } from "../train/deno_rl.ts";
 import { mixtureHelp } from "../../tasks/deno_mixtures.ts";
 import { loadPresetConfig, loadRlSampling, loadStagePreset } from "../train/presets.ts";
@@ -132,15 +133,14 @@ async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
     flags["total-batch-size"] = { ...flags["total-batch-size"], default: undefined, help: "set from problems per step × samples × max-seq-len" };
   }
   // RL's sampling: the reference's values, laid over by the preset's `rlSampling` export, then the flags.
-  const rlSampling = stage === "rl" ? { ...RL_SAMPLING, ...await loadRlSampling(presetName) } : RL_SAMPLING;
-  const rlDefault = (k: keyof RlSampling): number => rlSampling[k];
+  const rl = stage === "rl" ? { ...RL_SAMPLING, ...await loadRlSampling(presetName) } : RL_SAMPLING;
   const rlFlags: FlagTable = stage === "rl" ? {
-    samples: { type: "number", default: rlDefault("samples"), help: "completions sampled per problem (a multiple of device-batch-size)" },
-    "max-new-tokens": { type: "number", default: rlDefault("maxNewTokens"), help: "new tokens per completion at most" },
-    temperature: { type: "number", default: rlDefault("temperature"), help: "sampling temperature" },
-    "top-k": { type: "number", default: rlDefault("topK"), help: "sample among the k most likely tokens" },
-    "eval-problems": { type: "number", default: rlDefault("evalProblems"), help: "held-out problems per evaluation" },
-    "eval-samples": { type: "number", default: rlDefault("evalSamples"), help: "completions per held-out problem (pass@1 … pass@k)" },
+    samples: { type: "number", default: rl.samples, help: "completions sampled per problem (a multiple of device-batch-size)" },
+    "max-new-tokens": { type: "number", default: rl.maxNewTokens, help: "new tokens per completion at most" },
+    temperature: { type: "number", default: rl.temperature, help: "sampling temperature" },
+    "top-k": { type: "number", default: rl.topK, help: "sample among the k most likely tokens" },
+    "eval-problems": { type: "number", default: rl.evalProblems, help: "held-out problems per evaluation" },
+    "eval-samples": { type: "number", default: rl.evalSamples, help: "completions per held-out problem (pass@1 … pass@k)" },
   } : {};
   const parsed = parseFlags(rest, `train ${stage}`, summary, { from, ...flags, ...rlFlags, resume: EXTRA_FLAGS.resume, adapter: EXTRA_FLAGS.adapter });
   if (!parsed) return;
@@ -150,20 +150,24 @@ async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
   const overrides = { ...stagePreset, ...given };
   console.log(`${stage} settings: preset ${presetName} (${why})${Object.keys(stagePreset).length ? "" : `, which has no '${stage}' export: the reference defaults`}`);
   const gpu = await acquireGpu({ adapterName: (f.adapter as string) || undefined });
-  const sampling = {
-    samples: f.samples as number, maxNewTokens: f["max-new-tokens"] as number, temperature: f.temperature as number,
-    topK: f["top-k"] as number, evalProblems: f["eval-problems"] as number, evalSamples: f["eval-samples"] as number,
-  };
-  const result = stage === "rl"
-    ? await trainRl({ gpu, from: f.from as string, resume: !!f.resume, overrides, sampling, preset: presetName })
-    : await trainChat({ stage, gpu, from: f.from as string, resume: !!f.resume, overrides, preset: presetName });
+  const common = { gpu, from: f.from as string, resume: !!f.resume, overrides, preset: presetName };
+  let result: StageResult, mixture: string | null = null;
+  if (stage === "rl") {
+    const sampling: RlSampling = {
+      samples: f.samples as number, maxNewTokens: f["max-new-tokens"] as number, temperature: f.temperature as number,
+      topK: f["top-k"] as number, evalProblems: f["eval-problems"] as number, evalSamples: f["eval-samples"] as number,
+    };
+    result = await trainRl({ ...common, sampling });
+  } else {
+    const r = await trainChat({ ...common, stage });
+    result = r, mixture = r.mixture.name;
+  }
   if (result.stopped) {
     console.log(`stopped at step ${result.step}; continue with: deno task train ${stage} --run ${result.runDir.split("/").pop()} --resume`);
     return;
   }
-  const mixture = "mixture" in result ? (result as { mixture: { name: string } }).mixture : null;
   if (mixture && result.firstValBpb !== null && result.lastValBpb !== null) {
-    console.log(`validation bits per byte (${mixture.name} val): ${result.firstValBpb.toFixed(4)} at step 0 → ${result.lastValBpb.toFixed(4)} at step ${result.step}`);
+    console.log(`validation bits per byte (${mixture} val): ${result.firstValBpb.toFixed(4)} at step 0 → ${result.lastValBpb.toFixed(4)} at step ${result.step}`);
   }
   console.log(`done: ${result.runDir}`);
 }

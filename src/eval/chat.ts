@@ -12,7 +12,7 @@
 // (accuracy − baseline) / (1 − baseline), with baseline 0.25 for the four-way multiple
 // choice tasks and 0 for the generative ones.
 import type { Engine } from "../engine/engine.ts";
-import { renderForCompletion } from "../tokenizer/chat.ts";
+import { keepPromptEnd, renderForCompletion } from "../tokenizer/chat.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import type { Task, TaskExample } from "../../tasks/common.ts";
 import { UserError } from "../util/errors.ts";
@@ -69,10 +69,7 @@ export async function evalGenerative(
   let correct = 0;
   for (let i = 0; i < n; i++) {
     const ex = task.example(i);
-    let prompt = renderForCompletion(tok, ex);
-    // A prompt longer than the context keeps its end (where the question is).
-    const room = engine.capacity - 1 - Math.min(opts.maxTokens, engine.capacity >> 1);
-    if (prompt.length > room) prompt = [prompt[0], ...prompt.slice(prompt.length - room + 1)];
+    const prompt = keepPromptEnd(renderForCompletion(tok, ex), engine.capacity - 1 - Math.min(opts.maxTokens, engine.capacity >> 1));
     const maxTokens = Math.min(opts.maxTokens, engine.capacity - prompt.length);
     const { sequences } = await engine.generateBatch(prompt, { maxTokens, temperature: 0, topK: opts.topK ?? 50, numSamples: 1 });
     if (await task.evaluate(ex, tok.decode(sequences[0]))) correct++;

@@ -32,6 +32,13 @@ interface Entry {
   xOff: number;
 }
 
+/** Matrices of one m×n shape (m ≤ n: X is wide), by their index in the parameter list. */
+export interface MuonBatch {
+  m: number;
+  n: number;
+  members: number[];
+}
+
 /** Most floats one batch's X iterate may hold; larger groups of a shape are split. */
 export const MUON_BATCH_FLOATS = 1 << 24;
 
@@ -41,9 +48,9 @@ export const MUON_BATCH_FLOATS = 1 << 24;
  * batch. One batched product per stage instead of one per matrix: far fewer dispatches,
  * and bigger ones (as the reference's distributed Muon groups parameters by shape).
  */
-export function muonBatches(shapes: readonly (readonly [number, number])[]): { m: number; n: number; members: number[] }[] {
-  const batches: { m: number; n: number; members: number[] }[] = [];
-  const open = new Map<string, { m: number; n: number; members: number[] }>();
+export function muonBatches(shapes: readonly (readonly [number, number])[]): MuonBatch[] {
+  const batches: MuonBatch[] = [];
+  const open = new Map<string, MuonBatch>();
   shapes.forEach(([r, c], i) => {
     const m = Math.min(r, c), n = Math.max(r, c), key = `${m}x${n}`;
     let b = open.get(key);

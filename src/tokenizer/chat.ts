@@ -108,6 +108,11 @@ export function renderConversation(tok: Tokenizer, conversation: Conversation, m
  * The prompt for the model to complete the last assistant turn: the conversation
  * without its final (assistant) message, then <|assistant_start|>.
  */
+/** A prompt of at most `room` tokens: a longer one keeps its first token (<|bos|>) and its end, where the question is. */
+export function keepPromptEnd(ids: number[], room: number): number[] {
+  return ids.length > room ? [ids[0], ...ids.slice(ids.length - room + 1)] : ids;
+}
+
 export function renderForCompletion(tok: Tokenizer, conversation: Conversation, maxTokens = DEFAULT_MAX_TOKENS): number[] {
   const messages = conversation?.messages ?? [];
   if (messages.length === 0 || messages[messages.length - 1].role !== "assistant") {

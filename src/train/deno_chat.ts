@@ -139,15 +139,27 @@ export interface ChatTrainOptions {
   log?: (line: string) => void;
 }
 
-export async function trainChat(opts: ChatTrainOptions & { stage: "mid" | "sft" }): Promise<StageResult & { mixture: Mixture }> {
-  const log = opts.log ?? ((line: string) => console.log(line));
-  const runsDir = opts.overrides.runs_dir ?? DEFAULT_RUN_CONFIG.runs_dir;
-  const source = await findSource(runsDir, opts.stage, opts.from);
-  const probe = chatStageConfig(opts.stage, source, opts.overrides);
+/**
+ * What every chat stage starts with: the source checkpoint (--from, or the newest run of the
+ * previous stage), the stage's config before its length is known, and the source run's
+ * tokenizer, checked against the one the checkpoint was trained with.
+ */
+export async function openChatSource(
+  stage: ChatStage, from: string, overrides: Partial<RunConfig>,
+): Promise<{ source: ChatSource; probe: ResolvedRunConfig; tok: Tokenizer }> {
+  const runsDir = overrides.runs_dir ?? DEFAULT_RUN_CONFIG.runs_dir;
+  const source = await findSource(runsDir, stage, from);
+  const probe = chatStageConfig(stage, source, overrides);
   const tok = await loadTokenizer(denoFiles("."), probe.config.tokenizer_dir);
   if (source.checkpoint.meta.tokenizer && source.checkpoint.meta.tokenizer.hash !== tok.hash) {
     throw new TrainError(`${probe.config.tokenizer_dir} is not the tokenizer ${source.dir} was trained with; the run directory changed`);
   }
+  return { source, probe, tok };
+}
+
+export async function trainChat(opts: ChatTrainOptions & { stage: "mid" | "sft" }): Promise<StageResult & { mixture: Mixture }> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const { source, probe, tok } = await openChatSource(opts.stage, opts.from, opts.overrides);
   const mixture = await buildMixture(probe.config.mixture, opts.stage);
   log(`${opts.stage}: mixture ${mixture.name}: ${mixture.train.length.toLocaleString("en-US")} train conversations (${mixture.describe}), ${mixture.val.length.toLocaleString("en-US")} val`);
   const T = probe.config.max_seq_len, B = probe.config.device_batch_size;

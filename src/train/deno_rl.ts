@@ -10,36 +10,20 @@
 // Every eval_every steps (and at the start and end): pass@1…k on held-out problems.
 import { Engine } from "../engine/engine.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { denoFiles } from "../io/deno_files.ts";
-import { renderForCompletion } from "../tokenizer/chat.ts";
-import { loadTokenizer } from "../tokenizer/store.ts";
+import { keepPromptEnd, renderForCompletion } from "../tokenizer/chat.ts";
 import { Arithmetic } from "../../tasks/arithmetic.ts";
-import type { Task } from "../../tasks/common.ts";
+import type { Task, TaskExample } from "../../tasks/common.ts";
 import { loadDataset } from "../../tasks/deno_datasets.ts";
 import { OFFLINE_TEST_SIZE } from "../../tasks/deno_eval_tasks.ts";
 import { OFFLINE_MID, OFFLINE_SFT } from "../../tasks/deno_mixtures.ts";
 import { GSM8K } from "../../tasks/gsm8k.ts";
-import { chatStageConfig, findSource } from "./deno_chat.ts";
+import { chatStageConfig, openChatSource } from "./deno_chat.ts";
 import { runStage, type StageResult, TrainError } from "./deno_stage.ts";
 import { stepDirName } from "../formats/checkpoint.ts";
-import { advantages, passAtK, type RlSample, rlRows } from "./rl.ts";
+import { advantages, passAtK, RL_SAMPLING, type RlSample, type RlSampling, rlRows } from "./rl.ts";
+export { RL_SAMPLING, type RlSampling } from "./rl.ts";
 import type { MicroBatch } from "./step.ts";
 import type { RunConfig } from "./run_config.ts";
-
-/** How the samples are drawn (flags of `train rl`; the reference's values by default). */
-export interface RlSampling {
-  /** Completions per problem (a multiple of device_batch_size). */
-  samples: number;
-  /** New tokens per completion at most (forced tool output counts). */
-  maxNewTokens: number;
-  temperature: number;
-  topK: number;
-  /** Held-out problems of each evaluation, and completions per problem (pass@1…k). */
-  evalProblems: number;
-  evalSamples: number;
-}
-
-export const RL_SAMPLING: RlSampling = { samples: 16, maxNewTokens: 256, temperature: 1, topK: 50, evalProblems: 400, evalSamples: 8 };
 
 /** RL's problems: `arithmetic` (generated, offline, the default) or `gsm8k` (downloaded). */
 export const RL_TASKS = ["arithmetic", "gsm8k"] as const;
@@ -76,13 +60,7 @@ function seedOf(problem: number, pass: number): number {
 export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const s: RlSampling = { ...RL_SAMPLING, ...opts.sampling };
-  const runsDir = opts.overrides.runs_dir ?? "runs";
-  const source = await findSource(runsDir, "rl", opts.from);
-  const probe = chatStageConfig("rl", source, opts.overrides);
-  const tok = await loadTokenizer(denoFiles("."), probe.config.tokenizer_dir);
-  if (source.checkpoint.meta.tokenizer && source.checkpoint.meta.tokenizer.hash !== tok.hash) {
-    throw new TrainError(`${probe.config.tokenizer_dir} is not the tokenizer ${source.dir} was trained with; the run directory changed`);
-  }
+  const { source, probe, tok } = await openChatSource("rl", opts.from, opts.overrides);
   const B = probe.config.device_batch_size, T = probe.config.max_seq_len, Q = probe.config.target_examples_per_step;
   if (!Number.isInteger(s.samples) || s.samples < B || s.samples % B !== 0) {
     throw new TrainError(`--samples ${s.samples} must be a positive multiple of device_batch_size ${B} (each pass of ${B} completions is one micro-batch)`);
@@ -101,8 +79,8 @@ export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
       `≤ ${s.maxNewTokens} new tokens, temperature ${s.temperature}, top-k ${s.topK}; held out: ${evalProblems} ${tasks.test.name} problems × ${s.evalSamples} samples`,
   );
   const padId = tok.specialId("<|assistant_end|>");
-  // The prompt keeps its end (the question) when it would leave no room for the reply.
-  const promptOf = (ids: number[]) => (ids.length > T - s.maxNewTokens ? [ids[0], ...ids.slice(ids.length - (T - s.maxNewTokens) + 1)] : ids);
+  // A prompt that would leave no room for the reply keeps its end (the question).
+  const promptOf = (ex: TaskExample) => keepPromptEnd(renderForCompletion(tok, ex), T - s.maxNewTokens);
 
   return await runStage({
     stage: "rl", resolved: r, gpu: opts.gpu, resume: opts.resume, tok, log,
@@ -118,7 +96,7 @@ export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
       const sampleProblem = async () => {
         const index = cursor++ % tasks.train.length;
         const ex = tasks.train.example(index);
-        const prompt = promptOf(renderForCompletion(tok, ex));
+        const prompt = promptOf(ex);
         const samples: RlSample[] = [];
         const t0 = performance.now();
         for (let p = 0; p < passes; p++) {
@@ -152,7 +130,7 @@ export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
           const pass = new Array(k).fill(0);
           for (let i = 0; i < evalProblems; i++) {
             const ex = tasks.test.example(i);
-            const g = await engine.generateBatch(promptOf(renderForCompletion(tok, ex)), {
+            const g = await engine.generateBatch(promptOf(ex), {
               maxTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, numSamples: k, seed: seedOf(i, 1_000_000),
             });
             let c = 0;

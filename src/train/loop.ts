@@ -126,12 +126,9 @@ export async function runTrainingLoop(
       await settle();
       const ev = await hooks.evaluate(step);
       resetWindow();
-      if (ev.bpb !== undefined) {
-        state.lastValBpb = ev.bpb;
-        await hooks.log({ type: "eval", step, val_bpb: ev.bpb, val_loss: ev.loss ?? null, ...ev.metrics, time: Date.now() / 1000 });
-      } else {
-        await hooks.log({ type: "eval", step, ...ev.metrics, time: Date.now() / 1000 });
-      }
+      if (ev.bpb !== undefined) state.lastValBpb = ev.bpb;
+      const bpb = ev.bpb !== undefined ? { val_bpb: ev.bpb, val_loss: ev.loss ?? null } : {};
+      await hooks.log({ type: "eval", step, ...bpb, ...ev.metrics, time: Date.now() / 1000 });
       hooks.progress?.(`step ${step}: ${ev.line ?? `validation bits per byte ${ev.bpb?.toFixed(4)}`}`);
     }
     if (hooks.sample && cfg.sampleEvery > 0 && (last || (step > 0 && step % cfg.sampleEvery === 0))) {

@@ -1,6 +1,7 @@
 // Run presets: configs/NAME.ts files that `export default` a partial RunConfig, loaded
 // by name or by path and checked to resolve to a valid run before anything starts.
 // Runtime-agnostic except the file lookups, which check for Deno first.
+import { RL_SAMPLING, type RlSampling } from "./rl.ts";
 import { checkKnownFields, resolveRunConfig, type RunConfig, RunConfigError } from "./run_config.ts";
 
 /** The presets shipped in configs/ (a static list, so the browser can show them). */
@@ -77,11 +78,11 @@ export async function loadStagePreset(nameOrPath: string, stage: "mid" | "sft" |
   return { ...(part as Partial<RunConfig>) };
 }
 
-/** The keys of RL's sampling settings (src/train/deno_rl.ts RlSampling) a preset may set. */
-const RL_SAMPLING_KEYS = ["samples", "maxNewTokens", "temperature", "topK", "evalProblems", "evalSamples"];
+/** The RL sampling settings a preset may set (src/train/rl.ts). */
+const RL_SAMPLING_KEYS = Object.keys(RL_SAMPLING);
 
 /** A preset's `export const rlSampling` (how `train rl` samples; {} when the preset has none). */
-export async function loadRlSampling(nameOrPath: string): Promise<Record<string, number>> {
+export async function loadRlSampling(nameOrPath: string): Promise<Partial<RlSampling>> {
   const { mod, where } = await importPreset(nameOrPath);
   const part = mod.rlSampling;
   if (part === undefined) return {};
@@ -90,5 +91,5 @@ export async function loadRlSampling(nameOrPath: string): Promise<Record<string,
     if (!RL_SAMPLING_KEYS.includes(k)) throw new RunConfigError(`preset ${where}: rlSampling.${k} is not a setting; the settings are ${RL_SAMPLING_KEYS.join(", ")}`);
     if (typeof v !== "number" || !Number.isFinite(v)) throw new RunConfigError(`preset ${where}: rlSampling.${k} must be a number, got ${JSON.stringify(v)}`);
   }
-  return { ...(part as Record<string, number>) };
+  return { ...(part as Partial<RlSampling>) };
 }

@@ -11,6 +11,21 @@ export class RlError extends UserError {
   override name = "RlError";
 }
 
+/** How `train rl` samples (its flags and a preset's `rlSampling` export; the reference's values by default). */
+export interface RlSampling {
+  /** Completions per problem (a multiple of device_batch_size). */
+  samples: number;
+  /** New tokens per completion at most (forced tool output counts). */
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  /** Held-out problems of each evaluation, and completions per problem (pass@1…k). */
+  evalProblems: number;
+  evalSamples: number;
+}
+
+export const RL_SAMPLING: RlSampling = { samples: 16, maxNewTokens: 256, temperature: 1, topK: 50, evalProblems: 400, evalSamples: 8 };
+
 /** Each sample's reward minus the mean reward of its question's samples (no std division, as the reference). */
 export function advantages(rewards: readonly number[]): number[] {
   if (rewards.length === 0) return [];

@@ -3,7 +3,7 @@
 import { parseFlags } from "../args.ts";
 import { acquireGpu, type Gpu } from "../../gpu/device.ts";
 import { type Op, runOps } from "../../gpu/kernel.ts";
-import { configFromDepth, numParams } from "../../model/config.ts";
+import { configFromDepth, type GPTConfig, numParams } from "../../model/config.ts";
 import { GPT } from "../../model/gpt.ts";
 import { initParams } from "../../model/params.ts";
 import { ModelOptimizer, NANOCHAT_OPTIM } from "../../optim/optimizer.ts";
@@ -27,6 +27,21 @@ async function timeMs(gpu: Gpu, ops: Op[], reps: number, what: string): Promise<
   return (performance.now() - t0) / reps;
 }
 
+/**
+ * A training model and its optimizer with one random batch uploaded and the step's LR and
+ * momentum set: everything a benchmark of the step's ops needs (bench optim, bench step).
+ */
+export async function benchStepSetup(gpu: Gpu, cfg: GPTConfig, B: number, T: number): Promise<{ model: GPT; opt: ModelOptimizer }> {
+  const model = await GPT.create(gpu, cfg, { B, T, training: true });
+  model.loadParams(initParams(cfg, 42));
+  const opt = await ModelOptimizer.create(gpu, cfg.n_embd, model.params, model.grads, NANOCHAT_OPTIM);
+  const rng = new Rng(1);
+  const N = B * T;
+  model.setBatch(Int32Array.from({ length: N }, () => rng.int(cfg.vocab_size)), Int32Array.from({ length: N }, () => rng.int(cfg.vocab_size)));
+  opt.prepareStep(1, 0.9);
+  return { model, opt };
+}
+
 export async function main(args: string[]): Promise<void> {
   const parsed = parseFlags(args, "bench optim", "Time the optimizer step against forward+backward.", FLAGS);
   if (!parsed) return;
@@ -36,13 +51,7 @@ export async function main(args: string[]): Promise<void> {
   const cfg = configFromDepth(f.depth, { vocabSize: f.vocab, sequenceLen: T });
   console.log(`adapter: ${gpu.description}`);
   console.log(`config: ${JSON.stringify(cfg)}  params: ${numParams(cfg).toLocaleString("en-US")}  B×T: ${f.batch}×${T}`);
-  const model = await GPT.create(gpu, cfg, { B: f.batch, T, training: true });
-  model.loadParams(initParams(cfg, 42));
-  const opt = await ModelOptimizer.create(gpu, cfg.n_embd, model.params, model.grads, NANOCHAT_OPTIM);
-  const rng = new Rng(1);
-  const N = f.batch * T;
-  model.setBatch(Int32Array.from({ length: N }, () => rng.int(cfg.vocab_size)), Int32Array.from({ length: N }, () => rng.int(cfg.vocab_size)));
-  opt.prepareStep(1, 0.9);
+  const { model, opt } = await benchStepSetup(gpu, cfg, f.batch, T);
   const fb = await timeMs(gpu, [...model.zeroGradOps, ...model.forwardOps, ...model.backwardOps], f.steps, "forward+backward");
   const muonOps = opt.muon?.ops.length ?? 0;
   const optMs = await timeMs(gpu, opt.ops, f.steps, "optimizer");

@@ -9,11 +9,8 @@ import { acquireGpu } from "../../gpu/device.ts";
 import { type Op, runOps } from "../../gpu/kernel.ts";
 import { timeOps } from "../../gpu/timing.ts";
 import { configFromDepth } from "../../model/config.ts";
-import { GPT } from "../../model/gpt.ts";
-import { initParams } from "../../model/params.ts";
-import { ModelOptimizer, NANOCHAT_OPTIM } from "../../optim/optimizer.ts";
-import { Rng } from "../../util/rng.ts";
 import { markdownTable } from "./matmul.ts";
+import { benchStepSetup } from "./optim.ts";
 
 const FLAGS = {
   depth: { type: "number", default: 2, help: "model depth (the tiny preset: 2)" },
@@ -35,16 +32,11 @@ export async function main(args: string[]): Promise<void> {
   if (!parsed) return;
   const f = parsed.flags;
   const gpu = await acquireGpu({ adapterName: f.adapter || undefined });
-  const B = f.batch, T = f["seq-len"], N = B * T;
+  const B = f.batch, T = f["seq-len"];
   const cfg = configFromDepth(f.depth, { vocabSize: f.vocab, sequenceLen: T });
   console.log(`adapter: ${gpu.description}`);
   console.log(`config: ${JSON.stringify(cfg)}  B×T: ${B}×${T}`);
-  const model = await GPT.create(gpu, cfg, { B, T, training: true });
-  model.loadParams(initParams(cfg, 42));
-  const opt = await ModelOptimizer.create(gpu, cfg.n_embd, model.params, model.grads, NANOCHAT_OPTIM);
-  const rng = new Rng(1);
-  model.setBatch(Int32Array.from({ length: N }, () => rng.int(cfg.vocab_size)), Int32Array.from({ length: N }, () => rng.int(cfg.vocab_size)));
-  opt.prepareStep(1, 0.9);
+  const { model, opt } = await benchStepSetup(gpu, cfg, B, T);
   const phases: [string, Op[]][] = [["zero-grad", model.zeroGradOps], ["forward", model.forwardOps], ["backward", model.backwardOps], ["optimizer", opt.ops]];
   const all = phases.flatMap(([, ops]) => ops);
   await runOps(gpu, all, "bench step (warm-up)");
