@@ -21,4 +21,6 @@ const d12: Partial<RunConfig> = {
   keep_last: 3,
 };
 
+export { mid, pipeline, rl, sft } from "./d20.ts";
+
 export default d12;

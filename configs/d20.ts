@@ -22,4 +22,12 @@ const d20: Partial<RunConfig> = {
   keep_last: 2,
 };
 
+/** The chat stages on the reference's data (download it first: `deno task data tasks --download all`). */
+export const mid: Partial<RunConfig> = { mixture: "reference-mid" };
+export const sft: Partial<RunConfig> = { mixture: "reference-sft" };
+/** RL on GSM8K, as the reference (its sampling and schedule defaults). */
+export const rl: Partial<RunConfig> = { mixture: "gsm8k" };
+/** `deno task pipeline`: the reference's six chat tasks (ChatCORE) on every stage. */
+export const pipeline = { evalTasks: "arc-easy,arc-challenge,mmlu,gsm8k,humaneval,spelling-bee", evalProblems: 0, evalMaxTokens: 512 };
+
 export default d20;

@@ -18,9 +18,9 @@
 // scored 6–11% instead of 64.5%); what the chat half needs is copying operands from a
 // question into a calculator call, and a 2-layer, 128-wide model needs ~250 steps of 1,024
 // arithmetic tokens for that (half as wide never learned it in 300). So mid gets most of
-// the budget: one epoch of offline-mid is ~266 steps (tasks/deno_mixtures.ts), and SFT's
-// 520 conversations run as 32 steps of 16 rows × 96 tokens (the offline conversations are
-// ≤ 80 tokens; padding to 128 would waste a third of SFT). ≈ 350 step-equivalents in all:
+// the budget: one epoch of offline-mid is 250 steps (tasks/deno_mixtures.ts), and SFT's
+// 389 conversations run as 24 steps of 16 rows × 96 tokens (the offline conversations are
+// ≤ 80 tokens; padding to 128 would waste a third of SFT). ≈ 335 step-equivalents in all:
 // ~30 min at 4.5 s/step on the 2-core development machine (docs/performance.md).
 import type { RunConfig } from "../src/train/run_config.ts";
 
@@ -34,7 +34,7 @@ const tiny: Partial<RunConfig> = {
   num_iterations: 50,
   eval_every: 25,
   eval_tokens: 8192,
-  sample_every: 25,
+  sample_every: 50,
   core_metric_every: -1,
   checkpoint_every: 25,
   keep_last: 2,
@@ -54,5 +54,12 @@ export const rl: Partial<RunConfig> = { eval_every: -1, checkpoint_every: 10, ma
 
 /** How `train rl` samples with this preset: arithmetic replies are ≤ 40 tokens. */
 export const rlSampling = { samples: 8, maxNewTokens: 40, evalProblems: 100, evalSamples: 4 };
+
+/**
+ * `deno task pipeline` with this preset: the 200 held-out arithmetic problems for every
+ * stage (greedy, calculator on), and each stage's wall time on the 2-core development
+ * machine (docs/performance.md), which the pipeline's ETA scales by this machine's speed.
+ */
+export const pipeline = { evalTasks: "arithmetic", evalProblems: 200, evalMaxTokens: 64, secondsBase: 270, secondsMid: 1260, secondsSft: 240, secondsRl: 600, secondsEval: 120 };
 
 export default tiny;

@@ -2,9 +2,9 @@
 // public datasets on disk (deno task data tasks --download …); the offline ones are made
 // from the generated tasks, so `train mid` / `train sft` work on a fresh machine:
 //
-//   offline-mid   arithmetic 4,500, simple spelling 300, spelling bee 150, identity 200 —
+//   offline-mid   arithmetic 4,500, simple spelling 150, spelling bee 75, identity 200 —
 //                 val: arithmetic test 200, spelling bee test 100
-//   offline-sft   the next 400 arithmetic problems, 60 identity conversations, 30 + 30
+//   offline-sft   the next 300 arithmetic problems, 45 identity conversations, 22 + 22
 //                 more spelling problems — val: arithmetic test 200
 //   reference-mid SmolTalk train + MMLU auxiliary_train + GSM8K train + identity ×2 +
 //                 SimpleSpelling 200k + SpellingBee 80k — val: SmolTalk test + MMLU test[:5200]
@@ -53,8 +53,8 @@ async function identity(slice: TaskSlice = {}): Promise<CustomJSON> {
 }
 
 /** Examples per generated task in the offline mixtures (SFT takes the ones after mid's). */
-export const OFFLINE_MID = { arithmetic: 4_500, identity: 200, simple: 300, bee: 150 } as const;
-export const OFFLINE_SFT = { arithmetic: 400, identity: 60, simple: 30, bee: 30 } as const;
+export const OFFLINE_MID = { arithmetic: 4_500, identity: 200, simple: 150, bee: 75 } as const;
+export const OFFLINE_SFT = { arithmetic: 300, identity: 45, simple: 22, bee: 22 } as const;
 const MID = OFFLINE_MID, SFT = OFFLINE_SFT;
 
 /** A dataset's rows and how to name row i in an error (its file and row). */

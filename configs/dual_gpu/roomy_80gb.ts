@@ -8,6 +8,7 @@
 // where a fast GPU earns its MFU.
 import type { RunConfig } from "../../src/train/run_config.ts";
 import d20 from "../d20.ts";
+export { mid, pipeline, rl, sft } from "../d20.ts";
 
 const preset: Partial<RunConfig> = {
   ...d20,

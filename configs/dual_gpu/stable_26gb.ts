@@ -9,6 +9,7 @@
 //   over the 75% line presets keep. Accumulation 524,288 / (2·2048·2) = 64.
 import type { RunConfig } from "../../src/train/run_config.ts";
 import d20 from "../d20.ts";
+export { mid, pipeline, rl, sft } from "../d20.ts";
 
 const preset: Partial<RunConfig> = {
   ...d20,

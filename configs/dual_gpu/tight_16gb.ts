@@ -11,6 +11,7 @@
 // A smaller model in the same tier: --depth 12 --device-batch-size 8 (13.6 GiB).
 import type { RunConfig } from "../../src/train/run_config.ts";
 import d20 from "../d20.ts";
+export { mid, pipeline, rl, sft } from "../d20.ts";
 
 const preset: Partial<RunConfig> = {
   ...d20,

@@ -15,6 +15,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { writeFileAtomic } from "../io/deno_files.ts";
 import type { GPTConfig } from "../model/config.ts";
 import { InferenceGPT } from "../model/inference.ts";
+import { KVCache } from "../model/kv_cache.ts";
 import { createParamTensors, writeParams } from "../model/tensors.ts";
 import { MetricsLog } from "../train/deno_metrics.ts";
 import { createEvalTask, EVAL_TASK_NAMES, evalTaskHelp } from "../../tasks/deno_eval_tasks.ts";
@@ -35,6 +36,7 @@ const CHAT_FLAGS = {
   ...CHECKPOINT_FLAGS,
   "max-problems": { type: "number", default: 0, help: "problems per task at most (0: the whole test split)" },
   "max-tokens": { type: "number", default: 512, help: "longest generated reply" },
+  "batch-size": { type: "number", default: 0, help: "problems decoded together (0: up to 64, as many as a 1 GiB KV cache holds)" },
   lineage: { type: "boolean", default: true, help: "also evaluate the checkpoints this one was trained from (sft → mid → base)" },
   "no-lineage": { type: "boolean", default: false, help: "evaluate only the given checkpoint" },
   "data-dir": { type: "string", default: "data/tasks", help: "where the downloaded task datasets are" },
@@ -64,6 +66,8 @@ async function evalChat(rest: string[]): Promise<void> {
   if (!names.length) throw new UsageError(`say which tasks: -a ${EVAL_TASK_NAMES.slice(0, 3).join(",")} (the tasks: ${EVAL_TASK_NAMES.join(", ")})`);
   for (const n of names) if (!EVAL_TASK_NAMES.includes(n)) throw new UsageError(`unknown task '${n}'; the tasks are: ${EVAL_TASK_NAMES.join(", ")}`);
   if (!(f["max-problems"] >= 0) || !Number.isInteger(f["max-problems"])) throw new UsageError(`--max-problems must be a non-negative integer, got ${f["max-problems"]}`);
+  if (!(f["batch-size"] >= 0) || !Number.isInteger(f["batch-size"])) throw new UsageError(`--batch-size must be a non-negative integer (0: automatic), got ${f["batch-size"]}`);
+  if (!(f["max-tokens"] >= 1) || !Number.isInteger(f["max-tokens"])) throw new UsageError(`--max-tokens must be a positive integer, got ${f["max-tokens"]}`);
   const { checkpointDir, tokenizerDir } = await resolveCheckpointArgs(f);
   const chain = await lineage(checkpointDir, f["runs-dir"], f.lineage && !f["no-lineage"]);
   const tasks = [];
@@ -76,7 +80,8 @@ async function evalChat(rest: string[]): Promise<void> {
     const ckpt = await loadCheckpoint(dir);
     if (ckpt.meta.tokenizer && ckpt.meta.tokenizer.hash !== tok.hash) throw new UsageError(`${dir} was trained with another tokenizer than ${tokenizerDir}`);
     const T = ckpt.cfg.sequence_len;
-    const engine = await Engine.create(gpu, ckpt.cfg, ckpt.params, tok, { maxBatch: 1 });
+    const maxBatch = f["batch-size"] || KVCache.rowsWithin(ckpt.cfg, T, 2 ** 30, 64);
+    const engine = await Engine.create(gpu, ckpt.cfg, ckpt.params, tok, { maxBatch });
     const scorer = await InferenceGPT.create(gpu, ckpt.cfg, createParamTensorsFrom(gpu, ckpt), { B: 1, T });
     const lastLogits = async (ids: readonly number[]) => {
       const keep = ids.length > T ? ids.slice(ids.length - T) : ids;

@@ -1,7 +1,8 @@
 // `deno task tok <train|eval> [flags]`: train the BPE tokenizer on the data shards (or
 // given text files) and save it; compare its compression with GPT-2's and GPT-4's.
 import { parseFlags, runMain, UsageError } from "./args.ts";
-import { denoFiles } from "../io/deno_files.ts";
+import { denoFiles, writeFileAtomic } from "../io/deno_files.ts";
+import { type TokenizerRow, tokenizerTable } from "../report/report.ts";
 import { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { capTexts } from "../tokenizer/train.ts";
 import { CountingPool } from "../tokenizer/pool.ts";
@@ -30,6 +31,7 @@ const TRAIN_FLAGS = {
 const EVAL_FLAGS = {
   dir: { type: "string", default: DEFAULT_TOKENIZER_DIR, help: "tokenizer directory to evaluate" },
   "data-dir": { type: "string", default: DEFAULT_DATA_DIR, help: "parquet shards: first row group of the first train and the val shard are added" },
+  json: { type: "string", default: "", help: "also write the counts to this JSON file (the pipeline's report reads it)" },
 } as const;
 
 const resolve = (p: string) => (p.startsWith("/") ? p : `${ROOT}${p}`);
@@ -106,12 +108,6 @@ async function train(args: string[]): Promise<void> {
   for (const p of paths) console.log(`wrote ${p}`);
 }
 
-interface EvalRow {
-  kind: string;
-  bytes: number;
-  tokens: { gpt2: number; gpt4: number; ours: number };
-}
-
 async function evaluate(args: string[]): Promise<void> {
   const parsed = parseFlags(args, "tok eval", "Bytes per token of our tokenizer vs GPT-2 and GPT-4 on several kinds of text.", EVAL_FLAGS);
   if (!parsed) return;
@@ -141,7 +137,7 @@ async function evaluate(args: string[]): Promise<void> {
   ]);
   const gpt2 = new Tiktoken(gpt2Ranks.default), gpt4 = new Tiktoken(cl100kRanks.default);
   const utf8 = new TextEncoder();
-  const rows: EvalRow[] = texts.map(([kind, text]) => ({
+  const rows: TokenizerRow[] = texts.map(([kind, text]) => ({
     kind,
     bytes: utf8.encode(text).length,
     // [] / [] : encode special-token strings as plain text, like encode_ordinary.
@@ -153,24 +149,18 @@ async function evaluate(args: string[]): Promise<void> {
     console.log(formatTable(rows, name, key));
     console.log("");
   }
+  if (f.json) {
+    await writeFileAtomic(resolve(f.json), JSON.stringify({ tokenizer: resolve(f.dir), vocab: tok.vocabSize, hash: tok.hash, rows }, null, 2) + "\n");
+    console.log(`wrote ${resolve(f.json)}`);
+  }
 }
 
 /** The reference's table: tokens and ratio for the baseline and ours, relative diff, better. */
-function formatTable(rows: EvalRow[], name: string, key: "gpt2" | "gpt4"): string {
+function formatTable(rows: TokenizerRow[], name: string, key: "gpt2" | "gpt4"): string {
   const header = ["Text Type", "Bytes", `${name} Tokens`, `${name} Ratio`, "Ours Tokens", "Ours Ratio", "Relative Diff %", "Better"];
-  const body = rows.map((r) => {
-    const base = r.tokens[key], ours = r.tokens.ours;
-    const diff = ((base - ours) / base) * 100; // positive: we need fewer tokens
-    return [
-      r.kind,
-      String(r.bytes),
-      String(base),
-      (r.bytes / base).toFixed(2),
-      String(ours),
-      (r.bytes / ours).toFixed(2),
-      `${diff >= 0 ? "+" : ""}${diff.toFixed(1)}%`,
-      ours < base ? "Ours" : ours > base ? name : "Tie",
-    ];
+  const body = tokenizerTable(rows, key).map((cells, i) => {
+    const base = rows[i].tokens[key], ours = rows[i].tokens.ours;
+    return [...cells, ours < base ? "Ours" : ours > base ? name : "Tie"];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");

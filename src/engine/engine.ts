@@ -56,6 +56,26 @@ export interface GeneratedColumn {
   done: boolean[];
   /** A calculator call that completed at this column, per row (null when none). */
   calls: (ToolCall | null)[];
+  /** false where the row is still reading its prompt (generateRows) or has used its maxTokens. */
+  active: boolean[];
+}
+
+async function collectRows(columns: AsyncGenerator<GeneratedColumn>, n: number): Promise<{ sequences: number[][]; masks: number[][] }> {
+  const sequences = Array.from({ length: n }, () => [] as number[]);
+  const masks = Array.from({ length: n }, () => [] as number[]);
+  const ended = new Array(n).fill(false);
+  for await (const col of columns) {
+    for (let r = 0; r < n; r++) {
+      if (ended[r] || !col.active[r]) continue;
+      if (col.done[r]) {
+        ended[r] = true;
+        continue;
+      }
+      sequences[r].push(col.tokens[r]);
+      masks[r].push(col.forced[r] ? 0 : 1);
+    }
+  }
+  return { sequences, masks };
 }
 
 export class EngineError extends UserError {
@@ -121,7 +141,7 @@ export class Engine {
 
   private async model(kind: "prefill" | "decode", B: number, T: number): Promise<InferenceGPT> {
     const map = kind === "prefill" ? this.prefills : this.decoders;
-    const key = kind === "prefill" ? T : B;
+    const key = kind === "prefill" ? B * 1_000_000 + T : B;
     let m = map.get(key);
     if (!m) {
       m = await InferenceGPT.create(this.gpu, this.cfg, this.params, { B, T, kvCache: this.cache });
@@ -144,13 +164,33 @@ export class Engine {
    */
   async *generate(prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<GeneratedColumn> {
     const n = opts.numSamples ?? 1;
-    const V = this.cfg.vocab_size;
     if (!Number.isInteger(n) || n < 1 || n > this.maxBatch) throw new EngineError(`numSamples must be 1 … ${this.maxBatch}, got ${n}`);
+    yield* this.decodeRows(new Array(n).fill(prompt), opts, true);
+  }
+
+  /**
+   * Streams generated columns for several prompts at once, one row each (repeat a prompt
+   * for several samples of it). All rows share one position: the batch is prefilled up
+   * to the shortest prompt, and a longer prompt's remaining tokens are fed one per decode
+   * step, as forced tool output is; its column entries are inactive until its reply
+   * starts. Each row gets up to maxTokens new tokens (fewer where the cache fills).
+   */
+  async *generateRows(prompts: readonly (readonly number[])[], opts: GenerateOptions): AsyncGenerator<GeneratedColumn> {
+    if (opts.numSamples !== undefined && opts.numSamples !== 1) throw new EngineError("generateRows samples each prompt once: repeat a prompt for several samples");
+    if (prompts.length < 1 || prompts.length > this.maxBatch) throw new EngineError(`generateRows takes 1 … ${this.maxBatch} prompts, got ${prompts.length}`);
+    yield* this.decodeRows(prompts, opts, prompts.every((p) => p === prompts[0]));
+  }
+
+  private async *decodeRows(prompts: readonly (readonly number[])[], opts: GenerateOptions, samePrompt: boolean): AsyncGenerator<GeneratedColumn> {
+    const n = prompts.length;
+    const V = this.cfg.vocab_size;
     if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0) throw new EngineError(`maxTokens must be a non-negative integer, got ${opts.maxTokens}`);
-    if (prompt.length === 0) throw new EngineError("the prompt is empty: start it with <|bos|>");
-    for (const id of prompt) if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new EngineError(`prompt token ${id} is outside the vocabulary (${V})`);
-    if (prompt.length >= this.capacity) {
-      throw new EngineError(`the prompt has ${prompt.length} tokens; this model's context holds ${this.capacity} (prompt + reply): shorten it or start a new conversation`);
+    for (const prompt of samePrompt ? prompts.slice(0, 1) : prompts) {
+      if (prompt.length === 0) throw new EngineError("the prompt is empty: start it with <|bos|>");
+      for (const id of prompt) if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new EngineError(`prompt token ${id} is outside the vocabulary (${V})`);
+      if (prompt.length >= this.capacity) {
+        throw new EngineError(`the prompt has ${prompt.length} tokens; this model's context holds ${this.capacity} (prompt + reply): shorten it or start a new conversation`);
+      }
     }
     if (this.busy) throw new EngineError("the engine is already generating; wait for it or stop it first");
     this.busy = true;
@@ -158,29 +198,38 @@ export class Engine {
       const rng = new Rng(opts.seed ?? 42);
       const ids = toolTokens(this.tok);
       const rows = Array.from({ length: n }, () => new RowState(this.tok, ids));
+      const lengths = prompts.map((p) => p.length);
+      const L = Math.min(...lengths);
 
-      // Prefill sequence 0, share its cache with the other rows, sample each row's first token.
-      const L = prompt.length;
-      const pre = await this.model("prefill", 1, this.prefillLength(L));
-      const padded = new Uint32Array(pre.T);
-      padded.set(prompt);
+      // Prefill up to the shortest prompt: one sequence shared by every row when they all
+      // read the same prompt, else every row its own.
+      const B = samePrompt ? 1 : n;
+      const pre = await this.model("prefill", B, this.prefillLength(L));
+      const padded = new Uint32Array(B * pre.T);
+      for (let r = 0; r < B; r++) padded.set(prompts[r].slice(0, pre.T), r * pre.T);
       pre.setInputs(padded);
       pre.setPosition(0);
       const head = await pre.logitsOps(L - 1);
-      const share = n > 1 ? await this.cache.shareRow0Ops(n, L) : [];
+      const share = samePrompt && n > 1 ? await this.cache.shareRow0Ops(n, L) : [];
       await runOps(this.gpu, [...pre.forwardOps, ...head.ops, ...share], "prefill");
       const first = await readF32(head.out);
-      let logits = Array.from({ length: n }, () => first.subarray(0, V));
+      let logits = Array.from({ length: n }, (_, r) => first.subarray((samePrompt ? 0 : r) * V, ((samePrompt ? 0 : r) + 1) * V));
 
       const dec = await this.model("decode", n, 1);
       const decHead = await dec.logitsOps(0);
       const last = new Uint32Array(n);
-      for (let step = 0, pos = L; step < opts.maxTokens; step++, pos++) {
-        const column: GeneratedColumn = { tokens: [], forced: [], done: [], calls: [] };
+      const replyLength = (r: number, pos: number) => pos - lengths[r];
+      const finished = (r: number, pos: number) => rows[r].done || replyLength(r, pos) >= opts.maxTokens;
+      for (let pos = L; opts.maxTokens > 0; pos++) {
+        const column: GeneratedColumn = { tokens: [], forced: [], done: [], calls: [], active: [] };
         for (let r = 0; r < n; r++) {
           const row = rows[r];
+          const step = replyLength(r, pos);
+          const active = step >= 0 && step < opts.maxTokens;
           let token = last[r], forced = false, call: ToolCall | null = null;
-          if (!row.done) {
+          if (step < 0) {
+            token = prompts[r][pos];
+          } else if (active && !row.done) {
             const f = row.nextForced();
             forced = f !== null;
             token = f ?? (opts.pick ? opts.pick(logits[r], r, step) : sampleToken(logits[r], opts, rng));
@@ -194,9 +243,10 @@ export class Engine {
           column.forced.push(forced);
           column.done.push(row.done);
           column.calls.push(call);
+          column.active.push(active);
         }
         yield column;
-        if (rows.every((r) => r.done) || opts.signal?.aborted || step + 1 === opts.maxTokens) break;
+        if (rows.every((_, r) => finished(r, pos + 1)) || opts.signal?.aborted) break;
         if (pos + 1 > this.capacity) break; // the cache is full: nowhere to write this token
         dec.setInputs(last);
         dec.setPosition(pos);
@@ -211,23 +261,13 @@ export class Engine {
   }
 
   /** All columns at once: each row's tokens up to (not including) its terminal token, and 1/0 masks (sampled/forced). */
-  async generateBatch(prompt: readonly number[], opts: GenerateOptions): Promise<{ sequences: number[][]; masks: number[][] }> {
-    const n = opts.numSamples ?? 1;
-    const sequences = Array.from({ length: n }, () => [] as number[]);
-    const masks = Array.from({ length: n }, () => [] as number[]);
-    const ended = new Array(n).fill(false);
-    for await (const col of this.generate(prompt, opts)) {
-      for (let r = 0; r < n; r++) {
-        if (ended[r]) continue;
-        if (col.done[r]) {
-          ended[r] = true;
-          continue;
-        }
-        sequences[r].push(col.tokens[r]);
-        masks[r].push(col.forced[r] ? 0 : 1);
-      }
-    }
-    return { sequences, masks };
+  generateBatch(prompt: readonly number[], opts: GenerateOptions): Promise<{ sequences: number[][]; masks: number[][] }> {
+    return collectRows(this.generate(prompt, opts), opts.numSamples ?? 1);
+  }
+
+  /** generateRows, collected: per prompt, the reply's tokens (no terminal token) and 1/0 masks (sampled/forced). */
+  generateEach(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<{ sequences: number[][]; masks: number[][] }> {
+    return collectRows(this.generateRows(prompts, opts), prompts.length);
   }
 
   /** GPU bytes: weights and the KV cache. */

@@ -63,17 +63,23 @@ export async function evalCategorical(task: Task, tok: Tokenizer, lastLogits: La
   return { task: task.name, correct, total: n, accuracy: n ? correct / n : 0 };
 }
 
+/**
+ * Generative scoring, engine.maxBatch problems at a time (prompts of different lengths
+ * decode together: src/engine/engine.ts generateEach). Greedy, so batching does not change
+ * any reply.
+ */
 export async function evalGenerative(
   task: Task, tok: Tokenizer, engine: Engine, n: number, opts: { maxTokens: number; topK?: number }, progress?: EvalProgress,
 ): Promise<TaskScore> {
   let correct = 0;
-  for (let i = 0; i < n; i++) {
-    const ex = task.example(i);
-    const prompt = keepPromptEnd(renderForCompletion(tok, ex), engine.capacity - 1 - Math.min(opts.maxTokens, engine.capacity >> 1));
-    const maxTokens = Math.min(opts.maxTokens, engine.capacity - prompt.length);
-    const { sequences } = await engine.generateBatch(prompt, { maxTokens, temperature: 0, topK: opts.topK ?? 50, numSamples: 1 });
-    if (await task.evaluate(ex, tok.decode(sequences[0]))) correct++;
-    progress?.(task.name, i + 1, n, correct);
+  // A long prompt keeps its end (the question) and leaves room for a reply.
+  const promptRoom = engine.capacity - 1 - Math.min(opts.maxTokens, engine.capacity >> 1);
+  for (let i = 0; i < n; i += engine.maxBatch) {
+    const examples = Array.from({ length: Math.min(engine.maxBatch, n - i) }, (_, j) => task.example(i + j));
+    const prompts = examples.map((ex) => keepPromptEnd(renderForCompletion(tok, ex), promptRoom));
+    const { sequences } = await engine.generateEach(prompts, { maxTokens: opts.maxTokens, temperature: 0, topK: opts.topK ?? 50 });
+    for (let j = 0; j < examples.length; j++) if (await task.evaluate(examples[j], tok.decode(sequences[j]))) correct++;
+    progress?.(task.name, i + examples.length, n, correct);
   }
   return { task: task.name, correct, total: n, accuracy: n ? correct / n : 0 };
 }

@@ -21,6 +21,8 @@ export interface RunSummary {
   tok_per_sec: number | null;
   /** Steps of the complete checkpoints, ascending. */
   checkpoints: number[];
+  /** Whether the run has a pipeline report (report/report.json, written by `deno task report`). */
+  report: boolean;
   /** Why the run failed (run.json's error), or what is wrong with its files. */
   error?: string;
 }

@@ -31,6 +31,16 @@ export class KVCache {
     }
   }
 
+  /** Bytes one sequence of `capacity` positions takes in a cache (keys and values, every layer). */
+  static rowBytes(cfg: GPTConfig, capacity: number): number {
+    return 2 * cfg.n_layer * capacity * cfg.n_kv_head * headDim(cfg) * 4;
+  }
+
+  /** Rows for batched decoding: up to `most`, as many as `budgetBytes` of cache hold (at least one). */
+  static rowsWithin(cfg: GPTConfig, capacity: number, budgetBytes: number, most: number): number {
+    return Math.max(1, Math.min(most, Math.floor(budgetBytes / KVCache.rowBytes(cfg, capacity))));
+  }
+
   /** Layer l's k and v for the first B sequences (views sharing the cache's buffers). */
   layer(l: number, B: number): { k: Tensor; v: Tensor } {
     if (B > this.rows) throw new RangeError(`KV cache: ${B} sequences asked of a cache with ${this.rows} rows`);

@@ -145,6 +145,7 @@ export class Runs {
     } catch (err) {
       errors.push(err instanceof HttpError ? err.message : `checkpoints cannot be listed: ${errMessage(err)}`);
     }
+    s.report = (await resolveInside(dir, ["report", "report.json"])).ok;
     if (broken) s.status = "unknown";
     if (info?.error && info.status === "failed") errors.unshift(info.error);
     if (errors.length) s.error = errors.join("; ");
@@ -217,6 +218,6 @@ export class Runs {
 function emptySummary(name: string): RunSummary {
   return {
     name, status: "unknown", stage: null, adapter: null, step: null, started_at: null, updated_at: null, config: null,
-    last_loss: null, last_val_bpb: null, tok_per_sec: null, checkpoints: [],
+    last_loss: null, last_val_bpb: null, tok_per_sec: null, checkpoints: [], report: false,
   };
 }

@@ -39,6 +39,7 @@ export const DEFAULT_HOST = "127.0.0.1";
 const ENDPOINTS = [
   "/api/health", "/api/runs", "/api/runs/:run", "/api/runs/:run/metrics", "/api/runs/:run/metrics/events", "/api/runs/:run/samples",
   "/api/runs/:run/checkpoints", "/api/runs/:run/checkpoints/:step/:file", "/api/runs/:run/tokenizer/:file",
+  "/api/runs/:run/report", "/api/runs/:run/report/:file",
 ];
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
@@ -101,6 +102,24 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       const tok = await mustResolve(dir, ["tokenizer"], `tokenizer/ of run '${run}'`, "training saves the run's tokenizer into runs/<run>/tokenizer/");
       const path = await mustResolve(tok, [a], `tokenizer/${a} of run '${run}'`, "its files are tokenizer.json, tokenizer.tiktoken, token_bytes.json");
       return fileResponse(req, path, a);
+    }
+    if (sub === "report" && b === undefined) {
+      const hint = `write it with: deno task report --run ${run}`;
+      if (a === undefined) {
+        const path = await mustResolve(dir, ["report", "report.json"], `the report of run '${run}'`, hint);
+        try {
+          return json(JSON.parse(await Deno.readTextFile(path)));
+        } catch (err) {
+          if (err instanceof SyntaxError) throw new HttpError(500, `report/report.json of run '${run}' is not valid JSON; ${hint}`);
+          throw err;
+        }
+      }
+      checkName(a, "file name");
+      const path = await mustResolve(dir, ["report", a], `report/${a} of run '${run}'`, hint);
+      const res = await fileResponse(req, path, a);
+      // A picture or text to look at, never a page that runs anything.
+      res.headers.set("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'");
+      return res;
     }
     throw unknownEndpoint(segs);
   }

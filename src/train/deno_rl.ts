@@ -1,14 +1,16 @@
 // DENO-ONLY: `deno task train rl`, the reference's RL (chat_rl.py) on the shared stage
 // runner: on-policy REINFORCE with a mean baseline, starting from an SFT checkpoint.
-// Each step takes `target_examples_per_step` problems; for each, the KV-cache engine —
-// reading the weights being trained, so every sample comes from the latest update —
-// writes `samples` completions (temperature 1, top-k 50, the calculator answering tool
-// calls); the task scores them; advantage = reward − the problem's mean reward; each
+// Each step takes `target_examples_per_step` problems; the KV-cache engine — reading the
+// weights being trained, so every sample comes from the latest update — writes `samples`
+// completions of each, many problems' rows decoded together (temperature 1, top-k 50,
+// the calculator answering tool calls); the task scores them; advantage = reward − the problem's mean reward; each
 // pass of device_batch_size completions is one micro-batch whose sampled tokens weigh
 // their advantage in the loss (prompt and forced tool output carry none). One update per
 // step, LRs × init_lr_frac (0.05), lrm falling linearly to 0, Muon momentum 0.95.
 // Every eval_every steps (and at the start and end): pass@1…k on held-out problems.
 import { Engine } from "../engine/engine.ts";
+import type { GPTConfig } from "../model/config.ts";
+import { KVCache } from "../model/kv_cache.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { keepPromptEnd, renderForCompletion } from "../tokenizer/chat.ts";
 import { Arithmetic } from "../../tasks/arithmetic.ts";
@@ -52,7 +54,12 @@ export interface RlTrainOptions {
   log?: (line: string) => void;
 }
 
-/** A sampling seed per (problem, pass), as the reference derives one per step, example and pass. */
+/** Completions sampled together: all a step (or the held-out eval) needs, up to 64 and a 1 GiB KV cache, at least a micro-batch. */
+function sampleRowsFor(cfg: GPTConfig, T: number, B: number, wanted: number): number {
+  return Math.max(B, KVCache.rowsWithin(cfg, T, 2 ** 30, Math.min(64, wanted)));
+}
+
+/** A sampling seed per batch of rows (its first problem, its first row), as the reference derives one per step, example and pass. */
 function seedOf(problem: number, pass: number): number {
   return (Math.imul(problem + 1, 0x9e3779b1) ^ Math.imul(pass + 1, 0x85ebca6b)) & 0x7fffffff;
 }
@@ -88,35 +95,45 @@ export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
     fixedMomentum: 0.95,
     initialParams: () => source.checkpoint.params,
     data: ({ model, checkpoint }) => {
-      const engine = Engine.sharing(opts.gpu, r.model, model.params, tok, { maxBatch: Math.max(B, s.evalSamples), capacity: T });
+      const engine = Engine.sharing(opts.gpu, r.model, model.params, tok, { maxBatch: sampleRowsFor(r.model, T, B, Math.max(Q * s.samples, evalProblems * s.evalSamples)), capacity: T });
       let cursor = (checkpoint?.meta.loader_state as { cursor?: number } | null | undefined)?.cursor ?? 0;
       const queue: MicroBatch[] = [];
       let stats = { rewards: [] as number[], lengths: [] as number[], tokens: 0, ms: 0 };
 
-      const sampleProblem = async () => {
-        const index = cursor++ % tasks.train.length;
-        const ex = tasks.train.example(index);
-        const prompt = promptOf(ex);
-        const samples: RlSample[] = [];
+      // Samples of several problems decode together (rows = problem × sample), as many
+      // as the engine holds; each problem's samples then make its micro-batches.
+      const sampleRows = async (examples: TaskExample[], perProblem: number, seed: number) => {
+        const prompts = examples.flatMap((ex) => new Array(perProblem).fill(promptOf(ex)));
+        const out: RlSample[] = [];
+        for (let i = 0; i < prompts.length; i += engine.maxBatch) {
+          const g = await engine.generateEach(prompts.slice(i, i + engine.maxBatch), { maxTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, seed: seedOf(seed, i) });
+          g.sequences.forEach((tokens, j) => out.push({ tokens, forced: g.masks[j].map((m) => m === 0) }));
+        }
+        return examples.map((_, k) => out.slice(k * perProblem, (k + 1) * perProblem));
+      };
+
+      const sampleStep = async () => {
+        const indices = Array.from({ length: Q }, () => cursor++ % tasks.train.length);
+        const examples = indices.map((i) => tasks.train.example(i));
         const t0 = performance.now();
-        for (let p = 0; p < passes; p++) {
-          const g = await engine.generateBatch(prompt, { maxTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, numSamples: B, seed: seedOf(index, p) });
-          g.sequences.forEach((tokens, i) => samples.push({ tokens, forced: g.masks[i].map((m) => m === 0) }));
-        }
+        const perProblem = await sampleRows(examples, s.samples, indices[0]);
         stats.ms += performance.now() - t0;
-        const rewards = await Promise.all(samples.map((x) => tasks.train.reward(ex, tok.decode(x.tokens))));
-        const advs = advantages(rewards);
-        for (let p = 0; p < passes; p++) {
-          const rows = rlRows(prompt, samples.slice(p * B, (p + 1) * B), advs.slice(p * B, (p + 1) * B), padId, T);
-          queue.push({ inputs: rows.inputs, targets: rows.targets, weights: rows.weights });
+        for (let k = 0; k < Q; k++) {
+          const ex = examples[k], samples = perProblem[k], prompt = promptOf(ex);
+          const rewards = await Promise.all(samples.map((x) => tasks.train.reward(ex, tok.decode(x.tokens))));
+          const advs = advantages(rewards);
+          for (let p = 0; p < passes; p++) {
+            const rows = rlRows(prompt, samples.slice(p * B, (p + 1) * B), advs.slice(p * B, (p + 1) * B), padId, T);
+            queue.push({ inputs: rows.inputs, targets: rows.targets, weights: rows.weights });
+          }
+          stats.rewards.push(...rewards);
+          for (const x of samples) stats.lengths.push(x.tokens.length), stats.tokens += x.tokens.length;
         }
-        stats.rewards.push(...rewards);
-        for (const x of samples) stats.lengths.push(x.tokens.length), stats.tokens += x.tokens.length;
       };
 
       return Promise.resolve({
         nextBatch: async () => {
-          if (queue.length === 0) await sampleProblem();
+          if (queue.length === 0) await sampleStep();
           return queue.shift()!;
         },
         batchMetrics: () => {
@@ -128,13 +145,11 @@ export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
         evaluate: async () => {
           const k = s.evalSamples;
           const pass = new Array(k).fill(0);
+          const examples = Array.from({ length: evalProblems }, (_, i) => tasks.test.example(i));
+          const perProblem = await sampleRows(examples, k, 1_000_000);
           for (let i = 0; i < evalProblems; i++) {
-            const ex = tasks.test.example(i);
-            const g = await engine.generateBatch(promptOf(ex), {
-              maxTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, numSamples: k, seed: seedOf(i, 1_000_000),
-            });
             let c = 0;
-            for (const seq of g.sequences) if (await tasks.test.evaluate(ex, tok.decode(seq))) c++;
+            for (const x of perProblem[i]) if (await tasks.test.evaluate(examples[i], tok.decode(x.tokens))) c++;
             for (let j = 1; j <= k; j++) pass[j - 1] += passAtK(k, c, j);
           }
           const metrics: Record<string, number> = {};

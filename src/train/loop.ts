@@ -115,7 +115,7 @@ export async function runTrainingLoop(
     hooks.progress?.(
       `step ${String(step + 1).padStart(String(N).length)}/${N} | loss ${debiased.toFixed(4)} | lrm ${lrm.toFixed(2)} | ` +
         `${dt.toFixed(2)}s | ${tokPerSec.toFixed(0)} tok/s` + (mfu !== null ? ` | mfu ${mfu.toFixed(1)}%` : "") +
-        ` | grad ${r.gradNorm.toFixed(3)}${extras} | eta ${formatDuration(eta)}`,
+        ` | grad ${r.gradNorm.toFixed(3)}${extras} | eta ${step > 0 ? formatDuration(eta) : "—"}`,
     );
   };
 

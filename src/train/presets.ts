@@ -5,7 +5,7 @@ import { RL_SAMPLING, type RlSampling } from "./rl.ts";
 import { checkKnownFields, resolveRunConfig, type RunConfig, RunConfigError } from "./run_config.ts";
 
 /** The presets shipped in configs/ (a static list, so the browser can show them). */
-export const BUILTIN_PRESETS = ["tiny", "d12", "d20", "dual_gpu/stable_26gb", "dual_gpu/tight_16gb", "dual_gpu/roomy_80gb"];
+export const BUILTIN_PRESETS = ["tiny", "d12", "d20", "d32", "dual_gpu/stable_26gb", "dual_gpu/tight_16gb", "dual_gpu/roomy_80gb"];
 const CONFIGS_DIR = new URL("../../configs/", import.meta.url);
 
 async function availablePresets(): Promise<string[]> {
@@ -78,18 +78,49 @@ export async function loadStagePreset(nameOrPath: string, stage: "mid" | "sft" |
   return { ...(part as Partial<RunConfig>) };
 }
 
-/** The RL sampling settings a preset may set (src/train/rl.ts). */
-const RL_SAMPLING_KEYS = Object.keys(RL_SAMPLING);
+/** A preset's `export const <name>` of settings whose keys and types are those of `defaults` ({} when absent). */
+async function loadSettings<T extends Record<string, number | string>>(nameOrPath: string, name: string, defaults: T): Promise<Partial<T>> {
+  const { mod, where } = await importPreset(nameOrPath);
+  const part = mod[name];
+  if (part === undefined) return {};
+  if (typeof part !== "object" || part === null || Array.isArray(part)) throw new RunConfigError(`preset ${where}: 'export const ${name}' must be an object`);
+  const keys = Object.keys(defaults);
+  for (const [k, v] of Object.entries(part)) {
+    if (!keys.includes(k)) throw new RunConfigError(`preset ${where}: ${name}.${k} is not a setting; the settings are ${keys.join(", ")}`);
+    const want = typeof defaults[k];
+    if (typeof v !== want || (want === "number" && !Number.isFinite(v))) throw new RunConfigError(`preset ${where}: ${name}.${k} must be a ${want}, got ${JSON.stringify(v)}`);
+  }
+  return { ...(part as Partial<T>) };
+}
 
 /** A preset's `export const rlSampling` (how `train rl` samples; {} when the preset has none). */
-export async function loadRlSampling(nameOrPath: string): Promise<Partial<RlSampling>> {
-  const { mod, where } = await importPreset(nameOrPath);
-  const part = mod.rlSampling;
-  if (part === undefined) return {};
-  if (typeof part !== "object" || part === null || Array.isArray(part)) throw new RunConfigError(`preset ${where}: 'export const rlSampling' must be an object`);
-  for (const [k, v] of Object.entries(part)) {
-    if (!RL_SAMPLING_KEYS.includes(k)) throw new RunConfigError(`preset ${where}: rlSampling.${k} is not a setting; the settings are ${RL_SAMPLING_KEYS.join(", ")}`);
-    if (typeof v !== "number" || !Number.isFinite(v)) throw new RunConfigError(`preset ${where}: rlSampling.${k} must be a number, got ${JSON.stringify(v)}`);
-  }
-  return { ...(part as Partial<RlSampling>) };
+export function loadRlSampling(nameOrPath: string): Promise<Partial<RlSampling>> {
+  return loadSettings(nameOrPath, "rlSampling", RL_SAMPLING as unknown as Record<string, number>) as Promise<Partial<RlSampling>>;
+}
+
+/**
+ * What `deno task pipeline` does after training: the chat tasks it evaluates every stage
+ * on, and how; and how long each stage took where the preset was measured (seconds, 0:
+ * unknown), which the pipeline's ETA scales by this machine's speed so far.
+ */
+export interface PipelineSettings {
+  evalTasks: string;
+  evalProblems: number;
+  evalMaxTokens: number;
+  secondsBase: number;
+  secondsMid: number;
+  secondsSft: number;
+  secondsRl: number;
+  secondsEval: number;
+}
+
+/** The reference's chat evaluation (its tasks' data must be downloaded first: `deno task eval chat --help`). */
+export const PIPELINE_DEFAULTS: PipelineSettings = {
+  evalTasks: "arc-easy,arc-challenge,mmlu,gsm8k,humaneval,spelling-bee", evalProblems: 0, evalMaxTokens: 512,
+  secondsBase: 0, secondsMid: 0, secondsSft: 0, secondsRl: 0, secondsEval: 0,
+};
+
+/** A preset's `export const pipeline`, over PIPELINE_DEFAULTS. */
+export async function loadPipelineSettings(nameOrPath: string): Promise<PipelineSettings> {
+  return { ...PIPELINE_DEFAULTS, ...await loadSettings(nameOrPath, "pipeline", PIPELINE_DEFAULTS as unknown as Record<string, number | string>) };
 }

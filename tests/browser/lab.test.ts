@@ -319,6 +319,58 @@ Deno.test({
 });
 
 Deno.test({
+  name: "lab: the Report tab renders a pipeline's report (BASE/MID/SFT/RL table, each stage's figures and curve); the server serves its files safely",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    // A pipeline around the trained run: its chat stages are copies of it under the pipeline's names, each with a chat evaluation.
+    const info = JSON.parse(await Deno.readTextFile(`${f.runDir}/run.json`));
+    const train = await recordsOf(f.metricsPath, "train");
+    const stages = ["mid", "sft", "rl"];
+    for (const [i, stage] of stages.entries()) {
+      const dir = `${f.runsDir}/${f.run}-${stage}`;
+      await Deno.mkdir(dir);
+      await Deno.writeTextFile(`${dir}/run.json`, JSON.stringify({ ...info, name: `${f.run}-${stage}`, stage }));
+      const evalChat = { type: "eval_chat", step: 7, scores: [{ task: "arithmetic", correct: 50 + 10 * i, total: 200, accuracy: (50 + 10 * i) / 200 }], chatcore: null };
+      await Deno.writeTextFile(`${dir}/metrics.jsonl`, [...train.map((r) => (stage === "rl" ? { ...r, reward: 0.1 * (r.step as number) } : r)), evalChat].map(formatMetricsLine).join(""));
+    }
+    const missing = await fetch(`${f.server.url}/api/runs/${f.run}/report`);
+    assert.equal(missing.status, 404);
+    assert.match((await missing.json()).error, new RegExp(`deno task report --run ${f.run}`));
+    const { writeReport } = await import("../../src/report/deno_report.ts");
+    await writeReport(f.runsDir, f.run);
+    const svg = await fetch(`${f.server.url}/api/runs/${f.run}/report/base_loss.svg`);
+    assert.equal(svg.headers.get("content-type"), "image/svg+xml");
+    assert.match(svg.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+    assert.match(await svg.text(), /^<svg /);
+    assert.equal((await fetch(`${f.server.url}/api/runs/${f.run}/report/..%2Frun.json`)).status, 400);
+    try {
+      await withLab(f, "#report", async (page) => {
+        await page.waitForSelector(`[data-testid=report][data-run="${f.run}"]`, { timeout: UI_TIMEOUT });
+        const header = await page.$$eval("[data-testid=report-table] tr:first-child th", (els) => els.map((e) => e.textContent?.trim()));
+        assert.deepEqual(header, ["metric", "BASE", "MID", "SFT", "RL"]);
+        const rows = await page.$$eval("[data-testid=report-table] tr", (els) => els.slice(1).map((tr) => [...tr.children].map((c) => c.textContent?.trim())));
+        const arithmetic = rows.find((r) => r[0] === "arithmetic");
+        assert.deepEqual(arithmetic, ["arithmetic", "—", "25.0% (50/200)", "30.0% (60/200)", "35.0% (70/200)"]);
+        const bpb = rows.find((r) => r[0] === "val bpb (base data)")!;
+        assert.match(bpb[1]!, /^\d\.\d{4}$/);
+        for (const stage of ["base", ...stages]) {
+          await page.waitForSelector(`[data-testid=report-stage-${stage}]`, { timeout: UI_TIMEOUT });
+          // Each curve is the report's own SVG, loaded and drawn.
+          await page.waitForFunction((s) => (document.querySelector(`[data-testid=report-curve-${s}]`) as HTMLImageElement | null)?.naturalWidth === 480, stage, { timeout: UI_TIMEOUT });
+        }
+        const steps = await page.textContent("[data-testid=report-figures-base] tr:first-child td");
+        assert.equal(steps, "8");
+        await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-report.png`, fullPage: true });
+      });
+    } finally {
+      for (const stage of stages) await Deno.remove(`${f.runsDir}/${f.run}-${stage}`, { recursive: true });
+      await Deno.remove(`${f.runDir}/report`, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "lab: screenshots of the runs view at 1280×800 go to build/test-output/screenshots/",
   ...opts,
   fn: async () => {

@@ -98,3 +98,27 @@ Deno.test({
     engine.destroy();
   },
 });
+
+Deno.test({
+  ...opts,
+  name: "engine: prompts of different lengths decode together; each row equals its own greedy result (GQA 4/2, lengths 1 … 40, one near the end of the cache)",
+  fn: async () => {
+    const gpu = await testGpu();
+    const params = weights(GQA, 3);
+    const engine = await Engine.create(gpu, GQA, params, NO_SPECIAL_TOKENS, { maxBatch: 5 });
+    const lengths = [17, 1, 40, 16, 80];
+    const prompts = lengths.map((len) => randomPrompt(GQA, len, 100 + len));
+    const { sequences, masks } = await engine.generateEach(prompts, { maxTokens: 20, temperature: 0 });
+    for (let r = 0; r < prompts.length; r++) {
+      // A row ends with the cache: positions len … 95 are written, one more token comes from the last logits.
+      const expected = await greedyByRecompute(GQA, params, prompts[r], Math.min(20, 97 - lengths[r]));
+      assert.deepEqual(sequences[r], expected, `prompt of ${lengths[r]}`);
+      assert.ok(masks[r].every((m) => m === 1));
+    }
+    // The same prompts one at a time give the same rows.
+    for (const r of [1, 2]) assert.deepEqual((await engine.generateBatch(prompts[r], { maxTokens: 20, temperature: 0 })).sequences[0], sequences[r]);
+    await assert.rejects(() => collect(engine.generateRows([...prompts, prompts[0]], { maxTokens: 2, temperature: 0 })), /takes 1 … 5 prompts, got 6/);
+    await assert.rejects(() => collect(engine.generateRows([prompts[0], []], { maxTokens: 2, temperature: 0 })), /prompt is empty/);
+    engine.destroy();
+  },
+});

@@ -14,8 +14,8 @@ const bytes = (s: string) => Array.from(new TextEncoder().encode(s));
 function scripted(tokens: number[]): LoadedChatModel {
   const engine = {
     async *generate(): AsyncGenerator<GeneratedColumn> {
-      for (const t of tokens) yield { tokens: [t], forced: [false], done: [false], calls: [null] };
-      yield { tokens: [sp("<|assistant_end|>")], forced: [false], done: [true], calls: [null] };
+      for (const t of tokens) yield { tokens: [t], forced: [false], done: [false], calls: [null], active: [true] };
+      yield { tokens: [sp("<|assistant_end|>")], forced: [false], done: [true], calls: [null], active: [true] };
     },
   } as unknown as Engine;
   return { engine, tokenizer: tok, meta: {} as CheckpointMeta, defaultMode: "chat", destroy: () => {} };

@@ -129,7 +129,7 @@ Deno.test("run config: presets load, validate and carry the documented numbers",
   assert.equal(tiny.flopsPerToken, 5_898_240);
   assert.deepEqual([tiny.numIterations, tiny.config.total_batch_size, tiny.gradAccumSteps], [50, 1024, 1]);
   // The comment's budget: (model + Newton–Schulz) per step ≈ 7.3 GFLOP; base + one epoch of
-  // offline-mid + SFT ≈ 350 step-equivalents.
+  // offline-mid + SFT ≈ 335 step-equivalents.
   const perStep = tiny.flopsPerToken * 1024 + 1.26e9;
   assert.ok(Math.abs(perStep - 7.3e9) < 0.05e9, `a tiny step is ${perStep / 1e9} GFLOP`);
   const { mid, sft } = await import("../../configs/tiny.ts");
@@ -140,6 +140,15 @@ Deno.test("run config: presets load, validate and carry the documented numbers",
   const d20 = loaded.get("d20")!;
   assert.deepEqual([d20.model.n_layer, d20.config.max_seq_len, d20.config.device_batch_size, d20.config.total_batch_size], [20, 2048, 32, 524288]);
   assert.equal(d20.numIterations, 21_400);
+  // d32 (run1000): the header's horizon and memory (≈ 97 GiB at device batch 8, under 60 GiB at 4).
+  const d32 = loaded.get("d32")!;
+  assert.deepEqual([d32.model.n_embd, d32.model.n_head, d32.numParams, d32.numIterations], [2048, 16, 1_879_048_192, 71_680]);
+  assert.ok(Math.abs(estimateTrainingMemory(d32).total / GiB - 97) < 0.5);
+  assert.ok(estimateTrainingMemory({ model: d32.model, config: { ...d32.config, device_batch_size: 4 } }).total / GiB < 60);
+  // The big presets train the chat stages on the reference's data and evaluate its six tasks.
+  for (const name of ["d12", "d20", "d32", "dual_gpu/roomy_80gb"]) {
+    assert.deepEqual([(await loadStagePreset(name, "mid")).mixture, (await loadStagePreset(name, "sft")).mixture, (await loadStagePreset(name, "rl")).mixture], ["reference-mid", "reference-sft", "gsm8k"], name);
+  }
 
   // Dual-GPU tiers: world size 2, the d20 horizon, and the estimate under 75% of the tier.
   for (const [name, gib, batch] of [["dual_gpu/tight_16gb", 16, 1], ["dual_gpu/stable_26gb", 26, 2], ["dual_gpu/roomy_80gb", 80, 8]] as const) {
@@ -177,7 +186,7 @@ Deno.test("run config: memory estimate counts params, optimizer state and per-to
 Deno.test("run config: preset errors list the presets or name the bad field", async () => {
   await assert.rejects(loadPresetConfig("d13"), (e: Error & { userFacing?: boolean }) => {
     assert.ok(e instanceof RunConfigError && e.userFacing === true);
-    assert.match(e.message, /unknown preset "d13"; available presets: d12, d20, dual_gpu\/roomy_80gb, dual_gpu\/stable_26gb, dual_gpu\/tight_16gb, tiny/);
+    assert.match(e.message, /unknown preset "d13"; available presets: d12, d20, d32, dual_gpu\/roomy_80gb, dual_gpu\/stable_26gb, dual_gpu\/tight_16gb, tiny/);
     return true;
   });
   await assert.rejects(loadPresetConfig("../etc/passwd"), /not a preset name or a \.ts path; available presets: d12/);

@@ -1,16 +1,18 @@
-// <lab-app>: the shell. A header with the tabs (Runs, Chat, Adapter — the URL hash keeps
-// the tab: #runs, #chat, #adapter) and the adapter in a chip; each tab's view is created
+// <lab-app>: the shell. A header with the tabs (Runs, Chat, Report, Adapter — the URL hash
+// keeps the tab: #runs, #chat, #report, #adapter) and the adapter in a chip; each tab's view is created
 // on its first visit and kept, so a loaded model survives switching tabs.
 import { html, LitElement, nothing } from "lit";
 import "./adapter-panel.ts";
 import "./chat-view.ts";
 import type { ChatView } from "./chat-view.ts";
 import { type AdapterProblem, type AdapterReport, getAdapter } from "./gpu.ts";
+import "./report-view.ts";
 import "./runs-view.ts";
 
 export const TABS = [
   { id: "runs", label: "Runs" },
   { id: "chat", label: "Chat" },
+  { id: "report", label: "Report" },
   { id: "adapter", label: "Adapter" },
 ] as const;
 export type TabId = (typeof TABS)[number]["id"];
@@ -79,6 +81,7 @@ export class LabApp extends LitElement {
       <main class="app-main" @open-chat=${(e: CustomEvent<{ run: string; step: number }>) => void this.openChat(e)}>
         ${this.visited.has("runs") ? html`<runs-view ?hidden=${this.tab !== "runs"} data-testid="view-runs"></runs-view>` : nothing}
         ${this.visited.has("chat") ? html`<chat-view ?hidden=${this.tab !== "chat"} data-testid="view-chat"></chat-view>` : nothing}
+        ${this.visited.has("report") ? html`<report-view ?hidden=${this.tab !== "report"} data-testid="view-report"></report-view>` : nothing}
         ${this.visited.has("adapter") ? html`<adapter-panel ?hidden=${this.tab !== "adapter"} data-testid="view-adapter"></adapter-panel>` : nothing}
       </main>`;
   }
