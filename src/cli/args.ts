@@ -115,3 +115,13 @@ export async function runMain(main: (args: string[]) => Promise<void> | void): P
     Deno.exit(1);
   }
 }
+
+/** How a user would type another task's command: "deno task train base --run x" for src/cli/train.ts. */
+export function taskLine(script: string, args: readonly string[]): string {
+  return `deno task ${script.replace(/^src\/cli\/|\.ts$/g, "")} ${args.join(" ")}`;
+}
+
+/** Another task's CLI (a path like src/cli/tok.ts) as a child Deno process. */
+export function taskCommand(script: string, args: readonly string[], io: Pick<Deno.CommandOptions, "stdout" | "stderr" | "env" | "cwd">): Deno.Command {
+  return new Deno.Command(Deno.execPath(), { args: ["run", "-A", new URL(`../../${script}`, import.meta.url).pathname, ...args], ...io });
+}

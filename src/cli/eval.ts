@@ -80,7 +80,7 @@ async function evalChat(rest: string[]): Promise<void> {
     const ckpt = await loadCheckpoint(dir);
     if (ckpt.meta.tokenizer && ckpt.meta.tokenizer.hash !== tok.hash) throw new UsageError(`${dir} was trained with another tokenizer than ${tokenizerDir}`);
     const T = ckpt.cfg.sequence_len;
-    const maxBatch = f["batch-size"] || KVCache.rowsWithin(ckpt.cfg, T, 2 ** 30, 64);
+    const maxBatch = f["batch-size"] || KVCache.batchRows(ckpt.cfg, T);
     const engine = await Engine.create(gpu, ckpt.cfg, ckpt.params, tok, { maxBatch });
     const scorer = await InferenceGPT.create(gpu, ckpt.cfg, createParamTensorsFrom(gpu, ckpt), { B: 1, T });
     const lastLogits = async (ids: readonly number[]) => {

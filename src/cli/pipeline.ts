@@ -11,9 +11,10 @@ import { PIPELINE_FILE, type PipelineState, readPipelineState, stageRun, TOKENIZ
 import { formatSeconds } from "../report/report.ts";
 import { writeFileAtomic } from "../io/deno_files.ts";
 import { latestCheckpoint } from "../train/deno_checkpoint.ts";
+import { readRunInfo } from "../train/deno_metrics.ts";
 import { loadPipelineSettings, loadPresetConfig, type PipelineSettings } from "../train/presets.ts";
 import { resolveRunConfig } from "../train/run_config.ts";
-import { parseFlags, runMain, UsageError } from "./args.ts";
+import { parseFlags, runMain, taskCommand, taskLine, UsageError } from "./args.ts";
 
 export const PIPELINE_FLAGS = {
   config: { type: "string", default: "tiny", help: "preset (configs/NAME.ts or a .ts path): every stage's settings and the evals" },
@@ -27,13 +28,8 @@ type Stage = (typeof STAGES)[number];
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
-async function runStatus(dir: string): Promise<string | null> {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${dir}/run.json`)).status ?? null;
-  } catch {
-    return null;
-  }
-}
+/** run.json's status; null when the run has none yet (or it cannot be read: the stage runs again). */
+const runStatus = (dir: string) => readRunInfo(dir).then((i) => i?.status ?? null, () => null);
 
 /** "1h2m3s" / "16m20s" / "55s" → seconds (null when it is not such a duration). */
 export function parseEta(s: string): number | null {
@@ -54,11 +50,8 @@ interface Child {
 async function runLogged(child: Child, log: string, onLine: (line: string) => void): Promise<number> {
   const file = await Deno.open(log, { write: true, create: true, append: true });
   const enc = new TextEncoder();
-  await file.write(enc.encode(`$ deno task ${child.script.replace(/^src\/cli\/|\.ts$/g, "")} ${child.args.join(" ")}\n`));
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(`../../${child.script}`, import.meta.url).pathname, ...child.args],
-    stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" },
-  }).spawn();
+  await file.write(enc.encode(`$ ${taskLine(child.script, child.args)}\n`));
+  const proc = taskCommand(child.script, child.args, { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const dec = new TextDecoder();
     let rest = "";
@@ -222,7 +215,7 @@ runMain(async (args) => {
         if (tty) Deno.stdout.writeSync(new TextEncoder().encode("\n"));
         const done = STAGES.slice(0, i).join(", ");
         throw new UsageError(
-          `pipeline stopped at stage ${stage} ('deno task ${child.script.replace(/^src\/cli\/|\.ts$/g, "")} ${child.args.join(" ")}' exited ${code}):\n${await errorLines(log)}\n` +
+          `pipeline stopped at stage ${stage} ('${taskLine(child.script, child.args)}' exited ${code}):\n${await errorLines(log)}\n` +
             `  whole output: ${log}\n  fix that and run the same 'deno task pipeline' again: ${done ? `${done} ${i > 1 ? "are" : "is"} finished and will be skipped` : "nothing is lost"}`,
         );
       }

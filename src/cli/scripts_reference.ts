@@ -2,7 +2,7 @@
 // as each command's own --help prints them (help text is generated from the commands'
 // flag tables, so this page cannot say what the code does not). --check compares instead
 // of writing and fails naming the commands whose help changed (a test runs it).
-import { parseFlags, runMain, UsageError } from "./args.ts";
+import { parseFlags, runMain, taskCommand, UsageError } from "./args.ts";
 import { writeFileAtomic } from "../io/deno_files.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -33,9 +33,7 @@ const NO_RUNS = "/nonexistent-runs-dir-for-help";
 async function helpOf(cmd: string[]): Promise<string> {
   const [task, ...sub] = cmd;
   const extra = task === "train" && sub.length && sub[0] !== "base" ? ["--runs-dir", NO_RUNS] : [];
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}${SCRIPTS[task]}`, ...sub, ...extra, "--help"], cwd: ROOT, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" },
-  }).output();
+  const out = await taskCommand(SCRIPTS[task], [...sub, ...extra, "--help"], { cwd: ROOT, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).output();
   const text = new TextDecoder().decode(out.stdout).trimEnd();
   if (!out.success) throw new UsageError(`'deno task ${cmd.join(" ")} --help' failed: ${new TextDecoder().decode(out.stderr).trim().slice(0, 400)}`);
   return text;

@@ -12,7 +12,7 @@ import { RL_SAMPLING, RL_TASKS, type RlSampling, trainRl } from "../train/deno_r
 import { mixtureHelp } from "../../tasks/deno_mixtures.ts";
 import { loadPresetConfig, loadRlSampling, loadStagePreset } from "../train/presets.ts";
 import { DEFAULT_RUN_CONFIG, resolveRunConfig, type RunConfig } from "../train/run_config.ts";
-import { type FlagTable, parseFlags, runMain, UsageError } from "./args.ts";
+import { type FlagTable, parseFlags, runMain, taskCommand, taskLine, UsageError } from "./args.ts";
 import { overridesFromFlags, presetArg, rawFlag, runConfigFlags } from "./run_flags.ts";
 
 const STAGES = ["base", "mid", "sft", "rl"];
@@ -32,13 +32,9 @@ async function exists(path: string): Promise<boolean> {
 
 /** Runs another task's CLI as a child process, so its progress output and errors show as they are. */
 async function runChild(script: string, args: string[]): Promise<void> {
-  console.log(`$ deno task ${script.replace(/^src\/cli\/|\.ts$/g, "")} ${args.join(" ")}`);
-  const status = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(`../../${script}`, import.meta.url).pathname, ...args],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn().status;
-  if (!status.success) throw new UsageError(`'deno task ${script.replace(/^src\/cli\/|\.ts$/g, "")} ${args.join(" ")}' failed (exit ${status.code})`);
+  console.log(`$ ${taskLine(script, args)}`);
+  const status = await taskCommand(script, args, { stdout: "inherit", stderr: "inherit" }).spawn().status;
+  if (!status.success) throw new UsageError(`'${taskLine(script, args)}' failed (exit ${status.code})`);
 }
 
 /** Builds what a first run needs: the embedded shards, then a tokenizer trained on them. */

@@ -36,9 +36,12 @@ export class KVCache {
     return 2 * cfg.n_layer * capacity * cfg.n_kv_head * headDim(cfg) * 4;
   }
 
-  /** Rows for batched decoding: up to `most`, as many as `budgetBytes` of cache hold (at least one). */
-  static rowsWithin(cfg: GPTConfig, capacity: number, budgetBytes: number, most: number): number {
-    return Math.max(1, Math.min(most, Math.floor(budgetBytes / KVCache.rowBytes(cfg, capacity))));
+  /**
+   * Rows for batched decoding (evals, RL sampling): `wanted`, at most 64 and as many as a
+   * 1 GiB cache holds, at least one.
+   */
+  static batchRows(cfg: GPTConfig, capacity: number, wanted = 64): number {
+    return Math.max(1, Math.min(wanted, 64, Math.floor(2 ** 30 / KVCache.rowBytes(cfg, capacity))));
   }
 
   /** Layer l's k and v for the first B sequences (views sharing the cache's buffers). */

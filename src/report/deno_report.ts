@@ -2,7 +2,8 @@
 // runs/<name>/report/ (report.md, report.json, one SVG curve per stage), each file
 // written atomically. The runs of a pipeline are <name> (base) and <name>-mid, -sft, -rl.
 import { writeFileAtomic } from "../io/deno_files.ts";
-import { MetricsError, readMetrics, validateRunInfo } from "../formats/metrics.ts";
+import { MetricsError } from "../formats/metrics.ts";
+import { readMetricsFile, readRunInfo } from "../train/deno_metrics.ts";
 import { UserError } from "../util/errors.ts";
 import { buildReport, type Report, reportMarkdown, REPORT_STAGES, type ReportStage, type StageInput, type TokenizerRow } from "./report.ts";
 
@@ -72,16 +73,15 @@ export async function writeReport(runsDir: string, name: string): Promise<{ dir:
   for (const stage of REPORT_STAGES) {
     const run = stageRun(name, stage);
     const dir = `${runsDir}/${run}`;
-    const info = await readJson(`${dir}/run.json`);
-    if (info === null) continue;
+    let info;
     try {
-      validateRunInfo(info, `${dir}/run.json`);
+      info = await readRunInfo(dir);
     } catch (err) {
       if (err instanceof MetricsError) throw new ReportError(`${err.message}: the run's status file is damaged; the report needs it`);
       throw err;
     }
-    const text = await Deno.readTextFile(`${dir}/metrics.jsonl`).catch(() => "");
-    stages.push({ stage, run, info: info as Record<string, unknown>, records: readMetrics(text), wallSeconds: pipeline?.stages[stage]?.seconds ?? null });
+    if (info === null) continue;
+    stages.push({ stage, run, info: { ...info }, records: await readMetricsFile(dir), wallSeconds: pipeline?.stages[stage]?.seconds ?? null });
   }
   if (!stages.length) throw new ReportError(`no runs of a pipeline named '${name}' under ${runsDir} (expected ${name}/run.json): train one (deno task pipeline) or pass --run`);
   const tokRaw = await readJson(`${baseDir}/report/${TOKENIZER_EVAL_FILE}`) as { vocab?: number; rows?: TokenizerRow[] } | null;
@@ -104,7 +104,7 @@ export async function newestPipeline(runsDir: string): Promise<string | null> {
   try {
     for await (const e of Deno.readDir(runsDir)) {
       if (!e.isDirectory) continue;
-      const info = await readJson(`${runsDir}/${e.name}/run.json`).catch(() => null) as { stage?: string; started_at?: string } | null;
+      const info = await readRunInfo(`${runsDir}/${e.name}`).catch(() => null);
       if (!info || info.stage !== "base") continue;
       const t = Date.parse(String(info.started_at));
       if (!best || t > best.t) best = { name: e.name, t };

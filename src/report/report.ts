@@ -97,7 +97,7 @@ function series(records: MetricsRecord[], key: string): [number, number][] {
   return records.filter((r) => num(r[key]) !== null).map((r) => [r.step as number, r[key] as number]);
 }
 
-function stageFigures(s: StageInput): { figures: [string, string][]; curve: { key: string; label: string } } {
+function stageFigures(s: StageInput): { steps: number; figures: [string, string][]; curve: { key: string; label: string } } {
   const train = ofType(s.records, "train"), evals = ofType(s.records, "eval");
   const cfg = (s.info.config ?? {}) as Record<string, unknown>;
   const steps = train.length ? (train[train.length - 1].step as number) + 1 : 0;
@@ -121,9 +121,9 @@ function stageFigures(s: StageInput): { figures: [string, string][]; curve: { ke
       const v = held.filter((e) => num(e[key]) !== null);
       if (v.length) out.push([`held-out ${key}`, `${pct(v[0][key] as number)} → ${pct(v[v.length - 1][key] as number)}`]);
     }
-    return { figures: out, curve: { key: "reward", label: "mean reward" } };
+    return { steps, figures: out, curve: { key: "reward", label: "mean reward" } };
   }
-  return { figures: out, curve: { key: "loss", label: "train loss" } };
+  return { steps, figures: out, curve: { key: "loss", label: "train loss" } };
 }
 
 /** The report and its pictures (file name → SVG text). */
@@ -131,14 +131,13 @@ export function buildReport(input: ReportInput): { report: Report; files: Map<st
   const files = new Map<string, string>();
   const stages: StageSummary[] = [];
   for (const s of input.stages) {
-    const { figures, curve } = stageFigures(s);
+    const { steps, figures, curve } = stageFigures(s);
     const wall = s.wallSeconds ?? wallFromInfo(s.info);
     const svg = curveSvg(series(ofType(s.records, "train"), curve.key), { title: `${s.stage} — ${s.run}`, yLabel: curve.label });
     const file = svg ? `${s.stage}_${curve.key}.svg` : null;
     if (svg && file) files.set(file, svg);
-    const steps = ofType(s.records, "train");
     stages.push({
-      stage: s.stage, run: s.run, status: String(s.info.status ?? "unknown"), steps: steps.length ? (steps[steps.length - 1].step as number) + 1 : 0,
+      stage: s.stage, run: s.run, status: String(s.info.status ?? "unknown"), steps,
       wall_seconds: wall, figures: [...figures, ["wall time", formatSeconds(wall)]], curve: file,
     });
   }

@@ -3,13 +3,13 @@
 // Each step takes `target_examples_per_step` problems; the KV-cache engine — reading the
 // weights being trained, so every sample comes from the latest update — writes `samples`
 // completions of each, many problems' rows decoded together (temperature 1, top-k 50,
-// the calculator answering tool calls); the task scores them; advantage = reward − the problem's mean reward; each
-// pass of device_batch_size completions is one micro-batch whose sampled tokens weigh
-// their advantage in the loss (prompt and forced tool output carry none). One update per
-// step, LRs × init_lr_frac (0.05), lrm falling linearly to 0, Muon momentum 0.95.
+// the calculator answering tool calls); the task scores them; advantage = reward − the
+// problem's mean reward; each pass of device_batch_size completions is one micro-batch
+// whose sampled tokens weigh their advantage in the loss (prompt and forced tool output
+// carry none). One update per step, LRs × init_lr_frac (0.05), lrm falling linearly to 0,
+// Muon momentum 0.95.
 // Every eval_every steps (and at the start and end): pass@1…k on held-out problems.
 import { Engine } from "../engine/engine.ts";
-import type { GPTConfig } from "../model/config.ts";
 import { KVCache } from "../model/kv_cache.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { keepPromptEnd, renderForCompletion } from "../tokenizer/chat.ts";
@@ -54,11 +54,6 @@ export interface RlTrainOptions {
   log?: (line: string) => void;
 }
 
-/** Completions sampled together: all a step (or the held-out eval) needs, up to 64 and a 1 GiB KV cache, at least a micro-batch. */
-function sampleRowsFor(cfg: GPTConfig, T: number, B: number, wanted: number): number {
-  return Math.max(B, KVCache.rowsWithin(cfg, T, 2 ** 30, Math.min(64, wanted)));
-}
-
 /** A sampling seed per batch of rows (its first problem, its first row), as the reference derives one per step, example and pass. */
 function seedOf(problem: number, pass: number): number {
   return (Math.imul(problem + 1, 0x9e3779b1) ^ Math.imul(pass + 1, 0x85ebca6b)) & 0x7fffffff;
@@ -95,31 +90,35 @@ export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
     fixedMomentum: 0.95,
     initialParams: () => source.checkpoint.params,
     data: ({ model, checkpoint }) => {
-      const engine = Engine.sharing(opts.gpu, r.model, model.params, tok, { maxBatch: sampleRowsFor(r.model, T, B, Math.max(Q * s.samples, evalProblems * s.evalSamples)), capacity: T });
+      const engine = Engine.sharing(opts.gpu, r.model, model.params, tok, {
+        // Completions sampled together: all a step (or the held-out eval) needs, within the engine's batch rule, at least a micro-batch.
+        maxBatch: Math.max(B, KVCache.batchRows(r.model, T, Math.max(Q * s.samples, evalProblems * s.evalSamples))), capacity: T,
+      });
       let cursor = (checkpoint?.meta.loader_state as { cursor?: number } | null | undefined)?.cursor ?? 0;
       const queue: MicroBatch[] = [];
       let stats = { rewards: [] as number[], lengths: [] as number[], tokens: 0, ms: 0 };
 
       // Samples of several problems decode together (rows = problem × sample), as many
       // as the engine holds; each problem's samples then make its micro-batches.
-      const sampleRows = async (examples: TaskExample[], perProblem: number, seed: number) => {
-        const prompts = examples.flatMap((ex) => new Array(perProblem).fill(promptOf(ex)));
+      const sampleRows = async (problemPrompts: number[][], perProblem: number, seed: number) => {
+        const prompts = problemPrompts.flatMap((p) => new Array(perProblem).fill(p));
         const out: RlSample[] = [];
         for (let i = 0; i < prompts.length; i += engine.maxBatch) {
           const g = await engine.generateEach(prompts.slice(i, i + engine.maxBatch), { maxTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, seed: seedOf(seed, i) });
           g.sequences.forEach((tokens, j) => out.push({ tokens, forced: g.masks[j].map((m) => m === 0) }));
         }
-        return examples.map((_, k) => out.slice(k * perProblem, (k + 1) * perProblem));
+        return problemPrompts.map((_, k) => out.slice(k * perProblem, (k + 1) * perProblem));
       };
 
       const sampleStep = async () => {
         const indices = Array.from({ length: Q }, () => cursor++ % tasks.train.length);
         const examples = indices.map((i) => tasks.train.example(i));
+        const prompts = examples.map(promptOf);
         const t0 = performance.now();
-        const perProblem = await sampleRows(examples, s.samples, indices[0]);
+        const perProblem = await sampleRows(prompts, s.samples, indices[0]);
         stats.ms += performance.now() - t0;
         for (let k = 0; k < Q; k++) {
-          const ex = examples[k], samples = perProblem[k], prompt = promptOf(ex);
+          const ex = examples[k], samples = perProblem[k], prompt = prompts[k];
           const rewards = await Promise.all(samples.map((x) => tasks.train.reward(ex, tok.decode(x.tokens))));
           const advs = advantages(rewards);
           for (let p = 0; p < passes; p++) {
@@ -146,7 +145,7 @@ export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
           const k = s.evalSamples;
           const pass = new Array(k).fill(0);
           const examples = Array.from({ length: evalProblems }, (_, i) => tasks.test.example(i));
-          const perProblem = await sampleRows(examples, k, 1_000_000);
+          const perProblem = await sampleRows(examples.map(promptOf), k, 1_000_000);
           for (let i = 0; i < evalProblems; i++) {
             let c = 0;
             for (const x of perProblem[i]) if (await tasks.test.evaluate(examples[i], tok.decode(x.tokens))) c++;

@@ -334,16 +334,17 @@ Deno.test({
       const evalChat = { type: "eval_chat", step: 7, scores: [{ task: "arithmetic", correct: 50 + 10 * i, total: 200, accuracy: (50 + 10 * i) / 200 }], chatcore: null };
       await Deno.writeTextFile(`${dir}/metrics.jsonl`, [...train.map((r) => (stage === "rl" ? { ...r, reward: 0.1 * (r.step as number) } : r)), evalChat].map(formatMetricsLine).join(""));
     }
-    const missing = await fetch(`${f.server.url}/api/runs/${f.run}/report`);
+    const api = (path: string) => new URL(path, f.server.url).href;
+    const missing = await fetch(api(`/api/runs/${f.run}/report`));
     assert.equal(missing.status, 404);
     assert.match((await missing.json()).error, new RegExp(`deno task report --run ${f.run}`));
     const { writeReport } = await import("../../src/report/deno_report.ts");
     await writeReport(f.runsDir, f.run);
-    const svg = await fetch(`${f.server.url}/api/runs/${f.run}/report/base_loss.svg`);
+    const svg = await fetch(api(`/api/runs/${f.run}/report/base_loss.svg`));
     assert.equal(svg.headers.get("content-type"), "image/svg+xml");
     assert.match(svg.headers.get("content-security-policy") ?? "", /default-src 'none'/);
     assert.match(await svg.text(), /^<svg /);
-    assert.equal((await fetch(`${f.server.url}/api/runs/${f.run}/report/..%2Frun.json`)).status, 400);
+    assert.equal((await fetch(api(`/api/runs/${f.run}/report/..%2Frun.json`))).status, 400);
     try {
       await withLab(f, "#report", async (page) => {
         await page.waitForSelector(`[data-testid=report][data-run="${f.run}"]`, { timeout: UI_TIMEOUT });
