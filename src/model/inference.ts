@@ -95,6 +95,16 @@ export class InferenceGPT {
     return this.aimHead({ M: this.B, lda: this.T * this.cfg.n_embd, offA: t * this.cfg.n_embd }, `row ${t}`);
   }
 
+  /**
+   * Ops computing the softcapped logits of `count` (≤ B) consecutive flat rows from `row`
+   * (= b·T + t) after forwardOps, into the first `count` rows of the tensor returned: a
+   * sequence's logits at several positions from one forward (CORE's greedy check).
+   */
+  rowLogitsOps(row: number, count: number): Promise<{ ops: Op[]; out: Tensor }> {
+    if (!(Number.isInteger(count) && count >= 1 && count <= this.B)) throw new RangeError(`rowLogitsOps: count ${count} must be 1 … B = ${this.B}`);
+    return this.aimHead({ M: count, lda: this.cfg.n_embd, offA: row * this.cfg.n_embd }, `rows ${row}..${row + count - 1}`);
+  }
+
   private async aimHead(a: { M: number; lda: number; offA: number }, what: string): Promise<{ ops: Op[]; out: Tensor }> {
     const { gpu, cfg, B, T } = this;
     const C = cfg.n_embd, V = cfg.vocab_size;

@@ -1,10 +1,14 @@
 // CORE's task types on hand-made items with known answers: the prompts each renders (as
 // core_eval.py's templates do), the continuation spans, mean-loss and greedy scoring, the
-// few-shot draw (CPython's Random(1234 + i).sample), cropping, centring and the CORE mean.
+// few-shot draw (CPython's Random(1234 + i).sample), cropping, centring and the CORE mean;
+// then the per-task loop over the fixture bundle (tests/fixtures/core/) with a model of known answers.
 import assert from "node:assert/strict";
 import {
   batchSequences, centeredAccuracy, coreMetric, cropBatch, fewshotIndices, isCorrect, predict, renderPrompts, type RowForward,
 } from "../../src/eval/core.ts";
+import { coreItemOrder, coreTable, evaluateCore } from "../../src/eval/core_run.ts";
+import { loadCoreBundle } from "../../src/eval/deno_core_bundle.ts";
+import { bigramRowModel, encode as charEncode, EXPECTED, FIXTURE_DIR } from "../fixtures/core/bigram.ts";
 
 /** BOS = 0, then one token per character (its code point). */
 const encode = (s: string) => [0, ...Array.from(s, (c) => c.codePointAt(0)!)];
@@ -74,4 +78,30 @@ Deno.test("core: centred accuracy uses the random baseline in percent; CORE is t
   assert.ok(Math.abs(r.centered.b - 0.2) < 1e-15);
   assert.ok(Math.abs(r.core - (1 / 3 + 0.2) / 2) < 1e-15);
   assert.throws(() => coreMetric([]), /at least one task/);
+});
+
+// The whole per-task loop on the fixture bundle (tests/fixtures/core/), scored by a model
+// whose answers are known (the next-character rule of tests/fixtures/core/bigram.ts).
+
+Deno.test("core: each task type of the fixture bundle scores its hand-made answers; centring uses the bundle's CSV baselines; CORE is their mean", async () => {
+  const { tasks } = await loadCoreBundle(`${FIXTURE_DIR}/eval_bundle`);
+  for (const rows of [1, 4, 64]) {
+    const model = bigramRowModel(24, rows); // 24 positions: the few-shot LM rows are cropped from the left
+    const { results, core } = await evaluateCore(tasks, charEncode, model);
+    const want = Object.entries(EXPECTED).map(([label, e]) => {
+      const acc = e.correct / e.total, b = e.baseline / 100;
+      return { label, correct: e.correct, total: e.total, random_baseline: e.baseline, centered: (acc - b) / (1 - b) };
+    });
+    assert.deepEqual(results.map((r) => ({ label: r.label, correct: r.correct, total: r.total, random_baseline: r.random_baseline, centered: r.centered })), want);
+    assert.ok(Math.abs(core - want.reduce((s, w) => s + w.centered, 0) / 3) < 1e-12);
+    assert.equal(model.rowsSeen, 3 + 2 + 2 + 4 * 2 + 5); // every choice / option / LM row scored once
+  }
+  const { results, core } = await evaluateCore(tasks, charEncode, bigramRowModel(24));
+  assert.match(coreTable(results, core), /\| toy_choice \| multiple_choice \| 1 \| 66\.67% \(2\/3\) \| 0\.5556 \|/);
+});
+
+Deno.test("core: items are shuffled with CPython's Random(1337) before --max-per-task keeps the first ones", () => {
+  // random.Random(1337).shuffle(list(range(10)))
+  assert.deepEqual(coreItemOrder(Array.from({ length: 10 }, (_, i) => i)), [0, 3, 7, 2, 1, 6, 4, 5, 8, 9]);
+  assert.deepEqual(coreItemOrder(Array.from({ length: 30 }, (_, i) => i), 5), [4, 7, 28, 0, 2]);
 });
