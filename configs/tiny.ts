@@ -60,6 +60,6 @@ export const rlSampling = { samples: 8, maxNewTokens: 40, evalProblems: 100, eva
  * stage (greedy, calculator on), and each stage's wall time on the 2-core development
  * machine (docs/performance.md), which the pipeline's ETA scales by this machine's speed.
  */
-export const pipeline = { evalTasks: "arithmetic", evalProblems: 200, evalMaxTokens: 64, secondsBase: 270, secondsMid: 1260, secondsSft: 240, secondsRl: 600, secondsEval: 120 };
+export const pipeline = { evalTasks: "arithmetic", evalProblems: 200, evalMaxTokens: 48, secondsBase: 270, secondsMid: 1260, secondsSft: 240, secondsRl: 600, secondsEval: 120 };
 
 export default tiny;
