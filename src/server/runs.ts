@@ -3,7 +3,8 @@
 // files — every one resolved through paths.ts, so nothing outside runs/ is ever read.
 // A broken file in one run never breaks the listing: that run carries an `error`.
 import { META_FILE, MODEL_FILE, selectCheckpoints, validateMeta } from "../formats/checkpoint.ts";
-import { type MetricsRecord, parseMetrics, type RunInfo, validateRunInfo } from "../formats/metrics.ts";
+import { type MetricsRecord, parseMetrics, RUN_LOCK_FILE, type RunInfo, validateRunInfo } from "../formats/metrics.ts";
+import { readLock } from "../io/deno_lock.ts";
 import type { CheckpointDetail, RunSummary } from "../formats/lab_api.ts";
 import { HttpError } from "./http.ts";
 import { checkName, mustResolve, realPathOrNull, resolveInside, SAFE_NAME } from "./paths.ts";
@@ -147,9 +148,21 @@ export class Runs {
     }
     s.report = (await resolveInside(dir, ["report", "report.json"])).ok;
     if (broken) s.status = "unknown";
+    else if (s.status === "running" && !(await this.ownerAlive(dir))) {
+      s.status = "interrupted";
+      errors.push(`run.json says running, but no process holds the run (killed?); continue it with 'deno task train ${info?.stage ?? "base"} --run ${name} --resume'`);
+    }
     if (info?.error && info.status === "failed") errors.unshift(info.error);
     if (errors.length) s.error = errors.join("; ");
     return { summary: s, raw: ri.raw };
+  }
+
+  /** Whether a live process (or one on another host, which we cannot check) holds the run's owner lock. */
+  async ownerAlive(dir: string): Promise<boolean> {
+    const r = await resolveInside(dir, [RUN_LOCK_FILE]);
+    if (!r.ok) return false;
+    const lock = readLock(r.path);
+    return lock !== null && lock.alive !== false;
   }
 
   /**
