@@ -33,7 +33,7 @@ const DIR_FLAG = { type: "string", default: "", help: `shard directory (default:
 const PREPARE_FLAGS = {
   dir: DIR_FLAG,
   force: { type: "boolean", help: "rebuild even if the shards are already prepared" },
-  seed: { type: "number", default: DEFAULT_CORPUS_OPTIONS.seed, help: "seed of the document shuffle and the validation pick" },
+  seed: { type: "number", default: DEFAULT_CORPUS_OPTIONS.seed, help: "seed of the document shuffle and the validation pick", min: 0, integer: true },
   codec: { type: "string", default: "zstd", help: "shard compression: zstd, snappy or none" },
 } as const;
 
@@ -41,8 +41,8 @@ const DOWNLOAD_FLAGS = {
   shards: { type: "number", default: 8, help: `how many shards, from shard_00000 (1..${MAX_SHARD_INDEX + 1}; -1 = all)` },
   dir: DIR_FLAG,
   "base-url": { type: "string", default: "", help: `where the shards are (default: $${URL_ENV} or ${SHARD_BASE_URL})` },
-  workers: { type: "number", default: 4, help: "parallel downloads" },
-  tries: { type: "number", default: 5, help: "tries per shard (backoff 2, 4, 8, 16 s)" },
+  workers: { type: "number", default: 4, help: "parallel downloads", min: 1, integer: true },
+  tries: { type: "number", default: 5, help: "tries per shard (backoff 2, 4, 8, 16 s)", min: 1, integer: true },
 } as const;
 
 const INFO_FLAGS = { dir: DIR_FLAG } as const;

@@ -1,6 +1,7 @@
 // Fault injection on real tiny trainings (tests/e2e/tiny_run.ts): a kill -9 in the middle
 // of the steps after a checkpoint, then --resume, leaves one metrics record per step; the
-// lab shows the killed run as interrupted; a second training on a run that is being
+// lab shows the killed run as interrupted; a resume past a checkpoint whose meta.json is
+// gone says which one it skipped and which it used; a second training on a run that is being
 // trained is refused naming the holder (and touches nothing); a training that fails before
 // its first step (a broken shard) leaves no run directory behind.
 import assert from "node:assert/strict";
@@ -74,6 +75,15 @@ Deno.test({
     assert.deepEqual(trainSteps, Array.from({ length: 12 }, (_, i) => i), "one train record per step, in order");
     assert.deepEqual(recs.filter((r) => r.type === "eval").map((r) => r.step), [0, 4, 8, 12], "one eval record per evaluation");
     assert.equal((await new Runs(`${TMP}/runs`).summary("killed")).summary.status, "finished");
+
+    // The latest checkpoint's meta.json lost: --resume names the skipped one and the one used.
+    const latest = await latestCkpt("killed");
+    await Deno.remove(`${runDir("killed")}/checkpoints/step_${String(latest).padStart(6, "0")}/meta.json`);
+    const used = await latestCkpt("killed");
+    const again = await trainTiny(TMP, "killed", { checkpointEvery: 4, extra: [...extra, "--resume"] });
+    assert.match(again, new RegExp(`--resume: skipping .*step_${String(latest).padStart(6, "0")}: meta\\.json is missing; using the latest complete checkpoint, .*step_${String(used).padStart(6, "0")} \\(step ${used}\\)`));
+    const steps = (await records("killed")).filter((r) => r.type === "train").map((r) => r.step as number);
+    assert.deepEqual(steps, Array.from({ length: 12 }, (_, i) => i), "still one train record per step");
   },
 });
 
