@@ -25,8 +25,8 @@ const FLAGS = {
   bpb: { type: "boolean", default: false, help: "report validation bits per byte" },
   ...CHECKPOINT_FLAGS,
   "data-dir": { type: "string", default: "data/base_data", help: "parquet shards; the last is validation" },
-  tokens: { type: "number", default: 65536, help: "validation tokens to evaluate" },
-  "batch-size": { type: "number", default: 8, help: "sequences per forward pass" },
+  tokens: { type: "number", default: 65536, help: "validation tokens to evaluate", min: 1, integer: true },
+  "batch-size": { type: "number", default: 8, help: "sequences per forward pass", min: 1, max: 65536, integer: true },
   adapter: { type: "string", default: "", help: "WebGPU adapter name substring" },
 } as const;
 
@@ -34,9 +34,9 @@ const FLAGS = {
 const CHAT_FLAGS = {
   tasks: { type: "string", short: "a", default: "", help: "comma-separated tasks to evaluate (see below)" },
   ...CHECKPOINT_FLAGS,
-  "max-problems": { type: "number", default: 0, help: "problems per task at most (0: the whole test split)" },
-  "max-tokens": { type: "number", default: 512, help: "longest generated reply" },
-  "batch-size": { type: "number", default: 0, help: "problems decoded together (0: up to 64, as many as a 1 GiB KV cache holds)" },
+  "max-problems": { type: "number", default: 0, help: "problems per task at most (0: the whole test split)", min: 0, integer: true },
+  "max-tokens": { type: "number", default: 512, help: "longest generated reply", min: 1, integer: true },
+  "batch-size": { type: "number", default: 0, help: "problems decoded together (0: up to 64, as many as a 1 GiB KV cache holds)", min: 0, max: 65536, integer: true },
   lineage: { type: "boolean", default: true, help: "also evaluate the checkpoints this one was trained from (sft → mid → base)" },
   "no-lineage": { type: "boolean", default: false, help: "evaluate only the given checkpoint" },
   "data-dir": { type: "string", default: "data/tasks", help: "where the downloaded task datasets are" },

@@ -6,7 +6,7 @@ import { buildWeb, DEFAULT_WEB_DIR } from "../server/static.ts";
 import { type FlagTable, parseFlags, runMain, UsageError } from "./args.ts";
 
 const FLAGS = {
-  port: { type: "number", default: DEFAULT_PORT, help: "port to listen on (0: any free port)" },
+  port: { type: "number", default: DEFAULT_PORT, help: "port to listen on (0: any free port)", min: 0, max: 65535, integer: true },
   host: { type: "string", default: DEFAULT_HOST, help: "interface to listen on (0.0.0.0 serves other machines too: the runs become readable by anyone who can reach it)" },
   "runs-dir": { type: "string", default: "runs", help: "directory holding the runs (runs/<run>/metrics.jsonl, run.json, checkpoints/)" },
   "web-dir": { type: "string", default: "build/web", help: "where the web app is built and served from (the default is the repository's build/web)" },

@@ -19,13 +19,13 @@ commands:
   eval    compression (bytes per token) vs the GPT-2 and GPT-4 tokenizers`;
 
 const TRAIN_FLAGS = {
-  vocab: { type: "number", default: 65536, help: "vocabulary size, including the 256 byte tokens and 9 special tokens" },
-  "max-chars": { type: "number", default: 2_000_000_000, help: "stop reading after this many characters (or at the end of the data)" },
-  "doc-cap": { type: "number", default: 10_000, help: "crop each document to this many characters" },
+  vocab: { type: "number", default: 65536, help: "vocabulary size, including the 256 byte tokens and 9 special tokens", integer: true },
+  "max-chars": { type: "number", default: 2_000_000_000, help: "stop reading after this many characters (or at the end of the data)", min: 1, integer: true },
+  "doc-cap": { type: "number", default: 10_000, help: "crop each document to this many characters", min: 1, integer: true },
   input: { type: "string", default: "", help: "comma-separated .txt/.jsonl/.parquet files to train on instead of the shards (files may also follow the flags)" },
   "data-dir": { type: "string", default: DEFAULT_DATA_DIR, help: "directory of parquet shards (all but the last are train)" },
   dir: { type: "string", default: DEFAULT_TOKENIZER_DIR, help: "where to save tokenizer.json, tokenizer.tiktoken, token_bytes.json" },
-  workers: { type: "number", default: 0, help: "workers counting chunks (0 = one per hardware thread)" },
+  workers: { type: "number", default: 0, help: "workers counting chunks (0 = one per hardware thread)", min: 0, max: 1024, integer: true },
 } as const;
 
 const EVAL_FLAGS = {

@@ -6,6 +6,8 @@
 import { createLoader, type DataLoader, type LoaderOptions, type LoaderState, splitShards } from "./loader.ts";
 import { DataError } from "./errors.ts";
 import { openLocalShard } from "./deno_source.ts";
+import { MANIFEST, type Manifest, MANIFEST_FORMAT, sha256Hex } from "./prepare.ts";
+import type { ShardSource } from "./sources.ts";
 
 export const DEFAULT_DATA_DIR = "data/base_data";
 export const DATA_DIR_ENV = "NANOCHAT_DATA_DIR";
@@ -39,7 +41,72 @@ export async function localSplit(dir: string): Promise<{ train: string[]; val: s
   return splitShards(files);
 }
 
-/** A loader over the local train or val shards of `dir`. */
+// ---------------------------------------------------------------- verified opening
+//
+// A few flipped bytes inside a data page still decode (into changed text), so the parquet
+// checks alone cannot catch them. The manifest `data prepare` writes records each shard's
+// size and SHA-256; the first time a process opens a shard (of a given size and mtime) it
+// hashes the whole file and compares, before any of its rows reach the loader.
+
+/** Shards already verified in this process: path → "size:mtime" of the verified file. */
+const verified = new Map<string, string>();
+/** Directories we have already said are not verifiable (said once per process). */
+const unverifiable = new Set<string>();
+
+async function readManifestOf(dir: string): Promise<Manifest | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${dir}/${MANIFEST}`);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new DataError(`${dir}/${MANIFEST}: cannot read (${(err as Error).message})`, `${dir}/${MANIFEST}`);
+  }
+  try {
+    const m = JSON.parse(text) as Manifest;
+    if (m?.format === MANIFEST_FORMAT && Array.isArray(m.shards)) return m;
+  } catch { /* reported below */ }
+  throw new DataError(`${dir}/${MANIFEST} is not a shard manifest of this lab; rebuild the shards with 'deno task data prepare --dir ${dir}'`, `${dir}/${MANIFEST}`);
+}
+
+/**
+ * Checks `path` (a shard of `dir`) against its manifest entry: size, then SHA-256. Throws a
+ * DataError naming the shard and how to rebuild it. Shards no manifest vouches for
+ * (downloaded ones, or a directory without a manifest) are said once and let through.
+ */
+export async function verifyShard(path: string, warn: (line: string) => void = console.warn): Promise<void> {
+  const st = await Deno.stat(path);
+  const key = `${st.size}:${st.mtime?.getTime()}`;
+  if (verified.get(path) === key) return;
+  const dir = path.slice(0, path.lastIndexOf("/")), name = path.slice(path.lastIndexOf("/") + 1);
+  const manifest = await readManifestOf(dir);
+  const entry = manifest?.shards.find((s) => s.name === name);
+  if (!entry || typeof entry.sha256 !== "string") {
+    if (!unverifiable.has(dir)) {
+      unverifiable.add(dir);
+      warn(
+        manifest
+          ? `note: ${dir}/${MANIFEST} has no SHA-256 for ${name} (and maybe others): those shards are used unverified; 'deno task data prepare --dir ${dir} --force' rebuilds them with hashes`
+          : `note: ${dir} has no ${MANIFEST}, so its shards' contents cannot be verified (downloads are checked as parquet only)`,
+      );
+    }
+    return;
+  }
+  const fix = `rebuild the shards with 'deno task data prepare --dir ${dir}' (it notices the damage and rebuilds), or delete the file and re-download it with 'deno task data download --dir ${dir}' if it was downloaded`;
+  const bytes = await Deno.readFile(path);
+  if (bytes.length !== entry.bytes) throw new DataError(`${path}: has ${bytes.length} bytes, but ${MANIFEST} says ${entry.bytes} (truncated or changed); ${fix}`, path);
+  if ((await sha256Hex(bytes)) !== entry.sha256) {
+    throw new DataError(`${path}: its contents do not match the SHA-256 in ${dir}/${MANIFEST} (the file is corrupt or was changed); ${fix}`, path);
+  }
+  verified.set(path, key);
+}
+
+/** Opens a local shard after verifying it (the loader's `open` for training and evaluation). */
+export async function openVerifiedShard(path: string): Promise<ShardSource> {
+  await verifyShard(path);
+  return openLocalShard(path);
+}
+
+/** A loader over the local train or val shards of `dir`; each shard is verified when first opened. */
 export async function createLocalLoader(
   dir: string,
   split: "train" | "val",
@@ -47,5 +114,5 @@ export async function createLocalLoader(
   state?: LoaderState,
 ): Promise<DataLoader> {
   const shards = (await localSplit(dir))[split];
-  return createLoader({ ...opts, shards, open: openLocalShard }, state);
+  return createLoader({ ...opts, shards, open: openVerifiedShard }, state);
 }

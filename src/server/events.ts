@@ -67,6 +67,7 @@ export function metricsEventStream(o: MetricsEventsOptions): ReadableStream<Uint
   let controller: ReadableStreamDefaultController<Uint8Array> | null = null;
   let offset = 0, line = 0, ino: number | null = null;
   let statusKey: string | null = null;
+  let after = o.after;
   let lastSent = Date.now();
 
   const stop = () => {
@@ -98,6 +99,8 @@ export function metricsEventStream(o: MetricsEventsOptions): ReadableStream<Uint
       if ((ino !== null && info.ino !== ino) || info.size < offset) {
         offset = 0;
         line = 0;
+        // The client's resume point was a line of the old file: the new file is sent whole.
+        after = -1;
         text += event("reset", { reason: "metrics.jsonl was replaced or truncated; ids start again at 0" });
       }
       ino = info.ino;
@@ -109,7 +112,7 @@ export function metricsEventStream(o: MetricsEventsOptions): ReadableStream<Uint
         more = bytes.length === READ_CAP && chunk.bytes > 0;
         for (const l of chunk.text.split("\n").slice(0, -1)) {
           const id = line++;
-          if (id <= o.after || l.trim() === "") continue;
+          if (id <= after || l.trim() === "") continue;
           let value: unknown;
           try {
             value = JSON.parse(l);

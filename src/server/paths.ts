@@ -115,3 +115,96 @@ export async function mustResolve(rootReal: string, names: readonly string[], la
   if (r.reason === "outside") throw new HttpError(404, `${label} is a link that leads outside ${rootReal}; the lab server does not follow it`);
   throw new HttpError(404, `${label} not found${hint ? `; ${hint}` : ""}`);
 }
+
+// ---------------------------------------------------------------- opening without a race
+//
+// resolveInside checks a path, but the file is opened later by name: a directory swapped
+// for a symlink in between would make the open read outside the root. So the files the
+// server reads are opened first and then checked: the kernel's own name for the open file
+// (/proc/self/fd/N, which no later swap can change) must lie inside the root. Where there
+// is no /proc, the path is resolved again after the open and must lead to the same file
+// (device + inode) inside the root.
+
+export interface OpenedFile {
+  file: Deno.FsFile;
+  info: Deno.FileInfo;
+  /** The real path the file was checked at. */
+  path: string;
+}
+
+const sameFile = (a: Deno.FileInfo, b: Deno.FileInfo) => a.dev === b.dev && a.ino === b.ino && a.ino !== null;
+
+/** The kernel's paths of this process's open descriptors for the file `info` describes; null without /proc. */
+async function kernelPaths(info: Deno.FileInfo): Promise<string[] | null> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir("/proc/self/fd"));
+  } catch {
+    return null;
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    const fd = `/proc/self/fd/${e.name}`;
+    const st = await Deno.stat(fd).catch(() => null);
+    if (!st || !sameFile(st, info)) continue;
+    const target = await Deno.readLink(fd).catch(() => null);
+    if (target) out.push(target);
+  }
+  return out;
+}
+
+/**
+ * Opens `names` under `rootReal` for reading and proves the opened file lies inside the
+ * root (see above). "missing" when it does not exist; "outside" when it leads out.
+ */
+export async function openInside(rootReal: string, names: readonly string[], pattern = SAFE_NAME): Promise<{ ok: true; opened: OpenedFile } | { ok: false; reason: "missing" | "outside" }> {
+  const r = await resolveInside(rootReal, names, pattern);
+  if (!r.ok) return r;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(r.path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return { ok: false, reason: "missing" };
+    throw err;
+  }
+  try {
+    const info = await file.stat();
+    const paths = await kernelPaths(info);
+    let inside: boolean;
+    if (paths !== null) {
+      inside = paths.some((p) => isInside(rootReal, p));
+    } else {
+      const again = await realPathOrNull([rootReal, ...names].join("/"));
+      const st = again ? await Deno.stat(again).catch(() => null) : null;
+      inside = again !== null && isInside(rootReal, again) && st !== null && sameFile(st, info);
+    }
+    if (!inside) {
+      file.close();
+      return { ok: false, reason: "outside" };
+    }
+    return { ok: true, opened: { file, info, path: r.path } };
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+}
+
+/** openInside, throwing HttpError(404) with `label` as mustResolve does. */
+export async function mustOpen(rootReal: string, names: readonly string[], label: string, hint = "", pattern = SAFE_NAME): Promise<OpenedFile> {
+  const r = await openInside(rootReal, names, pattern);
+  if (r.ok) return r.opened;
+  if (r.reason === "outside") throw new HttpError(404, `${label} is a link that leads outside ${rootReal}; the lab server does not follow it`);
+  throw new HttpError(404, `${label} not found${hint ? `; ${hint}` : ""}`);
+}
+
+/** The whole text of an opened file; closes it. */
+export async function readOpened(o: OpenedFile): Promise<string> {
+  try {
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(1 << 16);
+    for (let n; (n = await o.file.read(buf)) !== null;) chunks.push(buf.slice(0, n));
+    return new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
+  } finally {
+    o.file.close();
+  }
+}

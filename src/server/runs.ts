@@ -3,10 +3,11 @@
 // files — every one resolved through paths.ts, so nothing outside runs/ is ever read.
 // A broken file in one run never breaks the listing: that run carries an `error`.
 import { META_FILE, MODEL_FILE, selectCheckpoints, validateMeta } from "../formats/checkpoint.ts";
-import { type MetricsRecord, parseMetrics, type RunInfo, validateRunInfo } from "../formats/metrics.ts";
+import { type MetricsRecord, parseMetrics, RUN_LOCK_FILE, type RunInfo, validateRunInfo } from "../formats/metrics.ts";
+import { readLock } from "../io/deno_lock.ts";
 import type { CheckpointDetail, RunSummary } from "../formats/lab_api.ts";
 import { HttpError } from "./http.ts";
-import { checkName, mustResolve, realPathOrNull, resolveInside, SAFE_NAME } from "./paths.ts";
+import { checkName, mustOpen, mustResolve, openInside, readOpened, realPathOrNull, resolveInside, SAFE_NAME } from "./paths.ts";
 import { type MetricsStats, MetricsStatsCache } from "./tail.ts";
 
 export type { CheckpointDetail, RunSummary, SummaryStatus } from "../formats/lab_api.ts";
@@ -65,16 +66,16 @@ export class Runs {
 
   /** Reads run.json: the raw JSON (for `info`), the validated RunInfo, or the error naming the file. */
   async runInfo(dir: string): Promise<{ raw: unknown; info: RunInfo | null; error?: string; mtimeKey: string }> {
-    const r = await resolveInside(dir, ["run.json"]);
-    if (!r.ok) {
-      if (r.reason === "missing") return { raw: null, info: null, mtimeKey: "none" };
-      return { raw: null, info: null, error: "run.json is a link that leads outside the run directory; not read", mtimeKey: "outside" };
-    }
     let text: string, mtimeKey: string;
     try {
-      const st = await Deno.stat(r.path);
+      const r = await openInside(dir, ["run.json"]);
+      if (!r.ok) {
+        if (r.reason === "missing") return { raw: null, info: null, mtimeKey: "none" };
+        return { raw: null, info: null, error: "run.json is a link that leads outside the run directory; not read", mtimeKey: "outside" };
+      }
+      const st = r.opened.info;
       mtimeKey = `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
-      text = await Deno.readTextFile(r.path);
+      text = await readOpened(r.opened);
     } catch (err) {
       return { raw: null, info: null, error: `run.json cannot be read: ${errMessage(err)}`, mtimeKey: "unreadable" };
     }
@@ -104,9 +105,13 @@ export class Runs {
 
   /** All records of metrics.jsonl (a torn last line is skipped); [] when there is none. */
   async records(dir: string): Promise<MetricsRecord[]> {
-    const path = await this.metricsPath(dir);
-    if (!path) return [];
-    return parseMetrics(await Deno.readTextFile(path)).records;
+    if (!(await this.metricsPath(dir))) return []; // its errors: a link out, not a regular file
+    const r = await openInside(dir, ["metrics.jsonl"]);
+    if (!r.ok) {
+      if (r.reason === "missing") return [];
+      throw new HttpError(404, "metrics.jsonl is a link that leads outside the run directory; the lab server does not follow it");
+    }
+    return parseMetrics(await readOpened(r.opened)).records;
   }
 
   async summary(name: string): Promise<{ summary: RunSummary; raw: unknown }> {
@@ -147,9 +152,21 @@ export class Runs {
     }
     s.report = (await resolveInside(dir, ["report", "report.json"])).ok;
     if (broken) s.status = "unknown";
+    else if (s.status === "running" && !(await this.ownerAlive(dir))) {
+      s.status = "interrupted";
+      errors.push(`run.json says running, but no process holds the run (killed?); continue it with 'deno task train ${info?.stage ?? "base"} --run ${name} --resume'`);
+    }
     if (info?.error && info.status === "failed") errors.unshift(info.error);
     if (errors.length) s.error = errors.join("; ");
     return { summary: s, raw: ri.raw };
+  }
+
+  /** Whether a live process (or one on another host, which we cannot check) holds the run's owner lock. */
+  async ownerAlive(dir: string): Promise<boolean> {
+    const r = await resolveInside(dir, [RUN_LOCK_FILE]);
+    if (!r.ok) return false;
+    const lock = readLock(r.path);
+    return lock !== null && lock.alive !== false;
   }
 
   /**
@@ -199,7 +216,7 @@ export class Runs {
       const d: CheckpointDetail = { step, files, meta: null };
       const label = `checkpoint ${step}: ${META_FILE}`;
       try {
-        const text = await Deno.readTextFile(await mustResolve(ckpt, [META_FILE], label));
+        const text = await readOpened(await mustOpen(ckpt, [META_FILE], label));
         try {
           d.meta = JSON.parse(text);
         } catch (err) {
