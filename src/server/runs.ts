@@ -16,9 +16,13 @@ const errMessage = (err: unknown) => (err as Error)?.message ?? String(err);
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 const maxIso = (a: string | null, b: string | null) => (!a ? b : !b ? a : a > b ? a : b);
 
+/** Separates an archive's label from a run's name in the lab's name of an archived run (LABEL~RUN). */
+export const ARCHIVE_SEP = "~";
+
 export class Runs {
   readonly stats = new MetricsStatsCache();
-  constructor(readonly runsDir: string) {}
+  /** runsDir: the live runs; archiveDir: where `deno task archive` put finished pipelines (archive/LABEL/RUN), listed as LABEL~RUN. */
+  constructor(readonly runsDir: string, readonly archiveDir: string | null = null) {}
 
   /** realPath of the runs directory, or null while it does not exist. */
   root(): Promise<string | null> {
@@ -27,6 +31,7 @@ export class Runs {
 
   /** The real directory of run `name` (checked), or HttpError 400/404. */
   async runDir(name: string): Promise<string> {
+    if (name.includes(ARCHIVE_SEP)) return await this.archivedRunDir(name);
     checkName(name, "run name");
     const root = await this.root();
     if (!root) throw new HttpError(404, `run '${name}' not found: the runs directory ${this.runsDir} does not exist yet (start a run with 'deno task train base')`);
@@ -50,7 +55,40 @@ export class Runs {
       };
       if (await has("run.json") || await has("metrics.jsonl")) names.push(e.name);
     }
-    return names.sort();
+    return [...names.sort(), ...await this.archivedNames()];
+  }
+
+  /** The real directory of an archived run LABEL~RUN, or HttpError 400/404. */
+  private async archivedRunDir(name: string): Promise<string> {
+    const parts = name.split(ARCHIVE_SEP);
+    if (parts.length !== 2) throw new HttpError(400, `bad run name '${name}': an archived run is LABEL${ARCHIVE_SEP}RUN`);
+    for (const p of parts) checkName(p, "run name");
+    const root = this.archiveDir ? await realPathOrNull(this.archiveDir) : null;
+    if (!root) throw new HttpError(404, `run '${name}' not found: no archive directory${this.archiveDir ? ` (${this.archiveDir})` : ""}`);
+    const dir = await mustResolve(root, parts, `run '${name}'`, `GET /api/runs lists the archived runs in ${root}`);
+    if (!(await Deno.stat(dir)).isDirectory) throw new HttpError(404, `run '${name}' not found: ${root}/${parts.join("/")} is not a directory`);
+    return dir;
+  }
+
+  /** LABEL~RUN for every archive/LABEL/RUN directory holding run.json (what deno task archive moves). */
+  private async archivedNames(): Promise<string[]> {
+    const root = this.archiveDir ? await realPathOrNull(this.archiveDir) : null;
+    if (!root) return [];
+    const names: string[] = [];
+    const dirsIn = async (dir: string) => {
+      const out: string[] = [];
+      for await (const e of Deno.readDir(dir)) if (e.isDirectory && SAFE_NAME.test(e.name)) out.push(e.name);
+      return out.sort();
+    };
+    for (const label of await dirsIn(root)) {
+      const archive = await resolveInside(root, [label]);
+      if (!archive.ok) continue;
+      for (const run of await dirsIn(archive.path)) {
+        const info = await resolveInside(archive.path, [run, "run.json"]);
+        if (info.ok) names.push(`${label}${ARCHIVE_SEP}${run}`);
+      }
+    }
+    return names;
   }
 
   async list(): Promise<RunSummary[]> {

@@ -10,6 +10,8 @@ import { staticResponse } from "./static.ts";
 export interface LabServerOptions {
   /** The runs directory (runs/<run>/run.json, metrics.jsonl, checkpoints/, tokenizer/). */
   runsDir: string;
+  /** Archived pipelines (archive/LABEL/RUN, from deno task archive), listed as LABEL~RUN; null: none. */
+  archiveDir?: string | null;
   /** The web build to serve (build/web); null or missing: "/" says how to build it. */
   webDir?: string | null;
   /** Interface to listen on (default 127.0.0.1). */
@@ -53,7 +55,7 @@ function hostOf(header: string): string {
 }
 
 export async function startLabServer(opts: LabServerOptions): Promise<LabServer> {
-  const runs = new Runs(opts.runsDir);
+  const runs = new Runs(opts.runsDir, opts.archiveDir ?? null);
   const webDir = opts.webDir ?? null;
   const hostname = opts.hostname ?? DEFAULT_HOST;
   const pollMs = opts.pollMs ?? 250;
