@@ -1,16 +1,17 @@
 // The lab server against a hostile filesystem and hostile requests: a real symlink swap (a
 // second process flips a run's directories between real ones and links to a secret outside
-// runs/) racing real requests for ten seconds leaks zero bytes; absolute-form targets and
+// runs/) racing real requests for ten seconds leaks zero bytes, and racing directory
+// listings (run checkpoints, a checkpoint's files) shows zero names; absolute-form targets and
 // Host headers with userinfo are refused; a metrics stream reset reaches a client that
 // resumes with an old Last-Event-ID.
 import assert from "node:assert/strict";
 import { startLabServer } from "../../src/server/server.ts";
 import { writeRunInfo } from "../../src/train/deno_metrics.ts";
 import { rawRequest } from "./server_fixture.ts";
+import { listInside } from "../../src/server/paths.ts";
 
 const SWAPPER = `
-const [a, b] = Deno.args; // each: "<live path>|<real dir>|<link>"
-const sets = [a, b].map((s) => s.split("|"));
+const sets = Deno.args.map((s) => s.split("|")); // each: "<live path>|<real dir>|<link>"
 const end = Date.now() + 11_000;
 while (Date.now() < end) {
   for (const [live, real, link] of sets) {
@@ -65,6 +66,82 @@ Deno.test({
       await Deno.remove(root, { recursive: true });
     }
     assert.ok(requests > 100 && ok > 10, `${requests} requests, ${ok} answered 200: the race was real`);
+  },
+});
+
+Deno.test({
+  name: "lab server: a symlink swap racing directory listings for 10 s shows zero names from outside runs/",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "lab-list-race-" });
+    const secret = `SECRET-${crypto.randomUUID()}`;
+    const runs = `${root}/runs`, outside = `${root}/outside`;
+    const checkpoint = async (dir: string, files: string[]) => {
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.writeTextFile(`${dir}/meta.json`, "{}");
+      await Deno.writeFile(`${dir}/model.safetensors`, new Uint8Array(8));
+      for (const f of files) await Deno.writeTextFile(`${dir}/${f}`, "x");
+    };
+    // Outside runs/: a checkpoints/ with a step of its own, and a step directory whose file
+    // names are the secret. Only names could leak here: listings show names and sizes.
+    await checkpoint(`${outside}/ckpts/step_987654`, [`${secret}.a`]);
+    await checkpoint(`${outside}/stepdir`, [`${secret}.b`, `${secret}.c`]);
+    await checkpoint(`${outside}/run/checkpoints/step_987655`, [`${secret}.d`]);
+    await Deno.writeTextFile(`${outside}/run/run.json`, "{}");
+    const info = { stage: "base", config: {}, adapter: "x", started_at: new Date().toISOString(), status: "finished" } as const;
+    // Run c: its checkpoints/ flips to a link out. Run d: one step directory flips. Run e: the whole run flips.
+    for (const r of ["c", "d", "e"]) {
+      await writeRunInfo(`${runs}/${r}`, { name: r, ...info });
+      await checkpoint(`${runs}/${r}/checkpoints/step_000100`, ["optim.safetensors"]);
+    }
+    await Deno.symlink(`${outside}/ckpts`, `${runs}/c/ck.link`);
+    await Deno.symlink(`${outside}/stepdir`, `${runs}/d/checkpoints/st.link`);
+    await Deno.symlink(`${outside}/run`, `${root}/e.link`);
+    const server = await startLabServer({ runsDir: runs, port: 0 });
+    const swapper = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval", SWAPPER,
+        `${runs}/c/checkpoints|${runs}/c/ck.real|${runs}/c/ck.link`,
+        `${runs}/d/checkpoints/step_000100|${runs}/d/checkpoints/st.real|${runs}/d/checkpoints/st.link`,
+        `${runs}/e|${root}/e.real|${root}/e.link`,
+      ],
+      stdout: "null", stderr: "piped",
+    }).spawn();
+    let requests = 0, listed = 0, direct = 0;
+    try {
+      const paths = ["/api/runs", "/api/runs/c", "/api/runs/c/checkpoints", "/api/runs/d/checkpoints", "/api/runs/e", "/api/runs/e/checkpoints"];
+      const end = Date.now() + 10_000;
+      // Beside the requests, listInside itself as fast as it goes: a listing the swap wins
+      // shows up within seconds here (checked by breaking the descriptor listing on purpose).
+      const lister = (async () => {
+        while (Date.now() < end) {
+          for (const [dir, names] of [[`${runs}/d/checkpoints`, ["step_000100"]], [`${runs}/c`, ["checkpoints"]], [runs, ["e", "checkpoints"]]] as const) {
+            const r = await listInside(dir, names);
+            direct++;
+            const shown = r.ok ? r.entries.map((e) => e.name).join(" ") : "";
+            for (const leak of [secret, "987654", "987655"]) assert.ok(!shown.includes(leak), `listInside(${dir}, ${names}) showed ${leak}: ${shown}`);
+          }
+        }
+      })();
+      await Promise.all([lister, ...Array.from({ length: 4 }, async () => {
+        while (Date.now() < end) {
+          for (const p of paths) {
+            const r = await fetch(`http://127.0.0.1:${server.port}${p}`);
+            const body = await r.text();
+            requests++;
+            if (r.status === 200 && body.includes("optim.safetensors")) listed++;
+            for (const leak of [secret, "987654", "987655"]) assert.ok(!body.includes(leak), `${p} (${r.status}) showed ${leak}: ${body.slice(0, 300)}`);
+          }
+        }
+      })]);
+    } finally {
+      await swapper.status;
+      await swapper.stderr.cancel();
+      await server.close();
+      await Deno.remove(root, { recursive: true });
+    }
+    assert.ok(requests > 100 && listed > 10 && direct > 300, `${requests} requests, ${listed} listed a real checkpoint's files, ${direct} direct listings: the race was real`);
   },
 });
 
