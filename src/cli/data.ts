@@ -7,8 +7,8 @@ import { parseFlags, runMain, UsageError } from "./args.ts";
 import { denoFiles } from "../io/deno_files.ts";
 import { DEFAULT_CORPUS_OPTIONS } from "../data/corpus.ts";
 import { locateCorpus, readCorpusFiles } from "../data/deno_corpus.ts";
-import { DATA_DIR_ENV, listShardFiles, resolveDataDir } from "../data/deno_shards.ts";
-import { downloadShards, MAX_SHARD_INDEX, SHARD_BASE_URL, verifyShardFile } from "../data/deno_download.ts";
+import { DATA_DIR_ENV, listShardFiles, resolveDataDir, verifyShard } from "../data/deno_shards.ts";
+import { DOWNLOADS, downloadShards, MAX_SHARD_INDEX, SHARD_BASE_URL, verifyShardFile } from "../data/deno_download.ts";
 import { prepareCorpus } from "../data/prepare.ts";
 import { acquireLock } from "../io/deno_lock.ts";
 import { zstdCompressor } from "../data/zstd_node.ts";
@@ -122,13 +122,13 @@ async function download(args: string[]): Promise<void> {
   console.log(`[data download] ${n} shard(s) from ${baseUrl} -> ${dir} (${f.workers} workers, ${f.tries} tries)`);
   const r = await downloadShards([...Array(n).keys()], { dir, baseUrl, workers: f.workers, tries: f.tries });
   console.log(
-    `downloaded ${r.downloaded.length}, already present ${r.skipped.length}; ${(r.bytes / 1e6).toFixed(1)} MB in ${secs(t0)}` +
+    `downloaded ${r.downloaded.length}, already present (SHA-256 re-checked) ${r.skipped.length}; ${(r.bytes / 1e6).toFixed(1)} MB in ${secs(t0)}; sizes and SHA-256 in ${dir}/${DOWNLOADS}` +
       (n > 1 ? `; the last shard (${`shard_${String(n - 1).padStart(5, "0")}`}) is validation` : ""),
   );
 }
 
 async function info(args: string[]): Promise<void> {
-  const parsed = parseFlags(args, "data info", "List the shards in the data directory, checking each footer.", INFO_FLAGS);
+  const parsed = parseFlags(args, "data info", "List the shards in the data directory, checking each footer and its SHA-256 (manifest.json or downloads.json).", INFO_FLAGS);
   if (!parsed) return;
   const dir = resolveDataDir(parsed.flags.dir);
   const files = await listShardFiles(dir);
@@ -136,6 +136,7 @@ async function info(args: string[]): Promise<void> {
   let rows = 0, bytes = 0;
   for (const [i, path] of files.entries()) {
     const s = await verifyShardFile(path);
+    await verifyShard(path);
     rows += s.numRows;
     bytes += s.byteLength;
     const split = i === files.length - 1 ? "val" : "train";

@@ -12,7 +12,7 @@ export const REFERENCE = "docs/scripts_reference.md";
 export const COMMANDS: string[][] = [
   ["pipeline"],
   ["data"], ["data", "prepare"], ["data", "download"], ["data", "info"], ["data", "tasks"],
-  ["tok"], ["tok", "train"], ["tok", "eval"],
+  ["tok"], ["tok", "train"], ["tok", "eval"], ["tok", "files"],
   ["train"], ["train", "base"], ["train", "mid"], ["train", "sft"], ["train", "rl"],
   ["eval"], ["eval", "base"], ["eval", "chat"],
   ["chat"], ["report"], ["archive"], ["export"], ["import"], ["lab"], ["gpu"],

@@ -8,6 +8,7 @@ import { DataError } from "./errors.ts";
 import { openLocalShard } from "./deno_source.ts";
 import { MANIFEST, type Manifest, MANIFEST_FORMAT, sha256Hex } from "./prepare.ts";
 import type { ShardSource } from "./sources.ts";
+import { DOWNLOADS, readDownloads } from "./deno_download.ts";
 
 export const DEFAULT_DATA_DIR = "data/base_data";
 export const DATA_DIR_ENV = "NANOCHAT_DATA_DIR";
@@ -45,8 +46,9 @@ export async function localSplit(dir: string): Promise<{ train: string[]; val: s
 //
 // A few flipped bytes inside a data page still decode (into changed text), so the parquet
 // checks alone cannot catch them. The manifest `data prepare` writes records each shard's
-// size and SHA-256; the first time a process opens a shard (of a given size and mtime) it
-// hashes the whole file and compares, before any of its rows reach the loader.
+// size and SHA-256 (and downloads.json does the same for `data download`'s shards); the
+// first time a process opens a shard (of a given size and mtime) it hashes the whole file
+// and compares, before any of its rows reach the loader.
 
 /** Shards already verified in this process: path → "size:mtime" of the verified file. */
 const verified = new Map<string, string>();
@@ -68,34 +70,61 @@ async function readManifestOf(dir: string): Promise<Manifest | null> {
   throw new DataError(`${dir}/${MANIFEST} is not a shard manifest of this lab; rebuild the shards with 'deno task data prepare --dir ${dir}'`, `${dir}/${MANIFEST}`);
 }
 
+/** What vouches for a shard: its size and SHA-256, the file that records them, and how to get a good copy. */
+interface Vouch {
+  entry: { bytes: number; sha256?: string } | undefined;
+  file: string;
+  fix: string;
+  /** Said once per directory when the entry has no hash. */
+  noHash: string;
+}
+
+async function vouchFor(dir: string, name: string): Promise<Vouch | null> {
+  const manifest = await readManifestOf(dir);
+  if (manifest) {
+    return {
+      entry: manifest.shards.find((s) => s.name === name),
+      file: MANIFEST,
+      fix: `rebuild the shards with 'deno task data prepare --dir ${dir}' (it notices the damage and rebuilds), or delete the file and re-download it with 'deno task data download --dir ${dir}' if it was downloaded`,
+      noHash: `note: ${dir}/${MANIFEST} has no SHA-256 for ${name} (and maybe others): those shards are used unverified; 'deno task data prepare --dir ${dir} --force' rebuilds them with hashes`,
+    };
+  }
+  const downloads = await readDownloads(dir);
+  if (downloads) {
+    return {
+      entry: downloads.shards.find((s) => s.name === name),
+      file: DOWNLOADS,
+      fix: `run 'deno task data download --dir ${dir}' with the same --shards again (it re-checks every shard and fetches a damaged one again)`,
+      noHash: `note: ${dir}/${DOWNLOADS} has no entry for ${name} (and maybe others): those shards are used unverified; 'deno task data download --dir ${dir}' with the same --shards records them`,
+    };
+  }
+  return null;
+}
+
 /**
- * Checks `path` (a shard of `dir`) against its manifest entry: size, then SHA-256. Throws a
- * DataError naming the shard and how to rebuild it. Shards no manifest vouches for
- * (downloaded ones, or a directory without a manifest) are said once and let through.
+ * Checks `path` (a shard of `dir`) against its manifest.json (data prepare) or
+ * downloads.json (data download) entry: size, then SHA-256. Throws a DataError naming the
+ * shard and how to get a good copy. Shards nothing vouches for (a directory without
+ * either file, or an entry without a hash) are said once and let through.
  */
 export async function verifyShard(path: string, warn: (line: string) => void = console.warn): Promise<void> {
   const st = await Deno.stat(path);
   const key = `${st.size}:${st.mtime?.getTime()}`;
   if (verified.get(path) === key) return;
   const dir = path.slice(0, path.lastIndexOf("/")), name = path.slice(path.lastIndexOf("/") + 1);
-  const manifest = await readManifestOf(dir);
-  const entry = manifest?.shards.find((s) => s.name === name);
-  if (!entry || typeof entry.sha256 !== "string") {
+  const vouch = await vouchFor(dir, name);
+  const entry = vouch?.entry;
+  if (!vouch || !entry || typeof entry.sha256 !== "string") {
     if (!unverifiable.has(dir)) {
       unverifiable.add(dir);
-      warn(
-        manifest
-          ? `note: ${dir}/${MANIFEST} has no SHA-256 for ${name} (and maybe others): those shards are used unverified; 'deno task data prepare --dir ${dir} --force' rebuilds them with hashes`
-          : `note: ${dir} has no ${MANIFEST}, so its shards' contents cannot be verified (downloads are checked as parquet only)`,
-      );
+      warn(vouch ? vouch.noHash : `note: ${dir} has no ${MANIFEST} or ${DOWNLOADS}, so its shards' contents cannot be verified`);
     }
     return;
   }
-  const fix = `rebuild the shards with 'deno task data prepare --dir ${dir}' (it notices the damage and rebuilds), or delete the file and re-download it with 'deno task data download --dir ${dir}' if it was downloaded`;
   const bytes = await Deno.readFile(path);
-  if (bytes.length !== entry.bytes) throw new DataError(`${path}: has ${bytes.length} bytes, but ${MANIFEST} says ${entry.bytes} (truncated or changed); ${fix}`, path);
+  if (bytes.length !== entry.bytes) throw new DataError(`${path}: has ${bytes.length} bytes, but ${vouch.file} says ${entry.bytes} (truncated or changed); ${vouch.fix}`, path);
   if ((await sha256Hex(bytes)) !== entry.sha256) {
-    throw new DataError(`${path}: its contents do not match the SHA-256 in ${dir}/${MANIFEST} (the file is corrupt or was changed); ${fix}`, path);
+    throw new DataError(`${path}: its contents do not match the SHA-256 in ${dir}/${vouch.file} (the file is corrupt or was changed); ${vouch.fix}`, path);
   }
   verified.set(path, key);
 }

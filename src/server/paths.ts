@@ -189,6 +189,104 @@ export async function openInside(rootReal: string, names: readonly string[], pat
   }
 }
 
+// ---------------------------------------------------------------- listing without a race
+//
+// A listing by path has the same gap: the directory (or one above it) swapped for a link
+// between the check and Deno.readDir lists a directory outside, and swapped back before a
+// second check, nothing would notice. So the directory is opened first and proved inside
+// like a file; the names are then read through the kernel's handle on that open directory
+// (/proc/self/fd/N names the open directory itself, whatever the path now leads to), with
+// the descriptor's identity checked before and after, synchronously so no other request of
+// this process can close and reuse the descriptor in between. Without /proc it lists by
+// path and keeps the result only if the path still leads to the same directory inside the
+// root afterwards (a swap and a swap back within one listing would go unseen there).
+
+export interface ListedEntry {
+  name: string;
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymlink: boolean;
+  /** Size from lstat through the verified directory (files); null when not known. */
+  size: number | null;
+}
+
+/** Descriptor numbers of this process that are open on the file `info` describes at a path inside `rootReal`. */
+async function fdsInside(rootReal: string, info: Deno.FileInfo): Promise<string[] | null> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir("/proc/self/fd"));
+  } catch {
+    return null;
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    const fd = `/proc/self/fd/${e.name}`;
+    const st = await Deno.stat(fd).catch(() => null);
+    if (!st || !sameFile(st, info)) continue;
+    const target = await Deno.readLink(fd).catch(() => null);
+    if (target && isInside(rootReal, target)) out.push(fd);
+  }
+  return out;
+}
+
+function entryOf(e: Deno.DirEntry, st: Deno.FileInfo | null): ListedEntry {
+  return { name: e.name, isFile: e.isFile, isDirectory: e.isDirectory, isSymlink: e.isSymlink, size: st?.isFile ? st.size : null };
+}
+
+/**
+ * Lists the directory `names` under `rootReal` (see above); "missing" when it does not
+ * exist or is not a directory, "outside" when it leads out or changed while being listed.
+ */
+export async function listInside(rootReal: string, names: readonly string[]): Promise<{ ok: true; path: string; entries: ListedEntry[] } | { ok: false; reason: "missing" | "outside" }> {
+  const r = await openInside(rootReal, names);
+  if (!r.ok) return r;
+  const { file, info, path } = r.opened;
+  try {
+    if (!info.isDirectory) return { ok: false, reason: "missing" };
+    const fds = await fdsInside(rootReal, info);
+    if (fds !== null) {
+      for (const fd of fds) {
+        // Synchronous from here to the end: no await lets another request close or reopen fd.
+        const before = statOrNull(fd);
+        if (!before || !sameFile(before, info)) continue;
+        const entries = Deno.readDirSync(fd).map((e) => entryOf(e, lstatOrNull(`${fd}/${e.name}`))).toArray();
+        const after = statOrNull(fd);
+        if (after && sameFile(after, info)) return { ok: true, path, entries };
+      }
+      return { ok: false, reason: "outside" };
+    }
+    const entries: ListedEntry[] = [];
+    try {
+      for await (const e of Deno.readDir(path)) entries.push(entryOf(e, await Deno.lstat(`${path}/${e.name}`).catch(() => null)));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return { ok: false, reason: "outside" }; // moved away meanwhile
+      throw err;
+    }
+    const again = await realPathOrNull([rootReal, ...names].join("/"));
+    const st = again ? await Deno.stat(again).catch(() => null) : null;
+    if (again === null || !isInside(rootReal, again) || st === null || !sameFile(st, info)) return { ok: false, reason: "outside" };
+    return { ok: true, path, entries };
+  } finally {
+    file.close();
+  }
+}
+
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function lstatOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
 /** openInside, throwing HttpError(404) with `label` as mustResolve does. */
 export async function mustOpen(rootReal: string, names: readonly string[], label: string, hint = "", pattern = SAFE_NAME): Promise<OpenedFile> {
   const r = await openInside(rootReal, names, pattern);

@@ -1,13 +1,14 @@
 // The runs directory as the lab server sees it: which directories are runs, a summary of
 // each (status, step, latest loss and val bpb, checkpoints), and the paths of a run's
-// files — every one resolved through paths.ts, so nothing outside runs/ is ever read.
+// files — every one resolved through paths.ts, so nothing outside runs/ is ever read, and
+// every directory listed through listInside, so no name from outside runs/ is ever shown.
 // A broken file in one run never breaks the listing: that run carries an `error`.
 import { META_FILE, MODEL_FILE, selectCheckpoints, validateMeta } from "../formats/checkpoint.ts";
 import { type MetricsRecord, parseMetrics, RUN_LOCK_FILE, type RunInfo, validateRunInfo } from "../formats/metrics.ts";
 import { readLock } from "../io/deno_lock.ts";
 import type { CheckpointDetail, RunSummary } from "../formats/lab_api.ts";
 import { HttpError } from "./http.ts";
-import { checkName, mustOpen, mustResolve, openInside, readOpened, realPathOrNull, resolveInside, SAFE_NAME } from "./paths.ts";
+import { checkName, listInside, mustOpen, mustResolve, openInside, readOpened, realPathOrNull, resolveInside, SAFE_NAME } from "./paths.ts";
 import { type MetricsStats, MetricsStatsCache } from "./tail.ts";
 
 export type { CheckpointDetail, RunSummary, SummaryStatus } from "../formats/lab_api.ts";
@@ -44,8 +45,10 @@ export class Runs {
   async names(): Promise<string[]> {
     const root = await this.root();
     if (!root) return [];
+    const listed = await listInside(root, []);
+    if (!listed.ok) return []; // runs/ itself is gone, or was swapped for a link out while we listed it
     const names: string[] = [];
-    for await (const e of Deno.readDir(root)) {
+    for (const e of listed.entries) {
       if (!(e.isDirectory || e.isSymlink) || !SAFE_NAME.test(e.name)) continue;
       const dir = await resolveInside(root, [e.name]);
       if (!dir.ok || !(await Deno.stat(dir.path)).isDirectory) continue;
@@ -214,13 +217,12 @@ export class Runs {
    * checkpoint, as in src/train/deno_checkpoint.ts.
    */
   async checkpointDirs(dir: string): Promise<Map<number, string>> {
-    const root = await resolveInside(dir, ["checkpoints"]);
+    const root = await listInside(dir, ["checkpoints"]);
     if (!root.ok) {
       if (root.reason === "missing") return new Map();
       throw new HttpError(404, "checkpoints/ is a link that leads outside the run directory; the lab server does not follow it");
     }
-    const names: string[] = [];
-    for await (const e of Deno.readDir(root.path)) if (e.isDirectory) names.push(e.name);
+    const names = root.entries.filter((e) => e.isDirectory).map((e) => e.name);
     const out = new Map<number, string>();
     for (const [step, name] of selectCheckpoints(names)) {
       if ((await resolveInside(root.path, [name, META_FILE])).ok && (await resolveInside(root.path, [name, MODEL_FILE])).ok) out.set(step, `${root.path}/${name}`);
@@ -244,11 +246,16 @@ export class Runs {
     const out: CheckpointDetail[] = [];
     for (const [step, ckpt] of await this.checkpointDirs(dir)) {
       const files: { name: string; size: number }[] = [];
-      for await (const e of Deno.readDir(ckpt)) {
-        const r = await resolveInside(ckpt, [e.name]);
-        if (!r.ok) continue;
-        const st = await Deno.stat(r.path);
-        if (st.isFile) files.push({ name: e.name, size: st.size });
+      // ckpt is a real path inside the run: listInside proves the directory it opens is still there.
+      const listed = await listInside(ckpt, []);
+      for (const e of listed.ok ? listed.entries : []) {
+        if (e.isFile && e.size !== null) {
+          files.push({ name: e.name, size: e.size });
+        } else if (e.isSymlink) { // a link to a file inside the run is listed, as before
+          const r = await resolveInside(ckpt, [e.name]);
+          const st = r.ok ? await Deno.stat(r.path).catch(() => null) : null;
+          if (st?.isFile) files.push({ name: e.name, size: st.size });
+        }
       }
       files.sort((a, b) => a.name.localeCompare(b.name));
       const d: CheckpointDetail = { step, files, meta: null };
