@@ -134,21 +134,21 @@ export interface OpenedFile {
 
 const sameFile = (a: Deno.FileInfo, b: Deno.FileInfo) => a.dev === b.dev && a.ino === b.ino && a.ino !== null;
 
-/** The kernel's paths of this process's open descriptors for the file `info` describes; null without /proc. */
-async function kernelPaths(info: Deno.FileInfo): Promise<string[] | null> {
+/** This process's open descriptors on the file `info` describes, each with the path the kernel gives it; null without /proc. */
+async function descriptorsOf(info: Deno.FileInfo): Promise<{ fd: string; target: string }[] | null> {
   let entries: Deno.DirEntry[];
   try {
     entries = await Array.fromAsync(Deno.readDir("/proc/self/fd"));
   } catch {
     return null;
   }
-  const out: string[] = [];
+  const out: { fd: string; target: string }[] = [];
   for (const e of entries) {
     const fd = `/proc/self/fd/${e.name}`;
     const st = await Deno.stat(fd).catch(() => null);
     if (!st || !sameFile(st, info)) continue;
     const target = await Deno.readLink(fd).catch(() => null);
-    if (target) out.push(target);
+    if (target) out.push({ fd, target });
   }
   return out;
 }
@@ -169,10 +169,10 @@ export async function openInside(rootReal: string, names: readonly string[], pat
   }
   try {
     const info = await file.stat();
-    const paths = await kernelPaths(info);
+    const fds = await descriptorsOf(info);
     let inside: boolean;
-    if (paths !== null) {
-      inside = paths.some((p) => isInside(rootReal, p));
+    if (fds !== null) {
+      inside = fds.some((d) => isInside(rootReal, d.target));
     } else {
       const again = await realPathOrNull([rootReal, ...names].join("/"));
       const st = again ? await Deno.stat(again).catch(() => null) : null;
@@ -210,23 +210,10 @@ export interface ListedEntry {
   size: number | null;
 }
 
-/** Descriptor numbers of this process that are open on the file `info` describes at a path inside `rootReal`. */
+/** Descriptor paths of this process open on the file `info` describes at a path inside `rootReal`; null without /proc. */
 async function fdsInside(rootReal: string, info: Deno.FileInfo): Promise<string[] | null> {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir("/proc/self/fd"));
-  } catch {
-    return null;
-  }
-  const out: string[] = [];
-  for (const e of entries) {
-    const fd = `/proc/self/fd/${e.name}`;
-    const st = await Deno.stat(fd).catch(() => null);
-    if (!st || !sameFile(st, info)) continue;
-    const target = await Deno.readLink(fd).catch(() => null);
-    if (target && isInside(rootReal, target)) out.push(fd);
-  }
-  return out;
+  const fds = await descriptorsOf(info);
+  return fds && fds.filter((d) => isInside(rootReal, d.target)).map((d) => d.fd);
 }
 
 function entryOf(e: Deno.DirEntry, st: Deno.FileInfo | null): ListedEntry {

@@ -78,17 +78,13 @@ export class Runs {
     const root = this.archiveDir ? await realPathOrNull(this.archiveDir) : null;
     if (!root) return [];
     const names: string[] = [];
-    const dirsIn = async (dir: string) => {
-      const out: string[] = [];
-      for await (const e of Deno.readDir(dir)) if (e.isDirectory && SAFE_NAME.test(e.name)) out.push(e.name);
-      return out.sort();
+    const dirsIn = async (path: string[]) => {
+      const listed = await listInside(root, path);
+      return listed.ok ? listed.entries.filter((e) => e.isDirectory && SAFE_NAME.test(e.name)).map((e) => e.name).sort() : [];
     };
-    for (const label of await dirsIn(root)) {
-      const archive = await resolveInside(root, [label]);
-      if (!archive.ok) continue;
-      for (const run of await dirsIn(archive.path)) {
-        const info = await resolveInside(archive.path, [run, "run.json"]);
-        if (info.ok) names.push(`${label}${ARCHIVE_SEP}${run}`);
+    for (const label of await dirsIn([])) {
+      for (const run of await dirsIn([label])) {
+        if ((await resolveInside(root, [label, run, "run.json"])).ok) names.push(`${label}${ARCHIVE_SEP}${run}`);
       }
     }
     return names;
