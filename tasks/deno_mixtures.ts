@@ -53,7 +53,7 @@ async function identity(slice: TaskSlice = {}): Promise<CustomJSON> {
 }
 
 /** Examples per generated task in the offline mixtures (SFT takes the ones after mid's). */
-export const OFFLINE_MID = { arithmetic: 4_500, identity: 200, simple: 150, bee: 75 } as const;
+export const OFFLINE_MID = { arithmetic: 4_500, identity: 200, simple: 600, bee: 150 } as const;
 export const OFFLINE_SFT = { arithmetic: 300, identity: 45, simple: 22, bee: 22 } as const;
 const MID = OFFLINE_MID, SFT = OFFLINE_SFT;
 
