@@ -17,16 +17,15 @@
 // Why these sizes: the 50 base steps (51k tokens) teach the model words, spacing and to
 // copy tokens from its context (with 30, the chat model later copied operands badly and
 // scored 6–11%). What the chat half needs is copying operands from a question into a
-// calculator call, which this model learns abruptly, late in mid-training: the loss falls
-// from ~1.3 to ~0.95 within ~60 steps once it does, and a mid run that ends before that
-// leaves a model that calls the calculator with wrong operands (1–2% right). With half as
-// many spelling conversations in mid (150/75) it happened at step ~210 of 250 in two runs
-// and both chat models scored 1–2%; with 300/150 at step ~180 (SFT 58.5%). Spelling a word
-// is pure copying from the context, so mid carries 600 simple-spelling and 150
-// spelling-bee conversations beside 4,500 arithmetic ones (tasks/deno_mixtures.ts): one
-// epoch is 277 steps. Two heads of 64 instead of one of 128: the same FLOPs, a step ~10%
-// faster on lavapipe (smaller attention tiles), and a head each for "where" and "what"
-// in a two-layer copying circuit. SFT's 389 conversations run as 24 steps of 16 rows × 96
+// calculator call, which this model learns abruptly and late in mid-training: mid's loss
+// sits near 1.3, then falls to ~0.95 within ~60 steps. A mid run that ends before that
+// leaves a model that calls the calculator with wrong operands ("37 times 91" → 33*92)
+// and scores 1–2%. Measured (docs/chat.md): the drop came at step ~180 in one run and at
+// ~210 in two others (one head of 128, and two of 64), so a 250-step mid was a coin toss;
+// mid now has 338 steps (6,300 arithmetic conversations, tasks/deno_mixtures.ts), with
+// ~120 steps of margin after the latest drop seen. Two heads of 64 instead of one of 128:
+// the same FLOPs and a step ~10% faster on lavapipe (smaller attention tiles), which pays
+// for part of the longer mid. SFT's 389 conversations run as 24 steps of 16 rows × 96
 // tokens (the offline conversations are ≤ 80 tokens; padding to 128 would waste a third).
 import type { RunConfig } from "../src/train/run_config.ts";
 
@@ -71,6 +70,6 @@ export const rlSampling = { samples: 8, maxNewTokens: 40, evalProblems: 200, eva
  * stage (greedy, calculator on), and each stage's wall time on the 2-core development
  * machine (docs/performance.md), which the pipeline's ETA scales by this machine's speed.
  */
-export const pipeline = { evalTasks: "arithmetic", evalProblems: 200, evalMaxTokens: 48, secondsBase: 270, secondsMid: 1200, secondsSft: 170, secondsRl: 480, secondsEval: 120 };
+export const pipeline = { evalTasks: "arithmetic", evalProblems: 200, evalMaxTokens: 48, secondsBase: 270, secondsMid: 1360, secondsSft: 150, secondsRl: 600, secondsEval: 120 };
 
 export default tiny;
