@@ -4,7 +4,7 @@
 // lab still lists the archived runs (as LABEL~RUN…, src/server/runs.ts).
 //
 // Each run moves with one rename (atomic on one filesystem); archive/LABEL/archive.json,
-// written last, lists what moved. A run still marked running is refused, and nothing is
+// rewritten after each move, lists what has moved. A run still marked running is refused, and nothing is
 // ever merged into an existing archive: a half-finished archive names what moved and
 // what did not, and running the command again moves the rest.
 import { writeFileAtomic } from "../io/deno_files.ts";
@@ -12,6 +12,8 @@ import { REPORT_STAGES } from "../report/report.ts";
 import { stageRun } from "../report/deno_report.ts";
 import { RUN_LOCK_FILE } from "../formats/metrics.ts";
 import { readLock } from "../io/deno_lock.ts";
+import { SAFE_NAME } from "../server/paths.ts";
+import { ARCHIVE_SEP } from "../server/runs.ts";
 import { readRunInfo } from "../train/deno_metrics.ts";
 import { parseFlags, runMain, UsageError } from "./args.ts";
 
@@ -22,7 +24,7 @@ export const ARCHIVE_FLAGS = {
   "no-checkpoints": { type: "boolean", default: false, help: "delete the runs' checkpoints instead of moving them (metrics, logs and the report are kept)" },
 } as const;
 
-/** The file listing an archive's runs (the lab reads it to group them). */
+/** The file listing an archive's runs, so an interrupted archive can be finished by running the command again. */
 export const ARCHIVE_FILE = "archive.json";
 
 const exists = (p: string) => Deno.lstat(p).then(() => true, () => false);
@@ -51,7 +53,7 @@ if (import.meta.main) {
     });
     if (!base) throw new UsageError(`no run '${name}' under ${runsDir} (expected ${runsDir}/${name}/run.json); deno task lab lists the runs`);
     const label = f.as || `${name}-${String(base.started_at ?? "").slice(0, 10).replaceAll("-", "") || "undated"}`;
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(label)) throw new UsageError(`--as '${label}': use letters, digits, '.', '_' and '-' (it names a directory and appears in the lab)`);
+    if (!SAFE_NAME.test(label)) throw new UsageError(`--as '${label}': use letters, digits, '.', '_' and '-' (it names a directory and appears in the lab)`);
 
     const runs: string[] = [];
     for (const stage of REPORT_STAGES) {
@@ -96,6 +98,6 @@ if (import.meta.main) {
     }
     if (!moved.length) throw new UsageError(`nothing to archive: no runs of the pipeline '${name}' under ${runsDir}`);
     console.log(`archived ${moved.join(", ")} → ${dest}${f["no-checkpoints"] ? ` (checkpoints deleted: ${(freed / 2 ** 20).toFixed(1)} MiB)` : ""}`);
-    console.log(`the lab lists them as ${moved.map((r) => `${label}~${r}`).join(", ")} (deno task lab --archive-dir ${f["archive-dir"]})`);
+    console.log(`the lab lists them as ${moved.map((r) => `${label}${ARCHIVE_SEP}${r}`).join(", ")} (deno task lab --archive-dir ${f["archive-dir"]})`);
   });
 }
