@@ -2,7 +2,7 @@
 // public datasets on disk (deno task data tasks --download …); the offline ones are made
 // from the generated tasks, so `train mid` / `train sft` work on a fresh machine:
 //
-//   offline-mid   arithmetic 4,500, simple spelling 150, spelling bee 75, identity 200 —
+//   offline-mid   arithmetic 6,300, simple spelling 150, spelling bee 75, identity 200 —
 //                 val: arithmetic test 200, spelling bee test 100
 //   offline-sft   the next 300 arithmetic problems, 45 identity conversations, 22 + 22
 //                 more spelling problems — val: arithmetic test 200
@@ -14,8 +14,9 @@
 //
 // The offline sizes are chosen for the tiny preset's chat pipeline (configs/tiny.ts): one
 // epoch of each is its stage, and mid is mostly arithmetic because copying operands into a
-// calculator call is what takes a 2-layer model longest to learn (~250 steps of 1,024
-// tokens); SFT's examples follow mid's in each generated task, so no problem is seen twice.
+// calculator call is what takes a 2-layer model longest to learn (abruptly, after ~180–250
+// steps of 1,024 tokens: one epoch is 338 steps, configs/tiny.ts says why); SFT's examples
+// follow mid's in each generated task, so no problem is seen twice.
 import { type ExampleSource, TaskError, TaskMixture, TaskSequence, type TaskSlice } from "./common.ts";
 import { ARC } from "./arc.ts";
 import { Arithmetic } from "./arithmetic.ts";
@@ -53,7 +54,7 @@ async function identity(slice: TaskSlice = {}): Promise<CustomJSON> {
 }
 
 /** Examples per generated task in the offline mixtures (SFT takes the ones after mid's). */
-export const OFFLINE_MID = { arithmetic: 4_500, identity: 200, simple: 150, bee: 75 } as const;
+export const OFFLINE_MID = { arithmetic: 6_300, identity: 200, simple: 150, bee: 75 } as const;
 export const OFFLINE_SFT = { arithmetic: 300, identity: 45, simple: 22, bee: 22 } as const;
 const MID = OFFLINE_MID, SFT = OFFLINE_SFT;
 

@@ -11,6 +11,24 @@ export interface FlagSpec {
   default?: string | number | boolean;
   help: string;
   short?: string;
+  /** Number flags: the range a given value must lie in, checked at parse time (before any GPU work). */
+  min?: number;
+  max?: number;
+  /** Number flags: whole numbers only. */
+  integer?: boolean;
+  /** Number flags: one value outside [min, max] that still means something (e.g. -1: "all", "off"). */
+  unset?: number;
+}
+
+/** Why `value` does not fit `spec`'s range, or null when it does. */
+function outOfRange(spec: FlagSpec, value: number): string | null {
+  if (spec.unset !== undefined && value === spec.unset) return null;
+  const bad = (spec.integer && !Number.isInteger(value)) || (spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max);
+  if (!bad) return null;
+  const kind = spec.integer ? "an integer" : "a number";
+  const range = spec.min !== undefined && spec.max !== undefined ? ` from ${spec.min} to ${spec.max}`
+    : spec.min !== undefined ? ` ≥ ${spec.min}` : spec.max !== undefined ? ` ≤ ${spec.max}` : "";
+  return `must be ${kind}${range}${spec.unset !== undefined ? ` (or ${spec.unset})` : ""}`;
 }
 
 export type FlagTable = Record<string, FlagSpec>;
@@ -89,6 +107,8 @@ export function parseFlags<T extends FlagTable>(
       if (raw === "" || !Number.isFinite(value)) {
         throw new UsageError(`--${name} expects a number, got ${JSON.stringify(raw)}`);
       }
+      const why = outOfRange(spec, value);
+      if (why) throw new UsageError(`--${name} ${why}, got ${raw}`);
       out[name] = value;
     } else {
       out[name] = raw;

@@ -7,14 +7,17 @@ import { parseFlags, runMain, UsageError } from "./args.ts";
 import { denoFiles } from "../io/deno_files.ts";
 import { DEFAULT_CORPUS_OPTIONS } from "../data/corpus.ts";
 import { locateCorpus, readCorpusFiles } from "../data/deno_corpus.ts";
-import { DATA_DIR_ENV, listShardFiles, resolveDataDir } from "../data/deno_shards.ts";
-import { downloadShards, MAX_SHARD_INDEX, SHARD_BASE_URL, verifyShardFile } from "../data/deno_download.ts";
+import { DATA_DIR_ENV, listShardFiles, resolveDataDir, verifyShard } from "../data/deno_shards.ts";
+import { DOWNLOADS, downloadShards, MAX_SHARD_INDEX, SHARD_BASE_URL, verifyShardFile } from "../data/deno_download.ts";
 import { prepareCorpus } from "../data/prepare.ts";
+import { acquireLock } from "../io/deno_lock.ts";
 import { zstdCompressor } from "../data/zstd_node.ts";
 import type { ShardCodec } from "../data/shard_writer.ts";
 import { DATASETS, datasetFiles, DEFAULT_TASK_DATA_DIR, downloadDataset } from "../../tasks/deno_datasets.ts";
 
 const URL_ENV = "NANOCHAT_DATA_URL";
+/** Held while `data prepare` writes a directory (a dot file: never a shard, never served). */
+const PREPARE_LOCK = ".prepare.lock";
 const USAGE = `usage: deno task data <command> [flags]   (deno task data <command> --help for its flags)
 
 commands:
@@ -30,7 +33,7 @@ const DIR_FLAG = { type: "string", default: "", help: `shard directory (default:
 const PREPARE_FLAGS = {
   dir: DIR_FLAG,
   force: { type: "boolean", help: "rebuild even if the shards are already prepared" },
-  seed: { type: "number", default: DEFAULT_CORPUS_OPTIONS.seed, help: "seed of the document shuffle and the validation pick" },
+  seed: { type: "number", default: DEFAULT_CORPUS_OPTIONS.seed, help: "seed of the document shuffle and the validation pick", min: 0, integer: true },
   codec: { type: "string", default: "zstd", help: "shard compression: zstd, snappy or none" },
 } as const;
 
@@ -38,8 +41,8 @@ const DOWNLOAD_FLAGS = {
   shards: { type: "number", default: 8, help: `how many shards, from shard_00000 (1..${MAX_SHARD_INDEX + 1}; -1 = all)` },
   dir: DIR_FLAG,
   "base-url": { type: "string", default: "", help: `where the shards are (default: $${URL_ENV} or ${SHARD_BASE_URL})` },
-  workers: { type: "number", default: 4, help: "parallel downloads" },
-  tries: { type: "number", default: 5, help: "tries per shard (backoff 2, 4, 8, 16 s)" },
+  workers: { type: "number", default: 4, help: "parallel downloads", min: 1, integer: true },
+  tries: { type: "number", default: 5, help: "tries per shard (backoff 2, 4, 8, 16 s)", min: 1, integer: true },
 } as const;
 
 const INFO_FLAGS = { dir: DIR_FLAG } as const;
@@ -62,6 +65,22 @@ async function prepare(args: string[]): Promise<void> {
   if (!Number.isInteger(f.seed)) throw new UsageError(`--seed must be an integer, got ${f.seed}`);
   const dir = resolveDataDir(f.dir);
   const corpus = await locateCorpus();
+  // Two prepares in one directory take turns: the second waits, then finds the shards
+  // prepared (and verified) and does nothing, instead of both writing the same files.
+  await Deno.mkdir(dir, { recursive: true });
+  const lock = await acquireLock(`${dir}/${PREPARE_LOCK}`, {
+    what: `the shard directory ${dir}`,
+    waitMs: 30 * 60_000,
+    onWait: (h) => console.log(`[data prepare] waiting for pid ${h.pid} (preparing ${dir} since ${h.started_at}) to finish`),
+  });
+  try {
+    await prepareLocked(dir, corpus, f.seed, codec, f.force);
+  } finally {
+    lock.release();
+  }
+}
+
+async function prepareLocked(dir: string, corpus: Awaited<ReturnType<typeof locateCorpus>>, seed: number, codec: ShardCodec, force: boolean): Promise<void> {
   const t0 = performance.now();
   console.log(`[data prepare] ${corpus.source} (${corpus.names.length} files) -> ${dir}`);
   const result = await prepareCorpus({
@@ -69,9 +88,9 @@ async function prepare(args: string[]): Promise<void> {
     dir,
     source: corpus.source,
     loadFiles: () => readCorpusFiles(corpus),
-    options: { ...DEFAULT_CORPUS_OPTIONS, seed: f.seed, codec },
+    options: { ...DEFAULT_CORPUS_OPTIONS, seed, codec },
     compressors: { ZSTD: zstdCompressor(3) },
-    force: f.force,
+    force,
     log: (line) => console.log(line),
   });
   const m = result.manifest;
@@ -103,13 +122,13 @@ async function download(args: string[]): Promise<void> {
   console.log(`[data download] ${n} shard(s) from ${baseUrl} -> ${dir} (${f.workers} workers, ${f.tries} tries)`);
   const r = await downloadShards([...Array(n).keys()], { dir, baseUrl, workers: f.workers, tries: f.tries });
   console.log(
-    `downloaded ${r.downloaded.length}, already present ${r.skipped.length}; ${(r.bytes / 1e6).toFixed(1)} MB in ${secs(t0)}` +
+    `downloaded ${r.downloaded.length}, already present (SHA-256 re-checked) ${r.skipped.length}; ${(r.bytes / 1e6).toFixed(1)} MB in ${secs(t0)}; sizes and SHA-256 in ${dir}/${DOWNLOADS}` +
       (n > 1 ? `; the last shard (${`shard_${String(n - 1).padStart(5, "0")}`}) is validation` : ""),
   );
 }
 
 async function info(args: string[]): Promise<void> {
-  const parsed = parseFlags(args, "data info", "List the shards in the data directory, checking each footer.", INFO_FLAGS);
+  const parsed = parseFlags(args, "data info", "List the shards in the data directory, checking each footer and its SHA-256 (manifest.json or downloads.json).", INFO_FLAGS);
   if (!parsed) return;
   const dir = resolveDataDir(parsed.flags.dir);
   const files = await listShardFiles(dir);
@@ -117,6 +136,7 @@ async function info(args: string[]): Promise<void> {
   let rows = 0, bytes = 0;
   for (const [i, path] of files.entries()) {
     const s = await verifyShardFile(path);
+    await verifyShard(path);
     rows += s.numRows;
     bytes += s.byteLength;
     const split = i === files.length - 1 ? "val" : "train";

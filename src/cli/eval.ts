@@ -38,8 +38,8 @@ const FLAGS = {
   "core-tasks": { type: "string", default: "", help: "comma-separated CORE task labels to run (empty: every task in core.yaml)" },
   ...CHECKPOINT_FLAGS,
   "data-dir": { type: "string", default: "data/base_data", help: "parquet shards; the last is validation (bpb)" },
-  tokens: { type: "number", default: 65536, help: "validation tokens to evaluate (bpb)" },
-  "batch-size": { type: "number", default: 8, help: "sequences per forward pass (bpb; CORE rows)" },
+  tokens: { type: "number", default: 65536, help: "validation tokens to evaluate (bpb)", min: 1, integer: true },
+  "batch-size": { type: "number", default: 8, help: "sequences per forward pass (bpb; CORE rows)", min: 1, max: 65536, integer: true },
   adapter: { type: "string", default: "", help: "WebGPU adapter name substring" },
 } as const;
 
@@ -50,9 +50,9 @@ const BASE_SUMMARY = "Evaluate a base checkpoint: CORE (DCLM's in-context tasks,
 const CHAT_FLAGS = {
   tasks: { type: "string", short: "a", default: "", help: "comma-separated tasks to evaluate (see below)" },
   ...CHECKPOINT_FLAGS,
-  "max-problems": { type: "number", default: 0, help: "problems per task at most (0: the whole test split)" },
-  "max-tokens": { type: "number", default: 512, help: "longest generated reply" },
-  "batch-size": { type: "number", default: 0, help: "problems decoded together (0: up to 64, as many as a 1 GiB KV cache holds)" },
+  "max-problems": { type: "number", default: 0, help: "problems per task at most (0: the whole test split)", min: 0, integer: true },
+  "max-tokens": { type: "number", default: 512, help: "longest generated reply", min: 1, integer: true },
+  "batch-size": { type: "number", default: 0, help: "problems decoded together (0: up to 64, as many as a 1 GiB KV cache holds)", min: 0, max: 65536, integer: true },
   lineage: { type: "boolean", default: true, help: "also evaluate the checkpoints this one was trained from (sft → mid → base)" },
   "no-lineage": { type: "boolean", default: false, help: "evaluate only the given checkpoint" },
   "data-dir": { type: "string", default: "data/tasks", help: "where the downloaded task datasets are" },

@@ -6,9 +6,10 @@ import { buildWeb, DEFAULT_WEB_DIR } from "../server/static.ts";
 import { type FlagTable, parseFlags, runMain, UsageError } from "./args.ts";
 
 const FLAGS = {
-  port: { type: "number", default: DEFAULT_PORT, help: "port to listen on (0: any free port)" },
+  port: { type: "number", default: DEFAULT_PORT, help: "port to listen on (0: any free port)", min: 0, max: 65535, integer: true },
   host: { type: "string", default: DEFAULT_HOST, help: "interface to listen on (0.0.0.0 serves other machines too: the runs become readable by anyone who can reach it)" },
   "runs-dir": { type: "string", default: "runs", help: "directory holding the runs (runs/<run>/metrics.jsonl, run.json, checkpoints/)" },
+  "archive-dir": { type: "string", default: "archive", help: "archived pipelines (deno task archive), listed as LABEL~RUN beside the runs" },
   "web-dir": { type: "string", default: "build/web", help: "where the web app is built and served from (the default is the repository's build/web)" },
   "no-build": { type: "boolean", default: false, help: "serve the existing web build (or none) instead of building web/ first" },
 } satisfies FlagTable;
@@ -40,7 +41,7 @@ runMain(async (args) => {
 
   let server;
   try {
-    server = await startLabServer({ runsDir, webDir, hostname: f.host, port: f.port, log: (line) => console.error(line) });
+    server = await startLabServer({ runsDir, archiveDir: absolute(f["archive-dir"], Deno.cwd()), webDir, hostname: f.host, port: f.port, log: (line) => console.error(line) });
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
       throw new UsageError(`port ${f.port} on ${f.host} is already in use (another lab server?); choose another with --port ${f.port === 65535 ? 8788 : f.port + 1}, or --port 0 for any free port`);

@@ -18,7 +18,11 @@ export function runConfigFlags(defaults: Partial<RunConfig> = DEFAULT_RUN_CONFIG
   };
   for (const f of RUN_CONFIG_FIELDS) {
     const s = RUN_CONFIG_SPECS[f];
-    table[kebab(f)] = { type: s.kind === "string" ? "string" : "number", default: d[f], help: s.unset ? `${s.help}; ${s.unset[0]}: ${s.unset[1]}` : s.help };
+    table[kebab(f)] = {
+      type: s.kind === "string" ? "string" : "number", default: d[f], help: s.unset ? `${s.help}; ${s.unset[0]}: ${s.unset[1]}` : s.help,
+      // The same range the config validation applies, so a bad flag fails while parsing.
+      ...(s.kind === "string" ? {} : { min: s.min, max: s.max, integer: s.kind === "int", unset: s.unset?.[0] }),
+    };
   }
   return table;
 }

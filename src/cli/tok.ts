@@ -1,12 +1,13 @@
-// `deno task tok <train|eval> [flags]`: train the BPE tokenizer on the data shards (or
-// given text files) and save it; compare its compression with GPT-2's and GPT-4's.
+// `deno task tok <train|eval|files> [flags]`: train the BPE tokenizer on the data shards (or
+// given text files) and save it; compare its compression with GPT-2's and GPT-4's; write
+// tokenizer.tiktoken and token_bytes.json again from tokenizer.json.
 import { parseFlags, runMain, UsageError } from "./args.ts";
 import { denoFiles, writeFileAtomic } from "../io/deno_files.ts";
 import { type TokenizerRow, tokenizerTable } from "../report/report.ts";
 import { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { capTexts } from "../tokenizer/train.ts";
 import { CountingPool } from "../tokenizer/pool.ts";
-import { DEFAULT_TOKENIZER_DIR, loadTokenizer, saveTokenizer } from "../tokenizer/store.ts";
+import { DEFAULT_TOKENIZER_DIR, loadTokenizer, saveTokenizer, TOKEN_BYTES_JSON, TOKENIZER_TIKTOKEN } from "../tokenizer/store.ts";
 import { SAMPLE_TEXTS } from "../tokenizer/sample_texts.ts";
 import { DEFAULT_DATA_DIR, type DocBatches, listShards, shardBatches, textFileBatches } from "../data/deno_documents.ts";
 import { readShardFile } from "../data/deno_source.ts";
@@ -16,22 +17,27 @@ const USAGE = `usage: deno task tok <command> [flags]   (deno task tok <command>
 
 commands:
   train   train the BPE tokenizer on the data shards or text files and save it
-  eval    compression (bytes per token) vs the GPT-2 and GPT-4 tokenizers`;
+  eval    compression (bytes per token) vs the GPT-2 and GPT-4 tokenizers
+  files   write tokenizer.tiktoken and token_bytes.json again from tokenizer.json`;
 
 const TRAIN_FLAGS = {
-  vocab: { type: "number", default: 65536, help: "vocabulary size, including the 256 byte tokens and 9 special tokens" },
-  "max-chars": { type: "number", default: 2_000_000_000, help: "stop reading after this many characters (or at the end of the data)" },
-  "doc-cap": { type: "number", default: 10_000, help: "crop each document to this many characters" },
+  vocab: { type: "number", default: 65536, help: "vocabulary size, including the 256 byte tokens and 9 special tokens", integer: true },
+  "max-chars": { type: "number", default: 2_000_000_000, help: "stop reading after this many characters (or at the end of the data)", min: 1, integer: true },
+  "doc-cap": { type: "number", default: 10_000, help: "crop each document to this many characters", min: 1, integer: true },
   input: { type: "string", default: "", help: "comma-separated .txt/.jsonl/.parquet files to train on instead of the shards (files may also follow the flags)" },
   "data-dir": { type: "string", default: DEFAULT_DATA_DIR, help: "directory of parquet shards (all but the last are train)" },
   dir: { type: "string", default: DEFAULT_TOKENIZER_DIR, help: "where to save tokenizer.json, tokenizer.tiktoken, token_bytes.json" },
-  workers: { type: "number", default: 0, help: "workers counting chunks (0 = one per hardware thread)" },
+  workers: { type: "number", default: 0, help: "workers counting chunks (0 = one per hardware thread)", min: 0, max: 1024, integer: true },
 } as const;
 
 const EVAL_FLAGS = {
   dir: { type: "string", default: DEFAULT_TOKENIZER_DIR, help: "tokenizer directory to evaluate" },
   "data-dir": { type: "string", default: DEFAULT_DATA_DIR, help: "parquet shards: first row group of the first train and the val shard are added" },
   json: { type: "string", default: "", help: "also write the counts to this JSON file (the pipeline's report reads it)" },
+} as const;
+
+const FILES_FLAGS = {
+  dir: { type: "string", default: DEFAULT_TOKENIZER_DIR, help: "tokenizer directory whose tokenizer.json the other two files are written from" },
 } as const;
 
 const resolve = (p: string) => (p.startsWith("/") ? p : `${ROOT}${p}`);
@@ -167,11 +173,25 @@ function formatTable(rows: TokenizerRow[], name: string, key: "gpt2" | "gpt4"): 
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
 
+/** tokenizer.json is the source of truth: the other two files are rewritten from it (after a mismatch, a hand edit, a bad copy). */
+async function files(args: string[]): Promise<void> {
+  const parsed = parseFlags(args, "tok files", "Write tokenizer.tiktoken and token_bytes.json again from the directory's tokenizer.json.", FILES_FLAGS);
+  if (!parsed) return;
+  const dir = resolve(parsed.flags.dir);
+  const tok = await loadTokenizer(denoFiles(), dir, { checkDerived: false }); // they may be the broken ones
+  const out: [string, string][] = [[TOKENIZER_TIKTOKEN, tok.toTiktoken()], [TOKEN_BYTES_JSON, tok.tokenBytesJSON()]];
+  for (const [name, text] of out) {
+    await writeFileAtomic(`${dir}/${name}`, text);
+    console.log(`wrote ${dir}/${name} (tokenizer ${tok.hash.slice(0, 12)}…, ${int(tok.vocabSize)} tokens)`);
+  }
+}
+
 export async function main(args: string[]): Promise<void> {
   const [cmd, ...rest] = args;
   if (!cmd || cmd === "-h" || cmd === "--help") return console.log(USAGE);
   if (cmd === "train") return await train(rest);
   if (cmd === "eval") return await evaluate(rest);
+  if (cmd === "files") return await files(rest);
   throw new UsageError(`unknown command '${cmd}'\n${USAGE}`);
 }
 

@@ -5,7 +5,13 @@
 //   - resumable: bytes go to <shard>.partial; a retry (or a later run) asks for the rest
 //     with `Range: bytes=<size>-` and appends, so a cut connection loses nothing;
 //   - verified: the size must match Content-Length / Content-Range, and the file must be
-//     parquet (PAR1 at both ends, a footer that parses, a `text` column);
+//     parquet (PAR1 at both ends, a footer that parses, a `text` column); when the server
+//     names the file's SHA-256 (Hugging Face's X-Linked-Etag, on its redirect to the CDN)
+//     the bytes must hash to it;
+//   - recorded: each shard's size and SHA-256 go to downloads.json in the shard directory
+//     before the shard is renamed into place. Training hashes a shard against it when it
+//     first opens it (deno_shards.ts), and a later download re-checks the shards already
+//     there (a damaged one is fetched again, and must hash to the recorded value);
 //   - atomic: only a verified file is renamed to shard_NNNNN.parquet;
 //   - offline-aware: when the host cannot be reached at all (DNS failure, connection
 //     refused) it stops at once and points to the embedded corpus.
@@ -20,6 +26,8 @@ import { shardName } from "./corpus.ts";
 import { totalFromContentRange } from "./sources.ts";
 import { MANIFEST } from "./prepare.ts";
 import { Progress } from "./deno_progress.ts";
+import { sha256Hex } from "./prepare.ts";
+import { writeFileAtomic } from "../io/deno_files.ts";
 
 export const SHARD_BASE_URL = "https://huggingface.co/datasets/karpathy/fineweb-edu-100b-shuffle/resolve/main";
 /** Shards 0 ... 1822 exist (1,823 files). */
@@ -67,6 +75,93 @@ export function isUnreachable(err: unknown): boolean {
 }
 
 class Fatal extends Error {} // not worth retrying (404, 403, ...)
+/** The bytes arrived whole but hash to something else than expected: refetched from scratch. */
+class Corrupt extends Error {}
+
+// ---------------------------------------------------------------- downloads.json
+//
+// Not manifest.json: that one is `data prepare`'s, and a directory holding it is refused
+// (the two datasets never mix). One entry per shard, written before the shard is renamed
+// into place, so a shard on disk under its final name always has its entry (a kill between
+// the two leaves an entry whose shard is missing: the next run fetches it and checks it).
+
+export const DOWNLOADS = "downloads.json";
+export const DOWNLOADS_FORMAT = "webgpu-nanochat/downloads@1";
+
+export interface DownloadedShard {
+  name: string;
+  bytes: number;
+  sha256: string;
+  /** "server": the server named this SHA-256 and the bytes matched it; "download": computed from the bytes as fetched. */
+  source: "server" | "download";
+}
+
+export interface DownloadsFile {
+  format: typeof DOWNLOADS_FORMAT;
+  base_url: string;
+  shards: DownloadedShard[];
+}
+
+/** downloads.json of `dir`; null when there is none. Throws a DataError when it is not one of ours. */
+export async function readDownloads(dir: string): Promise<DownloadsFile | null> {
+  const path = `${dir}/${DOWNLOADS}`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new DataError(`${path}: cannot read (${errorMessage(err)})`, path);
+  }
+  try {
+    const d = JSON.parse(text) as DownloadsFile;
+    if (d?.format === DOWNLOADS_FORMAT && Array.isArray(d.shards)) return d;
+  } catch { /* reported below */ }
+  throw new DataError(`${path} is not a download record of this lab; delete it and run 'deno task data download --dir ${dir}' again (it re-checks every shard)`, path);
+}
+
+/** The record of one download run; entries are written one at a time (workers finish in any order). */
+class DownloadRecord {
+  private writes: Promise<void> = Promise.resolve();
+  private constructor(private dir: string, private file: DownloadsFile) {}
+
+  static async open(dir: string, baseUrl: string): Promise<DownloadRecord> {
+    return new DownloadRecord(dir, (await readDownloads(dir)) ?? { format: DOWNLOADS_FORMAT, base_url: baseUrl, shards: [] });
+  }
+
+  get(name: string): DownloadedShard | undefined {
+    return this.file.shards.find((s) => s.name === name);
+  }
+
+  set(entry: DownloadedShard): Promise<void> {
+    this.file.shards = [...this.file.shards.filter((s) => s.name !== entry.name), entry].sort((a, b) => a.name.localeCompare(b.name));
+    const text = JSON.stringify(this.file, null, 1) + "\n";
+    this.writes = this.writes.then(() => writeFileAtomic(`${this.dir}/${DOWNLOADS}`, text));
+    return this.writes;
+  }
+}
+
+/** The SHA-256 a response says its file has: Hugging Face's X-Linked-Etag for LFS files (64 hex digits), else null. */
+function declaredSha256(headers: Headers): string | null {
+  const v = (headers.get("x-linked-etag") ?? "").replace(/^W\//, "").replace(/"/g, "").trim().toLowerCase();
+  return /^[0-9a-f]{64}$/.test(v) ? v : null;
+}
+
+/**
+ * fetch, following redirects here rather than inside fetch: Hugging Face names an LFS
+ * file's SHA-256 on the 302 to its CDN, and an automatic redirect would drop that header.
+ */
+async function fetchNamingSha(url: string, init: RequestInit, sh: Shared): Promise<{ res: Response; sha256: string | null }> {
+  let sha256: string | null = null;
+  for (let hops = 0;; hops++) {
+    const res = await sh.fetch(url, { ...init, redirect: "manual" });
+    sha256 ??= declaredSha256(res.headers);
+    const location = res.headers.get("location");
+    if (res.status < 300 || res.status > 308 || res.status === 304 || !location) return { res, sha256 };
+    await res.body?.cancel();
+    if (hops >= 10) throw new Error(`more than 10 redirects from ${url}`);
+    url = new URL(location, url).href;
+  }
+}
 
 /** Waits ms, or less when `signal` aborts (so a failing worker stops the others' backoff). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -126,23 +221,30 @@ interface FileRules {
   verify?: (path: string) => Promise<unknown>;
   /** Said after "cannot reach <host>": what to do without network access. */
   offlineHint: string;
+  /** Shards: the SHA-256 of each is checked against, and written to, downloads.json. */
+  record?: DownloadRecord;
+  /** What to run to fetch a file again (for messages). */
+  again: string;
 }
 
-/** One attempt: continue <name>.partial from its size; resolves when it is complete. */
-async function attempt(url: string, partial: string, sh: Shared): Promise<void> {
+/**
+ * One attempt: continue <name>.partial from its size; resolves when it is complete, to the
+ * SHA-256 the server named for the file (null when it named none).
+ */
+async function attempt(url: string, partial: string, sh: Shared): Promise<string | null> {
   let offset = await sizeOf(partial);
   const stall = new AbortController();
   let timer = setTimeout(() => stall.abort(), sh.stallMs);
   const signal = AbortSignal.any([sh.abort.signal, stall.signal]);
   try {
-    const res = await sh.fetch(url, { headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal });
+    const { res, sha256 } = await fetchNamingSha(url, { headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal }, sh);
     sh.connected = true;
     let total: number;
     if (res.status === 416) {
       // Our partial is as long as (or longer than) the file: keep it only if exactly complete.
       await res.body?.cancel();
       total = totalFromContentRange(res.headers.get("content-range")) ?? -1;
-      if (total === offset) return;
+      if (total === offset) return sha256;
       await Deno.remove(partial);
       throw new Error(`the partial file (${offset} bytes) does not fit the server's size (${total}); starting over`);
     }
@@ -180,6 +282,7 @@ async function attempt(url: string, partial: string, sh: Shared): Promise<void> 
     }
     const got = await sizeOf(partial);
     if (total >= 0 && got !== total) throw new Error(`got ${got} of ${total} bytes`);
+    return sha256;
   } catch (err) {
     if (stall.signal.aborted && !sh.abort.signal.aborted) throw new Error(`no data for ${sh.stallMs / 1000} s`);
     throw err;
@@ -188,15 +291,47 @@ async function attempt(url: string, partial: string, sh: Shared): Promise<void> 
   }
 }
 
+/** The SHA-256 of a whole file (shards are ~100 MB: read at once, as the training check does). */
+async function sha256OfFile(path: string): Promise<{ sha256: string; bytes: number }> {
+  const bytes = await Deno.readFile(path);
+  return { sha256: await sha256Hex(bytes), bytes: bytes.length };
+}
+
+/**
+ * Throws Corrupt unless the file at `path` hashes to what is known of it: the SHA-256 the
+ * server named, then the one downloads.json recorded when it was first fetched. Returns the
+ * entry to record.
+ */
+async function checkSha(path: string, name: string, declared: string | null, rules: FileRules, what = "the downloaded bytes"): Promise<DownloadedShard> {
+  const got = await sha256OfFile(path);
+  const recorded = rules.record?.get(name);
+  if (declared !== null && got.sha256 !== declared) {
+    throw new Corrupt(`${name}: ${what} hash to ${got.sha256.slice(0, 12)}…, but the server says the file's SHA-256 is ${declared.slice(0, 12)}… (damaged on the way, or a damaged copy on the server)`);
+  }
+  if (recorded && (got.sha256 !== recorded.sha256 || got.bytes !== recorded.bytes)) {
+    throw new Corrupt(
+      `${name}: ${what} (${got.bytes} bytes, SHA-256 ${got.sha256.slice(0, 12)}…) are not what ${DOWNLOADS} recorded when the shard was first downloaded ` +
+        `(${recorded.bytes} bytes, ${recorded.sha256.slice(0, 12)}…)`,
+    );
+  }
+  return { name, bytes: got.bytes, sha256: got.sha256, source: declared !== null || recorded?.source === "server" ? "server" : "download" };
+}
+
 /** Fetches url into dest (via dest.partial) unless dest is already there and verifies. */
 async function fetchFile(url: string, dest: string, rules: FileRules, sh: Shared): Promise<"downloaded" | "skipped"> {
   const { tries, backoffMs, verify } = rules;
   const label = dest.slice(dest.lastIndexOf("/") + 1);
   const partial = `${dest}.partial`;
   if (await sizeOf(dest) > 0) {
-    if (!verify) return "skipped";
+    if (!verify && !rules.record) return "skipped";
     try {
-      await verify(dest);
+      await verify?.(dest);
+      if (rules.record) {
+        // A shard already there must still be what was downloaded. One from before
+        // downloads.json existed (no entry) is hashed and recorded as it is.
+        const entry = await checkSha(dest, label, null, rules, "the bytes on disk");
+        if (!rules.record.get(label)) await rules.record.set(entry);
+      }
       return "skipped";
     } catch (err) {
       sh.log(`${errorMessage(err)}\n  -> downloading it again`);
@@ -204,12 +339,19 @@ async function fetchFile(url: string, dest: string, rules: FileRules, sh: Shared
     }
   }
   let last: unknown;
+  let declared: string | null = null;
   for (let k = 1; k <= tries; k++) {
     if (sh.abort.signal.aborted) throw new DataError(`${url}: cancelled`);
     try {
-      await attempt(url, partial, sh);
+      declared = (await attempt(url, partial, sh)) ?? declared;
       try {
         await verify?.(partial);
+        if (rules.record) {
+          // Recorded before the rename: a shard under its final name always has its entry.
+          await rules.record.set(await checkSha(partial, label, declared, rules));
+        } else if (declared !== null) {
+          await checkSha(partial, label, declared, rules);
+        }
       } catch (err) {
         await Deno.remove(partial); // complete but not usable: the bytes are wrong, start over
         throw err;
@@ -230,6 +372,15 @@ async function fetchFile(url: string, dest: string, rules: FileRules, sh: Shared
         await sleep(wait, sh.abort.signal);
       }
     }
+  }
+  if (last instanceof Corrupt) {
+    // Every try brought damaged bytes: no partial file is kept, nothing was renamed into place.
+    throw new DataError(
+      `${url}: refused after ${tries} tries: ${last.message}. Nothing was kept. Run '${rules.again}' again; ` +
+        `if it fails the same way, the copy at ${new URL(url).host} is damaged: fetch it from another mirror (--base-url)` +
+        (rules.record?.get(label) ? `, or, if the dataset itself changed, delete its entry in ${DOWNLOADS}` : ""),
+      dest,
+    );
   }
   throw new DataError(`${url}: failed after ${tries} tries (last error: ${errorMessage(last)}); run the command again to resume`, url);
 }
@@ -255,6 +406,7 @@ export async function downloadFile(url: string, dest: string, opts: FileDownload
     backoffMs: opts.backoffMs ?? 1000,
     verify: opts.verify,
     offlineHint: opts.offlineHint ?? `Without network access, fetch ${url} on another machine and copy it to ${dest}`,
+    again: "the same command",
   };
   try {
     const outcome = await fetchFile(url, dest, rules, sh);
@@ -277,13 +429,15 @@ export async function downloadShards(indices: readonly number[], opts: DownloadO
     );
   }
   const sh = shared(opts, indices.length);
+  const baseUrl = opts.baseUrl ?? SHARD_BASE_URL;
   const rules: FileRules = {
     tries: opts.tries ?? 5,
     backoffMs: opts.backoffMs ?? 1000,
     verify: verifyShardFile,
     offlineHint: "Without network access, use the embedded corpus instead: 'deno task data prepare'",
+    record: await DownloadRecord.open(opts.dir, baseUrl),
+    again: `deno task data download --dir ${opts.dir} --shards ${Math.max(...indices) + 1}`,
   };
-  const baseUrl = opts.baseUrl ?? SHARD_BASE_URL;
   const result: DownloadResult = { downloaded: [], skipped: [], bytes: 0 };
   const queue = [...indices];
   const worker = async () => {

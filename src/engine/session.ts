@@ -45,7 +45,9 @@ export async function loadChatModel(
   gpu: Gpu, store: FileStore, paths: { checkpointDir: string; tokenizerDir: string }, opts: EngineOptions = {},
 ): Promise<LoadedChatModel> {
   const ckpt = await loadCheckpointFromStore(store, paths.checkpointDir, { withOptimizer: false });
-  const tokenizer = await loadTokenizer(store, paths.tokenizerDir);
+  // Chat reads tokenizer.json only: the browser would fetch tokenizer.tiktoken and
+  // token_bytes.json just to check them (training and eval check them when they load it).
+  const tokenizer = await loadTokenizer(store, paths.tokenizerDir, { checkDerived: false });
   if (ckpt.meta.tokenizer && ckpt.meta.tokenizer.hash !== tokenizer.hash) {
     throw new EngineError(
       `${paths.checkpointDir} was trained with tokenizer ${ckpt.meta.tokenizer.hash.slice(0, 12)}…, but ${paths.tokenizerDir} holds ` +

@@ -11,7 +11,7 @@
 // A directory that holds core.yaml itself (an unpacked copy, e.g. nanochat's
 // ~/.cache/nanochat/eval_bundle) is used as it is.
 import { downloadFile, type FetchOptions } from "../data/deno_download.ts";
-import { crc32, readZipDirectory, readZipEntry, type ZipEntry } from "../formats/zip.ts";
+import { bytesSource, crc32, readZipDirectory, readZipEntry, type ZipEntry } from "../formats/zip.ts";
 import { writeFileAtomic } from "../io/deno_files.ts";
 import { CoreError } from "./core.ts";
 import { assembleCoreTasks, type CoreTask } from "./core_bundle.ts";
@@ -47,7 +47,7 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 /** The directory inside the archive that holds core.yaml (the shallowest one), as an entry-name prefix. */
 function bundlePrefix(entries: readonly ZipEntry[], where: string): string {
-  const yaml = entries.filter((e) => !e.isDirectory && (e.name === "core.yaml" || e.name.endsWith("/core.yaml")) && !e.name.startsWith("__MACOSX/"));
+  const yaml = entries.filter((e) => !e.name.endsWith("/") && (e.name === "core.yaml" || e.name.endsWith("/core.yaml")) && !e.name.startsWith("__MACOSX/"));
   if (!yaml.length) throw new CoreError(`${where}: the archive has no core.yaml, so it is not the CORE eval bundle; delete it and run '${DOWNLOAD_COMMAND}'`);
   yaml.sort((a, b) => a.name.split("/").length - b.name.split("/").length);
   return yaml[0].name.slice(0, -"core.yaml".length);
@@ -55,23 +55,24 @@ function bundlePrefix(entries: readonly ZipEntry[], where: string): string {
 
 /** Throws unless the file reads as a zip archive holding a core.yaml (the download's check). */
 export async function verifyBundleZip(path: string): Promise<void> {
-  bundlePrefix(readZipDirectory(await Deno.readFile(path), path), path);
+  bundlePrefix(await readZipDirectory(bytesSource(await Deno.readFile(path)), path), path);
 }
 
 /** Unpacks the bundle's files (below the core.yaml prefix) into dest, every entry CRC-checked; returns the manifest's file table. */
 async function unpack(zip: Uint8Array, where: string, dest: string): Promise<Manifest["files"]> {
-  const entries = readZipDirectory(zip, where);
+  const src = bytesSource(zip);
+  const entries = await readZipDirectory(src, where);
   const prefix = bundlePrefix(entries, where);
   const files: Manifest["files"] = {};
   for (const e of entries) {
-    if (e.isDirectory || !e.name.startsWith(prefix)) continue;
+    if (e.name.endsWith("/") || !e.name.startsWith(prefix)) continue;
     const rel = e.name.slice(prefix.length);
     if (rel.startsWith("/") || rel.split("/").some((s) => s === ".." || s === "") || rel.startsWith("__MACOSX/")) continue;
-    const bytes = await readZipEntry(zip, e, where);
+    const bytes = await readZipEntry(src, e, where);
     const path = `${dest}/${rel}`;
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
     await Deno.writeFile(path, bytes);
-    files[rel] = { size: bytes.length, crc32: e.crc32 };
+    files[rel] = { size: bytes.length, crc32: e.crc };
   }
   return files;
 }

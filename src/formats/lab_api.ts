@@ -2,8 +2,12 @@
 // server (src/server/runs.ts) and the page (web/src/api.ts) describe the API once.
 import type { RunStatus } from "./metrics.ts";
 
-/** run.json's status; "unknown" when the server cannot read run.json. */
-export type SummaryStatus = RunStatus | "unknown";
+/**
+ * run.json's status; "unknown" when the server cannot read run.json; "interrupted" when
+ * run.json says running but no live process holds the run's owner lock (killed, or the
+ * machine went down), so it will never update itself.
+ */
+export type SummaryStatus = RunStatus | "unknown" | "interrupted";
 
 export interface RunSummary {
   name: string;

@@ -70,6 +70,9 @@ export function readMetrics(text: string, opts: { strict?: boolean; source?: str
 
 // ---------------------------------------------------------------- run.json
 
+/** The owner lock of a run directory (src/io/deno_lock.ts): present while a training writes it. */
+export const RUN_LOCK_FILE = "owner.lock";
+
 export const RUN_STATUSES = ["running", "finished", "failed", "stopped"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 

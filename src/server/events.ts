@@ -1,11 +1,16 @@
 // GET /api/runs/:run/metrics/events: metrics.jsonl as Server-Sent Events, live.
 //
-//   id: <0-based line number>      one event per complete line, in file order
+//   id: <0-based line number>@<file tag>   one event per complete line, in file order
 //   event: metric
 //   data: <the record as JSON>
 //
 // The stream starts after the line named by the Last-Event-ID header (what EventSource
-// sends when it reconnects) or ?after=N, so a reconnect never repeats a record. It then
+// sends when it reconnects) or ?after=N[@tag], so a reconnect never repeats a record.
+// The tag names the file the line numbers count in (its device, inode and first line):
+// a client that comes back after metrics.jsonl was replaced while it was away (a resume
+// rewrites it) holds a tag of the old file, so it gets `reset` and the new file from its
+// first line, instead of the new file's lines up to its old number being skipped. A bare
+// number (older clients) is taken as it is. It then
 // polls the file every pollMs (no Deno.watchFs: it misses appends on some filesystems)
 // and sends each line once its "\n" has arrived. `event: status` carries the RunSummary
 // when the stream starts and whenever run.json changes; `event: reset` says metrics.jsonl
@@ -22,8 +27,8 @@ export interface MetricsEventsOptions {
   run: string;
   /** The run's real directory. */
   dir: string;
-  /** Last line id the client has (-1: send everything). */
-  after: number;
+  /** Last line id the client has (-1: send everything), and the tag of the file it counts in (null: not said). */
+  after: ResumePoint;
   pollMs: number;
   keepaliveMs: number;
   /** Settles when the response has been delivered or the client went away (Deno.ServeHandlerInfo.completed). */
@@ -32,14 +37,37 @@ export interface MetricsEventsOptions {
   track(stop: () => void): () => void;
 }
 
+export interface ResumePoint {
+  line: number;
+  tag: string | null;
+}
+
 /** Reads the resume point: Last-Event-ID wins over ?after (EventSource keeps the first URL). */
-export function resumeAfter(lastEventId: string | null, after: string | null): number {
-  const raw = lastEventId ?? after;
-  if (raw === null || raw.trim() === "") return -1;
-  if (!/^-?\d{1,15}$/.test(raw.trim()) || Number(raw) < -1) {
-    throw new HttpError(400, `${lastEventId !== null ? "Last-Event-ID" : "?after"} must be a line number (an integer ≥ -1), got ${JSON.stringify(raw.slice(0, 40))}`);
+export function resumeAfter(lastEventId: string | null, after: string | null): ResumePoint {
+  const raw = (lastEventId ?? after)?.trim() ?? null;
+  if (raw === null || raw === "") return { line: -1, tag: null };
+  const m = /^(-?\d{1,15})(?:@([0-9a-z]{1,16}))?$/.exec(raw);
+  if (!m || Number(m[1]) < -1) {
+    throw new HttpError(
+      400,
+      `${lastEventId !== null ? "Last-Event-ID" : "?after"} must be a line number (an integer ≥ -1), optionally with the file tag the stream sent (N@tag), got ${JSON.stringify(raw.slice(0, 40))}`,
+    );
   }
-  return Number(raw);
+  return { line: Number(m[1]), tag: m[2] ?? null };
+}
+
+/**
+ * The tag of a metrics file: FNV-1a over its device, inode and first line. A replaced file
+ * has another inode (or, reused, most likely another first line: its records carry times);
+ * one truncated and rewritten in place starts with another first line.
+ */
+export function fileTag(info: Deno.FileInfo, firstLine: string): string {
+  let h = 0x811c9dc5;
+  for (const ch of `${info.dev}:${info.ino}:${firstLine}`) {
+    h ^= ch.codePointAt(0)!;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(36);
 }
 
 /** A line is sent at most this many bytes at a time from the file (more is read at once only for a longer line). */
@@ -58,7 +86,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-const event = (name: string, data: unknown, id?: number) => `${id !== undefined ? `id: ${id}\n` : ""}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+const event = (name: string, data: unknown, id?: string) => `${id !== undefined ? `id: ${id}\n` : ""}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 
 export function metricsEventStream(o: MetricsEventsOptions): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
@@ -67,6 +95,11 @@ export function metricsEventStream(o: MetricsEventsOptions): ReadableStream<Uint
   let controller: ReadableStreamDefaultController<Uint8Array> | null = null;
   let offset = 0, line = 0, ino: number | null = null;
   let statusKey: string | null = null;
+  let after = o.after.line;
+  /** The tag of the file being sent: known once its first line has been read. */
+  let tag: string | null = null;
+  /** The client's tag, until it has been compared with the file's. */
+  let clientTag = o.after.tag;
   let lastSent = Date.now();
 
   const stop = () => {
@@ -98,6 +131,10 @@ export function metricsEventStream(o: MetricsEventsOptions): ReadableStream<Uint
       if ((ino !== null && info.ino !== ino) || info.size < offset) {
         offset = 0;
         line = 0;
+        tag = null;
+        // The client's resume point was a line of the old file: the new file is sent whole.
+        after = -1;
+        clientTag = null;
         text += event("reset", { reason: "metrics.jsonl was replaced or truncated; ids start again at 0" });
       }
       ino = info.ino;
@@ -107,16 +144,26 @@ export function metricsEventStream(o: MetricsEventsOptions): ReadableStream<Uint
         const chunk = completeLines(bytes);
         offset += chunk.bytes;
         more = bytes.length === READ_CAP && chunk.bytes > 0;
+        if (tag === null && line === 0 && chunk.lines > 0) {
+          tag = fileTag(info, chunk.text.slice(0, chunk.text.indexOf("\n")));
+          if (clientTag !== null && clientTag !== tag) {
+            // The client counted lines of another file (replaced while it was away): its
+            // records are not this file's, so it starts over and gets every line.
+            after = -1;
+            text += event("reset", { reason: "metrics.jsonl is another file than the one your last id counts in; ids start again at 0" });
+          }
+          clientTag = null;
+        }
         for (const l of chunk.text.split("\n").slice(0, -1)) {
           const id = line++;
-          if (id <= o.after || l.trim() === "") continue;
+          if (id <= after || l.trim() === "") continue;
           let value: unknown;
           try {
             value = JSON.parse(l);
           } catch {
             continue; // a line a crash tore: skipped, as parseMetrics does
           }
-          if (typeof value === "object" && value !== null && !Array.isArray(value)) text += event("metric", value, id);
+          if (typeof value === "object" && value !== null && !Array.isArray(value)) text += event("metric", value, `${id}@${tag}`);
         }
       }
     }

@@ -120,41 +120,42 @@ function rangeStream(file: Deno.FsFile, start: number, end: number): ReadableStr
 }
 
 /**
- * Answers GET/HEAD for a regular file at `path` (already resolved and checked by the
- * caller): content-type, content-length, accept-ranges, ETag/Last-Modified, 304 for a
- * matching If-None-Match, 206/416 for Range.
+ * Answers GET/HEAD for a file already opened and checked by the caller (paths.ts
+ * mustOpen): content-type, content-length, accept-ranges, ETag/Last-Modified, 304 for a
+ * matching If-None-Match, 206/416 for Range. The bytes come from that open file, never
+ * from a second open by name. The file is closed when the answer is done.
  */
-export async function fileResponse(req: Request, path: string, name: string, extraHeaders: Record<string, string> = {}): Promise<Response> {
-  const info = await Deno.stat(path);
-  if (!info.isFile) throw new HttpError(404, `${name} is not a file`);
-  const size = info.size;
-  const mtime = info.mtime?.getTime() ?? 0;
-  const etag = `W/"${size.toString(16)}-${Math.floor(mtime).toString(16)}"`;
-  const headers: Record<string, string> = {
-    "content-type": contentType(name),
-    "accept-ranges": "bytes",
-    etag,
-    ...(info.mtime ? { "last-modified": info.mtime.toUTCString() } : {}),
-    ...extraHeaders,
-  };
-  if (req.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
-  const range = parseRange(req.headers.get("range"), size);
-  const head = req.method === "HEAD";
-  if (range) {
-    headers["content-range"] = `bytes ${range.start}-${range.end}/${size}`;
-    headers["content-length"] = String(range.end - range.start + 1);
-    if (head) return new Response(null, { status: 206, headers });
-    const file = await Deno.open(path, { read: true });
-    try {
+export async function fileResponse(req: Request, opened: { file: Deno.FsFile; info: Deno.FileInfo }, name: string, extraHeaders: Record<string, string> = {}): Promise<Response> {
+  const { file, info } = opened;
+  let handedOver = false;
+  try {
+    if (!info.isFile) throw new HttpError(404, `${name} is not a file`);
+    const size = info.size;
+    const mtime = info.mtime?.getTime() ?? 0;
+    const etag = `W/"${size.toString(16)}-${Math.floor(mtime).toString(16)}"`;
+    const headers: Record<string, string> = {
+      "content-type": contentType(name),
+      "accept-ranges": "bytes",
+      etag,
+      ...(info.mtime ? { "last-modified": info.mtime.toUTCString() } : {}),
+      ...extraHeaders,
+    };
+    if (req.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
+    const range = parseRange(req.headers.get("range"), size);
+    const head = req.method === "HEAD";
+    if (range) {
+      headers["content-range"] = `bytes ${range.start}-${range.end}/${size}`;
+      headers["content-length"] = String(range.end - range.start + 1);
+      if (head) return new Response(null, { status: 206, headers });
       await file.seek(range.start, Deno.SeekMode.Start);
-    } catch (err) {
-      file.close();
-      throw err;
+      handedOver = true;
+      return new Response(rangeStream(file, range.start, range.end), { status: 206, headers });
     }
-    return new Response(rangeStream(file, range.start, range.end), { status: 206, headers });
+    headers["content-length"] = String(size);
+    if (head) return new Response(null, { status: 200, headers });
+    handedOver = true;
+    return new Response(rangeStream(file, 0, size - 1), { status: 200, headers });
+  } finally {
+    if (!handedOver) file.close();
   }
-  headers["content-length"] = String(size);
-  if (head) return new Response(null, { status: 200, headers });
-  const file = await Deno.open(path, { read: true });
-  return new Response(file.readable, { status: 200, headers });
 }

@@ -115,3 +115,181 @@ export async function mustResolve(rootReal: string, names: readonly string[], la
   if (r.reason === "outside") throw new HttpError(404, `${label} is a link that leads outside ${rootReal}; the lab server does not follow it`);
   throw new HttpError(404, `${label} not found${hint ? `; ${hint}` : ""}`);
 }
+
+// ---------------------------------------------------------------- opening without a race
+//
+// resolveInside checks a path, but the file is opened later by name: a directory swapped
+// for a symlink in between would make the open read outside the root. So the files the
+// server reads are opened first and then checked: the kernel's own name for the open file
+// (/proc/self/fd/N, which no later swap can change) must lie inside the root. Where there
+// is no /proc, the path is resolved again after the open and must lead to the same file
+// (device + inode) inside the root.
+
+export interface OpenedFile {
+  file: Deno.FsFile;
+  info: Deno.FileInfo;
+  /** The real path the file was checked at. */
+  path: string;
+}
+
+const sameFile = (a: Deno.FileInfo, b: Deno.FileInfo) => a.dev === b.dev && a.ino === b.ino && a.ino !== null;
+
+/** This process's open descriptors on the file `info` describes, each with the path the kernel gives it; null without /proc. */
+async function descriptorsOf(info: Deno.FileInfo): Promise<{ fd: string; target: string }[] | null> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir("/proc/self/fd"));
+  } catch {
+    return null;
+  }
+  const out: { fd: string; target: string }[] = [];
+  for (const e of entries) {
+    const fd = `/proc/self/fd/${e.name}`;
+    const st = await Deno.stat(fd).catch(() => null);
+    if (!st || !sameFile(st, info)) continue;
+    const target = await Deno.readLink(fd).catch(() => null);
+    if (target) out.push({ fd, target });
+  }
+  return out;
+}
+
+/**
+ * Opens `names` under `rootReal` for reading and proves the opened file lies inside the
+ * root (see above). "missing" when it does not exist; "outside" when it leads out.
+ */
+export async function openInside(rootReal: string, names: readonly string[], pattern = SAFE_NAME): Promise<{ ok: true; opened: OpenedFile } | { ok: false; reason: "missing" | "outside" }> {
+  const r = await resolveInside(rootReal, names, pattern);
+  if (!r.ok) return r;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(r.path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return { ok: false, reason: "missing" };
+    throw err;
+  }
+  try {
+    const info = await file.stat();
+    const fds = await descriptorsOf(info);
+    let inside: boolean;
+    if (fds !== null) {
+      inside = fds.some((d) => isInside(rootReal, d.target));
+    } else {
+      const again = await realPathOrNull([rootReal, ...names].join("/"));
+      const st = again ? await Deno.stat(again).catch(() => null) : null;
+      inside = again !== null && isInside(rootReal, again) && st !== null && sameFile(st, info);
+    }
+    if (!inside) {
+      file.close();
+      return { ok: false, reason: "outside" };
+    }
+    return { ok: true, opened: { file, info, path: r.path } };
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------- listing without a race
+//
+// A listing by path has the same gap: the directory (or one above it) swapped for a link
+// between the check and Deno.readDir lists a directory outside, and swapped back before a
+// second check, nothing would notice. So the directory is opened first and proved inside
+// like a file; the names are then read through the kernel's handle on that open directory
+// (/proc/self/fd/N names the open directory itself, whatever the path now leads to), with
+// the descriptor's identity checked before and after, synchronously so no other request of
+// this process can close and reuse the descriptor in between. Without /proc it lists by
+// path and keeps the result only if the path still leads to the same directory inside the
+// root afterwards (a swap and a swap back within one listing would go unseen there).
+
+export interface ListedEntry {
+  name: string;
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymlink: boolean;
+  /** Size from lstat through the verified directory (files); null when not known. */
+  size: number | null;
+}
+
+/** Descriptor paths of this process open on the file `info` describes at a path inside `rootReal`; null without /proc. */
+async function fdsInside(rootReal: string, info: Deno.FileInfo): Promise<string[] | null> {
+  const fds = await descriptorsOf(info);
+  return fds && fds.filter((d) => isInside(rootReal, d.target)).map((d) => d.fd);
+}
+
+function entryOf(e: Deno.DirEntry, st: Deno.FileInfo | null): ListedEntry {
+  return { name: e.name, isFile: e.isFile, isDirectory: e.isDirectory, isSymlink: e.isSymlink, size: st?.isFile ? st.size : null };
+}
+
+/**
+ * Lists the directory `names` under `rootReal` (see above); "missing" when it does not
+ * exist or is not a directory, "outside" when it leads out or changed while being listed.
+ */
+export async function listInside(rootReal: string, names: readonly string[]): Promise<{ ok: true; path: string; entries: ListedEntry[] } | { ok: false; reason: "missing" | "outside" }> {
+  const r = await openInside(rootReal, names);
+  if (!r.ok) return r;
+  const { file, info, path } = r.opened;
+  try {
+    if (!info.isDirectory) return { ok: false, reason: "missing" };
+    const fds = await fdsInside(rootReal, info);
+    if (fds !== null) {
+      for (const fd of fds) {
+        // Synchronous from here to the end: no await lets another request close or reopen fd.
+        const before = statOrNull(fd);
+        if (!before || !sameFile(before, info)) continue;
+        const entries = Deno.readDirSync(fd).map((e) => entryOf(e, lstatOrNull(`${fd}/${e.name}`))).toArray();
+        const after = statOrNull(fd);
+        if (after && sameFile(after, info)) return { ok: true, path, entries };
+      }
+      return { ok: false, reason: "outside" };
+    }
+    const entries: ListedEntry[] = [];
+    try {
+      for await (const e of Deno.readDir(path)) entries.push(entryOf(e, await Deno.lstat(`${path}/${e.name}`).catch(() => null)));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return { ok: false, reason: "outside" }; // moved away meanwhile
+      throw err;
+    }
+    const again = await realPathOrNull([rootReal, ...names].join("/"));
+    const st = again ? await Deno.stat(again).catch(() => null) : null;
+    if (again === null || !isInside(rootReal, again) || st === null || !sameFile(st, info)) return { ok: false, reason: "outside" };
+    return { ok: true, path, entries };
+  } finally {
+    file.close();
+  }
+}
+
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function lstatOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** openInside, throwing HttpError(404) with `label` as mustResolve does. */
+export async function mustOpen(rootReal: string, names: readonly string[], label: string, hint = "", pattern = SAFE_NAME): Promise<OpenedFile> {
+  const r = await openInside(rootReal, names, pattern);
+  if (r.ok) return r.opened;
+  if (r.reason === "outside") throw new HttpError(404, `${label} is a link that leads outside ${rootReal}; the lab server does not follow it`);
+  throw new HttpError(404, `${label} not found${hint ? `; ${hint}` : ""}`);
+}
+
+/** The whole text of an opened file; closes it. */
+export async function readOpened(o: OpenedFile): Promise<string> {
+  try {
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(1 << 16);
+    for (let n; (n = await o.file.read(buf)) !== null;) chunks.push(buf.slice(0, n));
+    return new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
+  } finally {
+    o.file.close();
+  }
+}

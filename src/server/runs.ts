@@ -1,12 +1,14 @@
 // The runs directory as the lab server sees it: which directories are runs, a summary of
 // each (status, step, latest loss and val bpb, checkpoints), and the paths of a run's
-// files — every one resolved through paths.ts, so nothing outside runs/ is ever read.
+// files — every one resolved through paths.ts, so nothing outside runs/ is ever read, and
+// every directory listed through listInside, so no name from outside runs/ is ever shown.
 // A broken file in one run never breaks the listing: that run carries an `error`.
 import { META_FILE, MODEL_FILE, selectCheckpoints, validateMeta } from "../formats/checkpoint.ts";
-import { type MetricsRecord, parseMetrics, type RunInfo, validateRunInfo } from "../formats/metrics.ts";
+import { type MetricsRecord, parseMetrics, RUN_LOCK_FILE, type RunInfo, validateRunInfo } from "../formats/metrics.ts";
+import { readLock } from "../io/deno_lock.ts";
 import type { CheckpointDetail, RunSummary } from "../formats/lab_api.ts";
 import { HttpError } from "./http.ts";
-import { checkName, mustResolve, realPathOrNull, resolveInside, SAFE_NAME } from "./paths.ts";
+import { checkName, listInside, mustOpen, mustResolve, openInside, readOpened, realPathOrNull, resolveInside, SAFE_NAME } from "./paths.ts";
 import { type MetricsStats, MetricsStatsCache } from "./tail.ts";
 
 export type { CheckpointDetail, RunSummary, SummaryStatus } from "../formats/lab_api.ts";
@@ -15,9 +17,13 @@ const errMessage = (err: unknown) => (err as Error)?.message ?? String(err);
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 const maxIso = (a: string | null, b: string | null) => (!a ? b : !b ? a : a > b ? a : b);
 
+/** Separates an archive's label from a run's name in the lab's name of an archived run (LABEL~RUN). */
+export const ARCHIVE_SEP = "~";
+
 export class Runs {
   readonly stats = new MetricsStatsCache();
-  constructor(readonly runsDir: string) {}
+  /** runsDir: the live runs; archiveDir: where `deno task archive` put finished pipelines (archive/LABEL/RUN), listed as LABEL~RUN. */
+  constructor(readonly runsDir: string, readonly archiveDir: string | null = null) {}
 
   /** realPath of the runs directory, or null while it does not exist. */
   root(): Promise<string | null> {
@@ -26,6 +32,7 @@ export class Runs {
 
   /** The real directory of run `name` (checked), or HttpError 400/404. */
   async runDir(name: string): Promise<string> {
+    if (name.includes(ARCHIVE_SEP)) return await this.archivedRunDir(name);
     checkName(name, "run name");
     const root = await this.root();
     if (!root) throw new HttpError(404, `run '${name}' not found: the runs directory ${this.runsDir} does not exist yet (start a run with 'deno task train base')`);
@@ -38,8 +45,10 @@ export class Runs {
   async names(): Promise<string[]> {
     const root = await this.root();
     if (!root) return [];
+    const listed = await listInside(root, []);
+    if (!listed.ok) return []; // runs/ itself is gone, or was swapped for a link out while we listed it
     const names: string[] = [];
-    for await (const e of Deno.readDir(root)) {
+    for (const e of listed.entries) {
       if (!(e.isDirectory || e.isSymlink) || !SAFE_NAME.test(e.name)) continue;
       const dir = await resolveInside(root, [e.name]);
       if (!dir.ok || !(await Deno.stat(dir.path)).isDirectory) continue;
@@ -49,7 +58,36 @@ export class Runs {
       };
       if (await has("run.json") || await has("metrics.jsonl")) names.push(e.name);
     }
-    return names.sort();
+    return [...names.sort(), ...await this.archivedNames()];
+  }
+
+  /** The real directory of an archived run LABEL~RUN, or HttpError 400/404. */
+  private async archivedRunDir(name: string): Promise<string> {
+    const parts = name.split(ARCHIVE_SEP);
+    if (parts.length !== 2) throw new HttpError(400, `bad run name '${name}': an archived run is LABEL${ARCHIVE_SEP}RUN`);
+    for (const p of parts) checkName(p, "run name");
+    const root = this.archiveDir ? await realPathOrNull(this.archiveDir) : null;
+    if (!root) throw new HttpError(404, `run '${name}' not found: no archive directory${this.archiveDir ? ` (${this.archiveDir})` : ""}`);
+    const dir = await mustResolve(root, parts, `run '${name}'`, `GET /api/runs lists the archived runs in ${root}`);
+    if (!(await Deno.stat(dir)).isDirectory) throw new HttpError(404, `run '${name}' not found: ${root}/${parts.join("/")} is not a directory`);
+    return dir;
+  }
+
+  /** LABEL~RUN for every archive/LABEL/RUN directory holding run.json (what deno task archive moves). */
+  private async archivedNames(): Promise<string[]> {
+    const root = this.archiveDir ? await realPathOrNull(this.archiveDir) : null;
+    if (!root) return [];
+    const names: string[] = [];
+    const dirsIn = async (path: string[]) => {
+      const listed = await listInside(root, path);
+      return listed.ok ? listed.entries.filter((e) => e.isDirectory && SAFE_NAME.test(e.name)).map((e) => e.name).sort() : [];
+    };
+    for (const label of await dirsIn([])) {
+      for (const run of await dirsIn([label])) {
+        if ((await resolveInside(root, [label, run, "run.json"])).ok) names.push(`${label}${ARCHIVE_SEP}${run}`);
+      }
+    }
+    return names;
   }
 
   async list(): Promise<RunSummary[]> {
@@ -65,16 +103,16 @@ export class Runs {
 
   /** Reads run.json: the raw JSON (for `info`), the validated RunInfo, or the error naming the file. */
   async runInfo(dir: string): Promise<{ raw: unknown; info: RunInfo | null; error?: string; mtimeKey: string }> {
-    const r = await resolveInside(dir, ["run.json"]);
-    if (!r.ok) {
-      if (r.reason === "missing") return { raw: null, info: null, mtimeKey: "none" };
-      return { raw: null, info: null, error: "run.json is a link that leads outside the run directory; not read", mtimeKey: "outside" };
-    }
     let text: string, mtimeKey: string;
     try {
-      const st = await Deno.stat(r.path);
+      const r = await openInside(dir, ["run.json"]);
+      if (!r.ok) {
+        if (r.reason === "missing") return { raw: null, info: null, mtimeKey: "none" };
+        return { raw: null, info: null, error: "run.json is a link that leads outside the run directory; not read", mtimeKey: "outside" };
+      }
+      const st = r.opened.info;
       mtimeKey = `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
-      text = await Deno.readTextFile(r.path);
+      text = await readOpened(r.opened);
     } catch (err) {
       return { raw: null, info: null, error: `run.json cannot be read: ${errMessage(err)}`, mtimeKey: "unreadable" };
     }
@@ -104,9 +142,13 @@ export class Runs {
 
   /** All records of metrics.jsonl (a torn last line is skipped); [] when there is none. */
   async records(dir: string): Promise<MetricsRecord[]> {
-    const path = await this.metricsPath(dir);
-    if (!path) return [];
-    return parseMetrics(await Deno.readTextFile(path)).records;
+    if (!(await this.metricsPath(dir))) return []; // its errors: a link out, not a regular file
+    const r = await openInside(dir, ["metrics.jsonl"]);
+    if (!r.ok) {
+      if (r.reason === "missing") return [];
+      throw new HttpError(404, "metrics.jsonl is a link that leads outside the run directory; the lab server does not follow it");
+    }
+    return parseMetrics(await readOpened(r.opened)).records;
   }
 
   async summary(name: string): Promise<{ summary: RunSummary; raw: unknown }> {
@@ -147,9 +189,21 @@ export class Runs {
     }
     s.report = (await resolveInside(dir, ["report", "report.json"])).ok;
     if (broken) s.status = "unknown";
+    else if (s.status === "running" && !(await this.ownerAlive(dir))) {
+      s.status = "interrupted";
+      errors.push(`run.json says running, but no process holds the run (killed?); continue it with 'deno task train ${info?.stage ?? "base"} --run ${name} --resume'`);
+    }
     if (info?.error && info.status === "failed") errors.unshift(info.error);
     if (errors.length) s.error = errors.join("; ");
     return { summary: s, raw: ri.raw };
+  }
+
+  /** Whether a live process (or one on another host, which we cannot check) holds the run's owner lock. */
+  async ownerAlive(dir: string): Promise<boolean> {
+    const r = await resolveInside(dir, [RUN_LOCK_FILE]);
+    if (!r.ok) return false;
+    const lock = readLock(r.path);
+    return lock !== null && lock.alive !== false;
   }
 
   /**
@@ -159,13 +213,12 @@ export class Runs {
    * checkpoint, as in src/train/deno_checkpoint.ts.
    */
   async checkpointDirs(dir: string): Promise<Map<number, string>> {
-    const root = await resolveInside(dir, ["checkpoints"]);
+    const root = await listInside(dir, ["checkpoints"]);
     if (!root.ok) {
       if (root.reason === "missing") return new Map();
       throw new HttpError(404, "checkpoints/ is a link that leads outside the run directory; the lab server does not follow it");
     }
-    const names: string[] = [];
-    for await (const e of Deno.readDir(root.path)) if (e.isDirectory) names.push(e.name);
+    const names = root.entries.filter((e) => e.isDirectory).map((e) => e.name);
     const out = new Map<number, string>();
     for (const [step, name] of selectCheckpoints(names)) {
       if ((await resolveInside(root.path, [name, META_FILE])).ok && (await resolveInside(root.path, [name, MODEL_FILE])).ok) out.set(step, `${root.path}/${name}`);
@@ -189,17 +242,22 @@ export class Runs {
     const out: CheckpointDetail[] = [];
     for (const [step, ckpt] of await this.checkpointDirs(dir)) {
       const files: { name: string; size: number }[] = [];
-      for await (const e of Deno.readDir(ckpt)) {
-        const r = await resolveInside(ckpt, [e.name]);
-        if (!r.ok) continue;
-        const st = await Deno.stat(r.path);
-        if (st.isFile) files.push({ name: e.name, size: st.size });
+      // ckpt is a real path inside the run: listInside proves the directory it opens is still there.
+      const listed = await listInside(ckpt, []);
+      for (const e of listed.ok ? listed.entries : []) {
+        if (e.isFile && e.size !== null) {
+          files.push({ name: e.name, size: e.size });
+        } else if (e.isSymlink) { // a link to a file inside the run is listed, as before
+          const r = await resolveInside(ckpt, [e.name]);
+          const st = r.ok ? await Deno.stat(r.path).catch(() => null) : null;
+          if (st?.isFile) files.push({ name: e.name, size: st.size });
+        }
       }
       files.sort((a, b) => a.name.localeCompare(b.name));
       const d: CheckpointDetail = { step, files, meta: null };
       const label = `checkpoint ${step}: ${META_FILE}`;
       try {
-        const text = await Deno.readTextFile(await mustResolve(ckpt, [META_FILE], label));
+        const text = await readOpened(await mustOpen(ckpt, [META_FILE], label));
         try {
           d.meta = JSON.parse(text);
         } catch (err) {

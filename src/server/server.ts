@@ -3,13 +3,15 @@
 // documents the API. Only GET and HEAD; every path goes through paths.ts first.
 import { metricsEventStream, resumeAfter } from "./events.ts";
 import { errorResponse, fileResponse, HttpError, json } from "./http.ts";
-import { checkName, mustResolve, parseTarget } from "./paths.ts";
+import { checkName, mustOpen, mustResolve, parseTarget, readOpened } from "./paths.ts";
 import { Runs } from "./runs.ts";
 import { staticResponse } from "./static.ts";
 
 export interface LabServerOptions {
   /** The runs directory (runs/<run>/run.json, metrics.jsonl, checkpoints/, tokenizer/). */
   runsDir: string;
+  /** Archived pipelines (archive/LABEL/RUN, from deno task archive), listed as LABEL~RUN; null: none. */
+  archiveDir?: string | null;
   /** The web build to serve (build/web); null or missing: "/" says how to build it. */
   webDir?: string | null;
   /** Interface to listen on (default 127.0.0.1). */
@@ -53,7 +55,7 @@ function hostOf(header: string): string {
 }
 
 export async function startLabServer(opts: LabServerOptions): Promise<LabServer> {
-  const runs = new Runs(opts.runsDir);
+  const runs = new Runs(opts.runsDir, opts.archiveDir ?? null);
   const webDir = opts.webDir ?? null;
   const hostname = opts.hostname ?? DEFAULT_HOST;
   const pollMs = opts.pollMs ?? 250;
@@ -94,29 +96,27 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     if (sub === "checkpoints" && a !== undefined && b !== undefined) {
       const ckpt = await runs.checkpointDir(dir, run, a);
       checkName(b, "file name");
-      const path = await mustResolve(ckpt, [b], `file ${b} of checkpoint ${Number(a)} of run '${run}'`, "GET …/checkpoints lists its files");
-      return fileResponse(req, path, b);
+      return fileResponse(req, await mustOpen(ckpt, [b], `file ${b} of checkpoint ${Number(a)} of run '${run}'`, "GET …/checkpoints lists its files"), b);
     }
     if (sub === "tokenizer" && a !== undefined && b === undefined) {
       checkName(a, "file name");
-      const tok = await mustResolve(dir, ["tokenizer"], `tokenizer/ of run '${run}'`, "training saves the run's tokenizer into runs/<run>/tokenizer/");
-      const path = await mustResolve(tok, [a], `tokenizer/${a} of run '${run}'`, "its files are tokenizer.json, tokenizer.tiktoken, token_bytes.json");
-      return fileResponse(req, path, a);
+      await mustResolve(dir, ["tokenizer"], `tokenizer/ of run '${run}'`, "training saves the run's tokenizer into runs/<run>/tokenizer/");
+      const opened = await mustOpen(dir, ["tokenizer", a], `tokenizer/${a} of run '${run}'`, "its files are tokenizer.json, tokenizer.tiktoken, token_bytes.json");
+      return fileResponse(req, opened, a);
     }
     if (sub === "report" && b === undefined) {
       const hint = `write it with: deno task report --run ${run}`;
       if (a === undefined) {
-        const path = await mustResolve(dir, ["report", "report.json"], `the report of run '${run}'`, hint);
+        const opened = await mustOpen(dir, ["report", "report.json"], `the report of run '${run}'`, hint);
         try {
-          return json(JSON.parse(await Deno.readTextFile(path)));
+          return json(JSON.parse(await readOpened(opened)));
         } catch (err) {
           if (err instanceof SyntaxError) throw new HttpError(500, `report/report.json of run '${run}' is not valid JSON; ${hint}`);
           throw err;
         }
       }
       checkName(a, "file name");
-      const path = await mustResolve(dir, ["report", a], `report/${a} of run '${run}'`, hint);
-      const res = await fileResponse(req, path, a);
+      const res = await fileResponse(req, await mustOpen(dir, ["report", a], `report/${a} of run '${run}'`, hint), a);
       // A picture or text to look at, never a page that runs anything.
       res.headers.set("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'");
       return res;
@@ -129,6 +129,18 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       throw new HttpError(405, `${req.method} is not supported: the lab server is read-only (GET and HEAD only)`, { allow: "GET, HEAD" });
     }
     const host = req.headers.get("host");
+    // A Host with userinfo ("user@host") names no server of ours, and an absolute-form
+    // target ("GET http://other.host/x", which Deno passes through as the URL) addresses
+    // another host: both are how proxies and caches get confused about whose answer this is.
+    if (host !== null && host.includes("@")) throw new HttpError(400, `Host ${JSON.stringify(host.slice(0, 100))} carries userinfo (user@…); send the server's name only`);
+    const url = new URL(req.url);
+    let sameHost = host === null;
+    try {
+      sameHost ||= new URL(`http://${host!.trim()}`).host === url.host;
+    } catch { /* an unparsable Host: refused below */ }
+    if (!sameHost || url.username || url.password) {
+      throw new HttpError(400, `the request target ${JSON.stringify(shortUrl(req.url))} is in absolute form for another host than Host ${JSON.stringify((host ?? "").slice(0, 100))}; send the path only (GET /api/…)`);
+    }
     if (loopbackOnly && host !== null && !LOOPBACK.has(hostOf(host)) && !hostOf(host).endsWith(".localhost")) {
       throw new HttpError(400, `Host ${JSON.stringify(host.slice(0, 100))} is not this server's name: open it as http://127.0.0.1 or http://localhost (start it with --host 0.0.0.0 to serve other names)`);
     }

@@ -2,7 +2,7 @@
 // Any GET outside /api/ whose last segment has no extension is the single-page app's
 // own route and gets index.html; asset names go through the same checks as run files.
 import { fileResponse, HttpError } from "./http.ts";
-import { ASSET_NAME, checkName, mustResolve, realPathOrNull } from "./paths.ts";
+import { ASSET_NAME, checkName, mustOpen, realPathOrNull } from "./paths.ts";
 import { UserError } from "../util/errors.ts";
 
 /** The repository root (this file is src/server/static.ts). */
@@ -73,10 +73,9 @@ export async function staticResponse(req: Request, webDir: string | null, segmen
     throw new HttpError(404, `${segments.join("/")} not found: the web app is not built (run 'deno task lab' to build it)`);
   }
   if (isRoute) {
-    const index = await mustResolve(root, ["index.html"], "index.html");
-    return fileResponse(req, index, "index.html", { "cache-control": "no-cache" });
+    return fileResponse(req, await mustOpen(root, ["index.html"], "index.html"), "index.html", { "cache-control": "no-cache" });
   }
-  const path = await mustResolve(root, segments, `/${segments.join("/")}`, "the web build has no such file", ASSET_NAME);
+  const opened = await mustOpen(root, segments, `/${segments.join("/")}`, "the web build has no such file", ASSET_NAME);
   const immutable = segments[0] === "assets" && /-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/.test(last);
-  return fileResponse(req, path, last, { "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache" });
+  return fileResponse(req, opened, last, { "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache" });
 }

@@ -3,12 +3,21 @@
 // and a per-file cache of the figures a run summary needs, so listing runs re-reads only
 // what was appended since the last request.
 import { type MetricsRecord, parseMetrics } from "../formats/metrics.ts";
+import { HttpError } from "./http.ts";
+import { openInside } from "./paths.ts";
 
 const NL = 0x0a;
 
-/** Bytes of `path` from `offset` to its current end (at most `max`). */
+/**
+ * Bytes of `path` from `offset` to its current end (at most `max`). The file is opened and
+ * then proved to lie in its directory (paths.ts openInside), so a swap of the run
+ * directory for a link between the caller's check and this read cannot read outside.
+ */
 export async function readFrom(path: string, offset: number, max = Infinity): Promise<Uint8Array> {
-  const file = await Deno.open(path, { read: true });
+  const slash = path.lastIndexOf("/");
+  const r = await openInside(path.slice(0, slash), [path.slice(slash + 1)]);
+  if (!r.ok) throw new HttpError(404, `${path.slice(slash + 1)} is ${r.reason === "missing" ? "gone" : "a link that leads outside the run directory"}; not read`);
+  const file = r.opened.file;
   try {
     const size = (await file.stat()).size;
     const total = Math.min(max, size - offset);

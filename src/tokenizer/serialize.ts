@@ -107,7 +107,6 @@ export function formatTiktoken(tokens: readonly string[]): string {
  */
 export function parseTiktoken(text: string, where = "tokenizer.tiktoken"): Int32Array {
   const byRank: string[] = [];
-  const rankOf = new Map<string, number>();
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     const [b64, r, extra] = line.trim().split(/\s+/);
@@ -122,8 +121,16 @@ export function parseTiktoken(text: string, where = "tokenizer.tiktoken"): Int32
       throw new TokenizerError(`${where} line ${i + 1}: expected "<base64> ${byRank.length}", got ${JSON.stringify(line)}`);
     }
     byRank.push(bytes);
-    rankOf.set(bytes, rank);
   });
+  return mergesFromRanks(byRank, where);
+}
+
+/**
+ * Merges from token bytes by rank (latin1 strings, rank = id): tiktoken's mergeable ranks,
+ * from a .tiktoken file or a pickled Encoding (nanochat's tokenizer.pkl).
+ */
+export function mergesFromRanks(byRank: readonly string[], where: string): Int32Array {
+  const rankOf = new Map<string, number>(byRank.map((b, r) => [b, r]));
   for (let i = 0; i < 256; i++) {
     if (byRank[i] !== String.fromCharCode(i)) {
       throw new TokenizerError(`${where}: rank ${i} must be the single byte ${i} (byte-level ranks without a byte remap)`);

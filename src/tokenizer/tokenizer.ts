@@ -12,6 +12,7 @@ import {
   formatTokenBytes,
   formatTokenizerJson,
   hashMismatch,
+  mergesFromRanks,
   parseTiktoken,
   parseTokenizerJson,
   tokenizerFile,
@@ -268,6 +269,22 @@ export class Tokenizer {
   /** Builds a tokenizer from `.tiktoken` ranks (byte-ordered first 256) plus specials. */
   static fromTiktoken(text: string, specials: readonly string[] = SPECIAL_TOKENS, where = "tokenizer.tiktoken"): Tokenizer {
     return new Tokenizer(parseTiktoken(text, where), specials);
+  }
+
+  /**
+   * From tiktoken's mergeable ranks (token bytes by rank, as latin1 strings) and special
+   * tokens with their ids, e.g. a nanochat tokenizer.pkl. The split pattern must be the one
+   * this tokenizer implements, and the specials must take the ids right after the ranks.
+   */
+  static fromRanks(byRank: readonly string[], specials: readonly [string, number][], pattern: string, where = "tokenizer"): Tokenizer {
+    if (pattern !== SPLIT_PATTERN) {
+      throw new TokenizerError(`${where}: its split pattern ${JSON.stringify(pattern.slice(0, 60))}… differs from nanochat's, the one this lab implements`);
+    }
+    const sorted = [...specials].sort((a, b) => a[1] - b[1]);
+    sorted.forEach(([s, id], i) => {
+      if (id !== byRank.length + i) throw new TokenizerError(`${where}: special token ${s} has id ${id}; specials must take ids ${byRank.length} … ${byRank.length + sorted.length - 1}, right after the ${byRank.length} ranks`);
+    });
+    return new Tokenizer(mergesFromRanks(byRank, where), sorted.map(([s]) => s));
   }
 
   /** token_bytes.json text: the tokenBytes() table with this tokenizer's hash. */

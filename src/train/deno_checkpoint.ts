@@ -59,6 +59,22 @@ async function completeCheckpoints(runDir: string): Promise<Map<number, string>>
   return out;
 }
 
+/**
+ * step_N directories that are not checkpoints (meta.json or model.safetensors missing, e.g.
+ * deleted by hand or lost with a disk), each with what is missing; --resume names them.
+ */
+export async function incompleteCheckpoints(runDir: string): Promise<{ step: number; dir: string; missing: string[] }[]> {
+  const root = ckptRoot(runDir);
+  const out: { step: number; dir: string; missing: string[] }[] = [];
+  for (const [step, name] of selectCheckpoints(await namesIn(root))) {
+    const dir = `${root}/${name}`;
+    const missing = [];
+    for (const f of [META_FILE, MODEL_FILE]) if (!(await exists(`${dir}/${f}`))) missing.push(f);
+    if (missing.length) out.push({ step, dir, missing });
+  }
+  return out;
+}
+
 export async function listCheckpoints(runDir: string): Promise<number[]> {
   return [...(await completeCheckpoints(runDir)).keys()];
 }

@@ -71,6 +71,38 @@ export async function readMetricsFile(runDir: string, opts: { strict?: boolean }
   }
 }
 
+/**
+ * Before a resume from the checkpoint at `step`: drops the records of steps ≥ `step`
+ * (logged after that checkpoint was saved, or its own step's eval and samples, which the
+ * resumed loop logs again), so metrics.jsonl keeps one record per step and kind. The file
+ * is rewritten atomically; lines without a step, or that do not parse, are kept as they
+ * are. Returns how many records were dropped.
+ */
+export async function dropMetricsFrom(runDir: string, step: number): Promise<number> {
+  const path = `${runDir.replace(/\/+$/, "")}/metrics.jsonl`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return 0;
+    throw err;
+  }
+  const end = text.lastIndexOf("\n") + 1; // a torn last line (a kill mid-write) goes too
+  const kept: string[] = [];
+  let dropped = 0;
+  for (const line of text.slice(0, end).split("\n").slice(0, -1)) {
+    let rec: unknown;
+    try {
+      rec = JSON.parse(line);
+    } catch { /* kept: readers skip it and report it */ }
+    const s = (rec as { step?: unknown } | undefined)?.step;
+    if (typeof s === "number" && s >= step) dropped++;
+    else kept.push(line + "\n");
+  }
+  if (dropped > 0 || end < text.length) await writeFileAtomic(path, kept.join(""));
+  return dropped;
+}
+
 const runJsonPath = (runDir: string) => `${runDir.replace(/\/+$/, "")}/run.json`;
 
 /** Writes run.json atomically (updated_at is set to now). */

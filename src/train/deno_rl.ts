@@ -96,7 +96,7 @@ export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
       });
       let cursor = (checkpoint?.meta.loader_state as { cursor?: number } | null | undefined)?.cursor ?? 0;
       const queue: MicroBatch[] = [];
-      let stats = { rewards: [] as number[], lengths: [] as number[], tokens: 0, ms: 0 };
+      let stats = { rewards: [] as number[], lengths: [] as number[], tokens: 0, ms: 0, problems: 0, mixed: 0 };
 
       // Samples of several problems decode together (rows = problem × sample), as many
       // as the engine holds; each problem's samples then make its micro-batches.
@@ -121,6 +121,9 @@ export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
           const ex = examples[k], samples = perProblem[k], prompt = prompts[k];
           const rewards = await Promise.all(samples.map((x) => tasks.train.reward(ex, tok.decode(x.tokens))));
           const advs = advantages(rewards);
+          // A problem whose samples all scored the same teaches nothing (every advantage 0; the step skips its passes).
+          stats.problems++;
+          if (advs.some((a) => a !== 0)) stats.mixed++;
           for (let p = 0; p < passes; p++) {
             const rows = rlRows(prompt, samples.slice(p * B, (p + 1) * B), advs.slice(p * B, (p + 1) * B), padId, T);
             queue.push({ inputs: rows.inputs, targets: rows.targets, weights: rows.weights });
@@ -137,8 +140,11 @@ export async function trainRl(opts: RlTrainOptions): Promise<StageResult> {
         },
         batchMetrics: () => {
           const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-          const out = { reward: mean(stats.rewards), seq_len: mean(stats.lengths), sample_tok_per_sec: stats.ms > 0 ? (1000 * stats.tokens) / stats.ms : 0 };
-          stats = { rewards: [], lengths: [], tokens: 0, ms: 0 };
+          const out = {
+            reward: mean(stats.rewards), seq_len: mean(stats.lengths), sample_tok_per_sec: stats.ms > 0 ? (1000 * stats.tokens) / stats.ms : 0,
+            mixed_frac: stats.problems ? stats.mixed / stats.problems : 0,
+          };
+          stats = { rewards: [], lengths: [], tokens: 0, ms: 0, problems: 0, mixed: 0 };
           return out;
         },
         evaluate: async () => {

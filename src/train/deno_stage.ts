@@ -15,8 +15,10 @@ import { saveTokenizer } from "../tokenizer/store.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import type { LoadedCheckpoint } from "../formats/checkpoint.ts";
 import { UserError } from "../util/errors.ts";
-import { cleanupCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./deno_checkpoint.ts";
-import { MetricsLog, updateRunStatus, writeRunInfo } from "./deno_metrics.ts";
+import { RUN_LOCK_FILE } from "../formats/metrics.ts";
+import { acquireLock } from "../io/deno_lock.ts";
+import { cleanupCheckpoints, incompleteCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./deno_checkpoint.ts";
+import { dropMetricsFrom, MetricsLog, readRunInfo, updateRunStatus, writeRunInfo } from "./deno_metrics.ts";
 import { type EvalResult, type LoopState, runTrainingLoop } from "./loop.ts";
 import type { MicroBatch } from "./step.ts";
 import type { ResolvedRunConfig } from "./run_config.ts";
@@ -66,7 +68,7 @@ export interface StageResult {
 }
 
 /** The resume rules every stage shares: refuse to mix runs, and a checkpoint must fit the config. */
-async function resumePoint(runDir: string, spec: StageSpec): Promise<{ ckpt: LoadedCheckpoint | null; dir: string | null }> {
+async function resumePoint(runDir: string, spec: StageSpec, log: (line: string) => void): Promise<{ ckpt: LoadedCheckpoint | null; dir: string | null }> {
   const { resolved: r, tok } = spec, c = r.config;
   await cleanupCheckpoints(runDir);
   const latest = await latestCheckpoint(runDir);
@@ -75,6 +77,11 @@ async function resumePoint(runDir: string, spec: StageSpec): Promise<{ ckpt: Loa
   }
   if (!latest && spec.resume) throw new TrainError(`--resume: run '${c.run}' has no checkpoint in ${runDir}/checkpoints`);
   if (!latest) return { ckpt: null, dir: null };
+  // Say what a resume falls back to: newer step directories that are not whole checkpoints
+  // are skipped, and the user should know which and why before training over them.
+  for (const bad of (await incompleteCheckpoints(runDir)).filter((b) => b.step > latest.step)) {
+    log(`--resume: skipping ${bad.dir}: ${bad.missing.join(" and ")} ${bad.missing.length > 1 ? "are" : "is"} missing; using the latest complete checkpoint, ${latest.dir} (step ${latest.step})`);
+  }
   const ckpt = await loadCheckpoint(latest.dir);
   if (JSON.stringify(ckpt.cfg) !== JSON.stringify(r.model)) {
     throw new TrainError(`--resume: ${latest.dir} holds a model ${JSON.stringify(ckpt.cfg)} but the config describes ${JSON.stringify(r.model)}; resume with the same config`);
@@ -89,14 +96,52 @@ async function resumePoint(runDir: string, spec: StageSpec): Promise<{ ckpt: Loa
 }
 
 export async function runStage(spec: StageSpec): Promise<StageResult> {
-  const { resolved: r, gpu, tok, stage } = spec;
+  const { resolved: r, gpu } = spec;
   const log = spec.log ?? ((line: string) => console.log(line));
   const c = r.config;
   const runDir = `${c.runs_dir}/${c.run}`;
   const B = c.device_batch_size, T = c.max_seq_len;
   if (c.world_size !== 1) throw new TrainError(`world_size ${c.world_size}: data-parallel training over several adapters is not built yet; use world_size 1`);
   checkModelFits(gpu, r.model, { B, T });
-  const { ckpt, dir } = await resumePoint(runDir, spec);
+
+  // One writer per run directory: two trainings in one run would interleave their metrics
+  // and replace each other's checkpoints. The lock is held until this function returns.
+  const fresh = !(await Deno.stat(runDir).then(() => true, () => false));
+  await Deno.mkdir(runDir, { recursive: true });
+  const lock = await acquireLock(`${runDir}/${RUN_LOCK_FILE}`, {
+    what: `run '${c.run}' (${runDir})`,
+    hint: "wait for that training to end, or stop it (Ctrl-C in its terminal); then continue the run with --resume, or choose another --run name",
+    onTakeover: (h) => log(`${runDir}: taking over the lock of pid ${h.pid} (since ${h.started_at}), which no longer runs`),
+  });
+  const progress = { stepped: false };
+  try {
+    return await runLocked(spec, runDir, log, progress);
+  } catch (err) {
+    // A new run that failed before its first step (a broken shard, a model too big…) has
+    // nothing worth keeping: it leaves no half-made run directory behind. Otherwise
+    // run.json says it failed and why.
+    if (fresh && !progress.stepped && !(await latestCheckpoint(runDir))) {
+      lock.release();
+      await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    } else if (await readRunInfo(runDir).catch(() => null)) {
+      await updateRunStatus(runDir, "failed", { error: (err as Error).message }).catch(() => {});
+    }
+    throw err;
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(spec: StageSpec, runDir: string, log: (line: string) => void, progress: { stepped: boolean }): Promise<StageResult> {
+  const { resolved: r, gpu, tok } = spec;
+  const c = r.config;
+  const B = c.device_batch_size, T = c.max_seq_len;
+  const { ckpt, dir } = await resumePoint(runDir, spec, log);
+  if (ckpt) {
+    // The steps after the checkpoint are trained (and logged) again: drop their old records.
+    const dropped = await dropMetricsFrom(runDir, ckpt.meta.step);
+    if (dropped) log(`metrics.jsonl: dropped ${dropped} record${dropped > 1 ? "s" : ""} of steps ≥ ${ckpt.meta.step}, logged after that checkpoint; they are logged again as the run repeats them`);
+  }
 
   // The run keeps the tokenizer it was trained with, so its checkpoints stay usable
   // whatever happens to data/tokenizer later.
@@ -106,11 +151,37 @@ export async function runStage(spec: StageSpec): Promise<StageResult> {
   const opt = await ModelOptimizer.create(gpu, r.model.n_embd, model.params, model.grads, r.optimizer);
   // Samples decode one sequence at a time: a B=1 model over the same weight buffers.
   const sampler = await InferenceGPT.create(gpu, r.model, model.params, { B: 1, T });
-  model.loadParams(ckpt ? ckpt.params : spec.initialParams());
-  if (ckpt?.optimizer) opt.loadState(ckpt.optimizer, `${dir}/optim.safetensors`);
-  const data = await spec.data({ model, sampler, checkpoint: ckpt });
+  let data: StageData | null = null, metrics: MetricsLog | null = null;
+  try {
+    model.loadParams(ckpt ? ckpt.params : spec.initialParams());
+    if (ckpt?.optimizer) opt.loadState(ckpt.optimizer, `${dir}/optim.safetensors`);
+    data = await spec.data({ model, sampler, checkpoint: ckpt });
+    metrics = await MetricsLog.open(runDir);
+    return await trainLoop(spec, runDir, log, progress, { model, opt, sampler, data, metrics, ckpt, dir });
+  } finally {
+    metrics?.close();
+    data?.close?.();
+    sampler.destroy();
+    model.destroy();
+    opt.destroy();
+  }
+}
 
-  const metrics = await MetricsLog.open(runDir);
+interface LoopParts {
+  model: GPT;
+  opt: ModelOptimizer;
+  sampler: InferenceGPT;
+  data: StageData;
+  metrics: MetricsLog;
+  ckpt: LoadedCheckpoint | null;
+  dir: string | null;
+}
+
+async function trainLoop(spec: StageSpec, runDir: string, log: (line: string) => void, progress: { stepped: boolean }, parts: LoopParts): Promise<StageResult> {
+  const { resolved: r, gpu, tok, stage } = spec;
+  const c = r.config;
+  const B = c.device_batch_size, T = c.max_seq_len;
+  const { model, opt, data, metrics, ckpt, dir } = parts;
   const config = { ...c, ...(spec.source ? { source: spec.source } : {}) } as unknown as Record<string, unknown>;
   await writeRunInfo(runDir, { name: c.run, stage, config, ...(spec.preset ? { preset: spec.preset } : {}), adapter: gpu.description, started_at: new Date().toISOString(), status: "running", step: ckpt?.meta.step ?? 0 });
   const peak = await measurePeakFlops(gpu);
@@ -178,7 +249,10 @@ export async function runStage(spec: StageSpec): Promise<StageResult> {
         await updateRunStatus(runDir, "running", { step });
         log(`checkpoint: ${runDir}/checkpoints/step_${String(step).padStart(6, "0")}`);
       },
-      log: (record) => metrics.append(record),
+      log: (record) => {
+        if (record.type === "train") progress.stepped = true;
+        return metrics.append(record);
+      },
       progress: log,
       stopRequested: () => stop,
     }, start);
@@ -189,10 +263,5 @@ export async function runStage(spec: StageSpec): Promise<StageResult> {
     throw err;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
-    metrics.close();
-    data.close?.();
-    sampler.destroy();
-    model.destroy();
-    opt.destroy();
   }
 }

@@ -35,7 +35,7 @@ Deno.test({
     const mid = await deno(["src/cli/train.ts", "mid", "--runs-dir", runs, "--num-iterations", "3", "--eval-every", "-1"]);
     assert.equal(mid.code, 0, mid.err);
     assert.ok(mid.out.includes(`mid settings: preset ${preset} (the source run's preset)`), mid.out);
-    assert.match(mid.out, /mixture offline-mid: 4,925 train conversations \(arithmetic-train 4,500, simple-spelling 150, spelling-bee 75, identity 200\)/);
+    assert.match(mid.out, /mixture offline-mid: 6,725 train conversations \(arithmetic-train 6,300, simple-spelling 150, spelling-bee 75, identity 200\)/);
     assert.match(mid.out, /starting from tiny\/step_000008/);
     const sft = await deno(["src/cli/train.ts", "sft", "--runs-dir", runs, "--num-iterations", "2", "--target-examples-per-step", "4", "--device-batch-size", "2", "--max-seq-len", "32", "--eval-every", "-1"]);
     assert.equal(sft.code, 0, sft.err);

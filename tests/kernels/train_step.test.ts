@@ -91,3 +91,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a micro-batch whose every loss weight is 0 is skipped exactly: [zero, A] and [A, zero] step as A with half weights alone; all-zero steps still step",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const N = B * T;
+    const a = fixedBatch(5), z = fixedBatch(6);
+    const rng = new Rng(3);
+    const w = Float32Array.from({ length: N }, () => rng.uniform() * 2 - 1); // advantages of both signs
+    const A: MicroBatch = { ...a, weights: w };
+    const half: MicroBatch = { ...a, weights: w.map((x) => x / 2) };
+    const Z: MicroBatch = { ...z, weights: new Float32Array(N) };
+    const paramsAfter = async (steps: MicroBatch[][]) => {
+      const s = await setup(NANOCHAT_OPTIM);
+      const losses = [];
+      for (let it = 0; it < steps.length; it++) losses.push((await trainStep(s.model, s.opt, steps[it], 1, muonMomentum(it))).loss);
+      const params = await s.model.readParams();
+      s.model.destroy();
+      s.opt.destroy();
+      return { params, losses };
+    };
+    const alone = await paramsAfter([[half], [half]]);
+    const bits = (x: Float32Array) => new Uint32Array(x.buffer);
+    for (const order of [[Z, A], [A, Z]]) {
+      const r = await paramsAfter([order, order]);
+      assert.deepEqual(r.losses, alone.losses, "the skipped micro-batch adds 0 to the mean loss");
+      for (const [name, p] of alone.params) assert.deepEqual(bits(r.params.get(name)!), bits(p), `${name}: [${order[0] === Z ? "zero, A" : "A, zero"}] differs from A alone`);
+    }
+    // A step where nothing carries loss still runs the optimizer: the momentum of the step before moves the weights.
+    const once = await paramsAfter([[half]]);
+    const thenZero = await paramsAfter([[half], [Z, Z]]);
+    assert.deepEqual(thenZero.losses, [once.losses[0], 0]);
+    const moved = [...once.params].some(([name, p]) => !bits(thenZero.params.get(name)!).every((x, i) => x === bits(p)[i]));
+    assert.ok(moved, "an all-zero step must still apply the optimizer's momentum");
+  },
+});

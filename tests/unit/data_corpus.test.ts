@@ -117,8 +117,8 @@ Deno.test("cli: `data prepare` works without network access; a second run is a n
   await withTempDir(async (dir) => {
     const run = async () => {
       const r = await new Deno.Command(Deno.execPath(), {
-        // --deny-net: proof that preparing needs no network at all.
-        args: ["run", "--allow-read", "--allow-write", "--allow-env", "--deny-net", "src/cli/data.ts", "prepare"],
+        // --deny-net: proof that preparing needs no network at all (the hostname names the prepare lock's holder).
+        args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-sys=hostname", "--deny-net", "src/cli/data.ts", "prepare"],
         cwd: ROOT,
         stdout: "piped",
         stderr: "piped",

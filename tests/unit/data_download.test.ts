@@ -2,7 +2,10 @@
 // can cut a connection midway: resume from .partial, verification, atomic rename,
 // retries, and failing fast (naming `deno task data prepare`) when offline.
 import assert from "node:assert/strict";
-import { downloadFile, downloadShards, OfflineError, shardUrl } from "../../src/data/deno_download.ts";
+import { downloadFile, downloadShards, DOWNLOADS, type DownloadsFile, OfflineError, shardUrl } from "../../src/data/deno_download.ts";
+import { verifyShard } from "../../src/data/deno_shards.ts";
+import { sha256Hex } from "../../src/data/prepare.ts";
+import { DataError } from "../../src/data/errors.ts";
 import { Progress } from "../../src/data/deno_progress.ts";
 import { dataCli, makeDocs, shardBytes, withTempDir } from "../fixtures/data/helpers.ts";
 
@@ -19,12 +22,20 @@ interface ServerOptions {
   wrongStart?: boolean;
   /** Called when the client cancels a slow body. */
   onCancel?: () => void;
+  /**
+   * As Hugging Face does: /shard_N answers 302 to /cdn/shard_N and names the true file's
+   * SHA-256 in X-Linked-Etag (what /cdn/ then serves may be `replace`d, i.e. damaged).
+   */
+  redirectWithSha?: Map<string, string>;
 }
 
 function serve(opts: ServerOptions = {}) {
   const log: { name: string; range: string | null; status: number }[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-    const name = new URL(req.url).pathname.slice(1);
+    const path = new URL(req.url).pathname;
+    const sha = opts.redirectWithSha?.get(path.slice(1));
+    if (sha) return new Response(null, { status: 302, headers: { location: `/cdn${path}`, "x-linked-etag": `"${sha}"` } });
+    const name = path.replace(/^\/cdn\//, "/").slice(1);
     const i = Number(name.match(/^shard_(\d{5})\.parquet$/)?.[1] ?? NaN);
     const body = opts.replace?.get(name) ?? FILES[i];
     const range = req.headers.get("range");
@@ -79,7 +90,7 @@ Deno.test("download: parallel, a connection cut midway resumes with Range, files
       assert.equal(r.bytes, FILES.reduce((s, f) => s + f.length, 0)); // each byte fetched once
       for (const [i, f] of FILES.entries()) assert.deepEqual(await Deno.readFile(`${dir}/shard_0000${i}.parquet`), f);
       const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-      assert.deepEqual(names, ["shard_00000.parquet", "shard_00001.parquet", "shard_00002.parquet"], "no .partial left");
+      assert.deepEqual(names, [DOWNLOADS, "shard_00000.parquet", "shard_00001.parquet", "shard_00002.parquet"], "no .partial left");
       const s1 = log.filter((e) => e.name === "shard_00001.parquet");
       assert.equal(s1.length, 2);
       assert.equal(s1[0].range, null);
@@ -204,5 +215,87 @@ Deno.test("download: unreachable host fails fast and points to `deno task data p
     assert.equal(r.code, 1);
     assert.match(r.err, /^error: cannot reach .*'deno task data prepare'/m);
     assert.doesNotMatch(r.err, /at \w+ \(/, "no stack trace");
+  });
+});
+
+const readDownloadsJson = async (dir: string) => JSON.parse(await Deno.readTextFile(`${dir}/${DOWNLOADS}`)) as DownloadsFile;
+
+Deno.test("download hashes: the SHA-256 the server names (on its redirect) is checked; damaged bytes are refused naming the shard and what to do", async () => {
+  await withTempDir(async (dir) => {
+    const shas = new Map(await Promise.all(FILES.map(async (f, i) => [`shard_0000${i}.parquet`, await sha256Hex(f)] as [string, string])));
+    // Shard 1 arrives with one flipped byte in the middle of a data page: still a parquet
+    // file (magic, footer and text column intact), so only the hash can tell.
+    const damaged = FILES[1].slice();
+    damaged[damaged.length >> 1] ^= 0x01;
+    const { server, log, base } = serve({ redirectWithSha: shas, replace: new Map([["shard_00001.parquet", damaged]]) });
+    try {
+      const lines: string[] = [];
+      await assert.rejects(
+        downloadShards([0, 1], { dir, baseUrl: base, tries: 2, backoffMs: 1, log: (l) => lines.push(l), progress: quiet() }),
+        (err: Error) => {
+          assert.ok(err instanceof DataError, String(err));
+          assert.equal(err.file, `${dir}/shard_00001.parquet`);
+          assert.match(
+            err.message,
+            new RegExp(
+              `shard_00001\\.parquet: refused after 2 tries: shard_00001\\.parquet: the downloaded bytes hash to [0-9a-f]{12}…, but the server says the file's SHA-256 is ${shas.get("shard_00001.parquet")!.slice(0, 12)}….*` +
+                `Nothing was kept\\. Run 'deno task data download --dir ${dir} --shards 2' again; if it fails the same way, the copy at 127\\.0\\.0\\.1:\\d+ is damaged: fetch it from another mirror \\(--base-url\\)`,
+            ),
+          );
+          return true;
+        },
+      );
+      assert.equal(log.filter((e) => e.name === "shard_00001.parquet").length, 2, "retried once, from scratch");
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      assert.deepEqual(names, [DOWNLOADS, "shard_00000.parquet"], "neither the damaged shard nor its .partial is kept");
+      // The intact shard went through the same redirect and matched: recorded as server-checked.
+      const rec = await readDownloadsJson(dir);
+      assert.deepEqual(rec.shards, [{ name: "shard_00000.parquet", bytes: FILES[0].length, sha256: shas.get("shard_00000.parquet"), source: "server" }]);
+      await verifyShard(`${dir}/shard_00000.parquet`, () => assert.fail("a recorded shard is verified, not noted"));
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
+Deno.test("download hashes: a shard damaged on disk is refused by the loader (naming downloads.json) and fetched again by the next download", async () => {
+  await withTempDir(async (dir) => {
+    const { server, base } = serve();
+    try {
+      await downloadShards([0, 1, 2], { dir, baseUrl: base, backoffMs: 1, progress: quiet() });
+      const rec = await readDownloadsJson(dir);
+      assert.deepEqual(rec.shards.map((s) => [s.name, s.bytes, s.source]), FILES.map((f, i) => [`shard_0000${i}.parquet`, f.length, "download"]));
+      for (const [i, s] of rec.shards.entries()) assert.equal(s.sha256, await sha256Hex(FILES[i]));
+      const path = `${dir}/shard_00001.parquet`;
+      for (const offset of [8, FILES[1].length - 1, FILES[1].length >> 1]) { // the last one a page byte: only the hash tells
+        const bad = FILES[1].slice();
+        bad[offset] ^= 0x20;
+        await Deno.writeFile(path, bad);
+        await assert.rejects(
+          verifyShard(path),
+          new RegExp(`${path}: its contents do not match the SHA-256 in ${dir}/${DOWNLOADS} .*run 'deno task data download --dir ${dir}' with the same --shards again`),
+          `offset ${offset}`,
+        );
+      }
+      const lines: string[] = [];
+      const again = await downloadShards([0, 1, 2], { dir, baseUrl: base, backoffMs: 1, log: (l) => lines.push(l), progress: quiet() });
+      assert.deepEqual(again.downloaded, ["shard_00001.parquet"]);
+      assert.ok(lines.some((l) => /shard_00001\.parquet: the bytes on disk .* are not what downloads\.json recorded .*\n  -> downloading it again/.test(l)), lines.join("\n"));
+      assert.deepEqual(await Deno.readFile(path), FILES[1]);
+      await verifyShard(path);
+    } finally {
+      await server.shutdown();
+    }
+    // A server that now sends other bytes for a recorded shard (missing here) is refused.
+    await Deno.remove(`${dir}/shard_00002.parquet`);
+    const other = serve({ replace: new Map([["shard_00002.parquet", FILES[0]]]) });
+    try {
+      await assert.rejects(
+        downloadShards([2], { dir, baseUrl: other.base, tries: 1, backoffMs: 1, log: () => {}, progress: quiet() }),
+        /shard_00002\.parquet: refused after 1 tries: .*are not what downloads\.json recorded when the shard was first downloaded.*or, if the dataset itself changed, delete its entry in downloads\.json/,
+      );
+    } finally {
+      await other.server.shutdown();
+    }
   });
 });

@@ -3,7 +3,7 @@
 // (fetch stubbed) that records the zip's SHA-256 and unpacks it, the loader reading each
 // task type's items exactly, and a clear error for each kind of malformed input.
 import assert from "node:assert/strict";
-import { crc32, readZipDirectory, readZipEntry, writeZip } from "../../src/formats/zip.ts";
+import { bytesSource, concatChunks, crc32, readZipDirectory, readZipEntry, zipChunks } from "../../src/formats/zip.ts";
 import { parseCoreYaml, parseCsv, parseRandomBaselines } from "../../src/eval/core_bundle.ts";
 import { parseYamlSubset } from "../../src/eval/core_yaml.ts";
 import { downloadBundle, findBundle, loadCoreBundle } from "../../src/eval/deno_core_bundle.ts";
@@ -31,24 +31,26 @@ async function withDir(fn: (dir: string) => Promise<void>) {
 }
 
 const text = (s: string) => new TextEncoder().encode(s);
+/** A stored zip of the files, from the checkpoint writer (the bundle reader takes stored entries as well as deflated ones). */
+const writeZip = (files: { name: string; bytes: Uint8Array }[]) => concatChunks(zipChunks(files.map((f) => ({ name: f.name, data: f.bytes }))));
 
 Deno.test("zip: reads Python zipfile's archive (stored + deflated entries) byte for byte; truncation and a flipped byte are errors naming the entry", async () => {
   const zip = await Deno.readFile(FIXTURE_ZIP);
-  const entries = readZipDirectory(zip, "fixture.zip");
-  const files = entries.filter((e) => !e.isDirectory);
+  const entries = await readZipDirectory(bytesSource(zip), "fixture.zip");
+  const files = entries.filter((e) => !e.name.endsWith("/"));
   assert.deepEqual(files.map((e) => [e.name, e.method]), [
     ["eval_bundle/core.yaml", 0], ["eval_bundle/eval_meta_data.csv", 8],
     ["eval_bundle/eval_data/toy/choice.jsonl", 8], ["eval_bundle/eval_data/toy/lm.jsonl", 8], ["eval_bundle/eval_data/toy/schema.jsonl", 8],
   ]);
-  for (const e of files) assert.deepEqual(await readZipEntry(zip, e, "fixture.zip"), await Deno.readFile(`${FIXTURE_DIR}/${e.name}`));
+  for (const e of files) assert.deepEqual(await readZipEntry(bytesSource(zip), e, "fixture.zip"), await Deno.readFile(`${FIXTURE_DIR}/${e.name}`));
   assert.equal(crc32(text("123456789")), 0xcbf43926); // the CRC-32 check value
-  assert.throws(() => readZipDirectory(zip.slice(0, zip.length - 30), "cut.zip"), /cut\.zip: not a readable zip archive \(no end-of-central-directory record/);
+  await assert.rejects(readZipDirectory(bytesSource(zip.slice(0, zip.length - 30)), "cut.zip"), /cut\.zip: not a readable zip archive \(no zip end record found/);
   const csv = files[1], bad = zip.slice();
-  bad[csv.localOffset + 30 + csv.name.length + 5] ^= 0xff; // inside the deflated bytes
-  await assert.rejects(readZipEntry(bad, csv, "bad.zip"), /bad\.zip: entry eval_bundle\/eval_meta_data\.csv (fails its CRC-32 check|does not inflate|has \d+ bytes)/);
+  bad[csv.localHeaderOffset + 30 + csv.name.length + 5] ^= 0xff; // inside the deflated bytes
+  await assert.rejects(readZipEntry(bytesSource(bad), csv, "bad.zip"), /bad\.zip: entry eval_bundle\/eval_meta_data\.csv (fails its CRC-32 check|does not inflate|has \d+ bytes)/);
   // Our writer's archives read back too (the malformed-bundle tests build theirs with it).
-  const ours = await writeZip([{ name: "a.txt", bytes: text("hello hello hello"), deflate: true }, { name: "b", bytes: text("x") }]);
-  const oe = readZipDirectory(ours, "ours.zip");
+  const ours = bytesSource(writeZip([{ name: "a.txt", bytes: text("hello hello hello") }, { name: "b", bytes: text("x") }]));
+  const oe = await readZipDirectory(ours, "ours.zip");
   assert.equal(new TextDecoder().decode(await readZipEntry(ours, oe[0], "ours.zip")), "hello hello hello");
 });
 
@@ -86,7 +88,7 @@ Deno.test("core bundle: --download-bundle fetches, records the zip's SHA-256 and
     await downloadBundle(dir, { ...quiet, fetch: srv.fetch }); // re-unpacks from the cached zip
     assert.equal((await loadCoreBundle(dir)).tasks.length, 3);
     // A cached zip that no longer matches the recorded hash is refused.
-    const other = await writeZip([{ name: "core.yaml", bytes: text("icl_tasks: []\n") }]);
+    const other = writeZip([{ name: "core.yaml", bytes: text("icl_tasks: []\n") }]);
     await Deno.writeFile(`${dir}/eval_bundle.zip`, other);
     await assert.rejects(downloadBundle(dir, { ...quiet, fetch: srv.fetch }), /eval_bundle\.zip has SHA-256 [0-9a-f]{64}, but .*eval_bundle\.zip\.sha256 records [0-9a-f]{64} from its first download/);
   });
@@ -98,7 +100,7 @@ Deno.test("core bundle: an unpacked copy holding core.yaml is read as it is; a d
   assert.deepEqual(unpacked.tasks.map((t) => t.items.length), [3, 4, 5]);
   await withDir(async (dir) => {
     await assert.rejects(downloadBundle(dir, { ...quiet, fetch: serving(text("<html>not here</html>")).fetch }), /not a readable zip archive/);
-    const noYaml = await writeZip([{ name: "eval_bundle/eval_meta_data.csv", bytes: text("Eval Task,Random baseline\n") }]);
+    const noYaml = writeZip([{ name: "eval_bundle/eval_meta_data.csv", bytes: text("Eval Task,Random baseline\n") }]);
     await assert.rejects(downloadBundle(`${dir}/b`, { ...quiet, fetch: serving(noYaml).fetch }), /the archive has no core\.yaml, so it is not the CORE eval bundle/);
   });
 });

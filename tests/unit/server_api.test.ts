@@ -270,3 +270,19 @@ Deno.test("lab server: buildWeb builds a page with Vite, and says clearly when t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("lab server: a run whose run.json says running but whose owner lock is gone or held by a dead pid is shown interrupted", () =>
+  withServer(async ({ url, fx }) => {
+    const alphaStatus = async () => ((await getJson(`${url}/api/runs/alpha`)).body as Summary);
+    assert.equal((await alphaStatus()).status, "running", "held by a live process");
+    // The lock of a process that was killed with SIGKILL: its pid no longer runs.
+    const dead = new Deno.Command("true").spawn();
+    await dead.status;
+    const lock = `${fx.runsDir}/alpha/owner.lock`;
+    await Deno.writeTextFile(lock, JSON.stringify({ pid: dead.pid, hostname: Deno.hostname(), started_at: new Date().toISOString(), command: "deno task train base" }));
+    const s = await alphaStatus();
+    assert.equal(s.status, "interrupted");
+    assert.match(s.error as string, /run\.json says running, but no process holds the run .*deno task train base --run alpha --resume/);
+    await Deno.remove(lock);
+    assert.equal((await alphaStatus()).status, "interrupted", "no lock at all: nobody is writing it");
+  }));

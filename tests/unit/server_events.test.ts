@@ -32,7 +32,7 @@ class SseClient {
   }
 
   metrics(): { id: number; data: Record<string, unknown> }[] {
-    return this.events.filter((e) => e.event === "metric").map((e) => ({ id: Number(e.id), data: JSON.parse(e.data!) }));
+    return this.events.filter((e) => e.event === "metric").map((e) => ({ id: Number(e.id!.split("@")[0]), data: JSON.parse(e.data!) })); // id: <line>@<file tag>
   }
 
   /** Reads until `pred` holds (or the stream ends, or `ms` pass: then it throws with what came). */

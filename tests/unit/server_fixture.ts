@@ -1,6 +1,7 @@
 // A runs directory in the real on-disk formats for the lab server tests, with hostile
 // links in it, plus small HTTP helpers (fetch and a raw HTTP/1.1 client: fetch
 // normalises "../" and "%2e%2e" before sending, the raw client sends the path as is).
+import { RUN_LOCK_FILE } from "../../src/formats/metrics.ts";
 import { type GPTConfig, paramShapes } from "../../src/model/config.ts";
 import { startLabServer } from "../../src/server/server.ts";
 import { saveCheckpoint } from "../../src/train/deno_checkpoint.ts";
@@ -49,6 +50,8 @@ export async function makeFixture(): Promise<Fixture> {
 
   const alpha = `${runsDir}/alpha`;
   await writeRunInfo(alpha, { name: "alpha", stage: "base", config: { depth: 1, run: "alpha" }, adapter: "test adapter", started_at: new Date().toISOString(), status: "running", step: 0 });
+  // alpha is live: its owner lock names this (running) test process, as a training's would.
+  await Deno.writeTextFile(`${alpha}/${RUN_LOCK_FILE}`, JSON.stringify({ pid: Deno.pid, hostname: Deno.hostname(), started_at: new Date().toISOString(), command: "test" }));
   const log = await MetricsLog.open(alpha);
   for (let s = 0; s < 5; s++) await log.append(trainRecord(s));
   await log.append({ type: "eval", step: 4, val_bpb: 2.25, val_loss: 3.1 });

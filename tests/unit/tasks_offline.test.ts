@@ -125,13 +125,13 @@ Deno.test("chat eval: categorical picks the best-scoring choice letter at the la
 Deno.test("mixtures: the offline ones build, shuffle deterministically and hold each task's examples once per listing", async () => {
   const mid = await buildMixture("", "mid");
   assert.equal(mid.name, "offline-mid");
-  assert.equal(mid.train.length, 4_500 + 150 + 75 + 200);
+  assert.equal(mid.train.length, 6_300 + 150 + 75 + 200);
   const again = await buildMixture("offline-mid", "mid");
   for (const i of [0, 1, 777, mid.train.length - 1]) assert.deepEqual(again.train.example(i), mid.train.example(i));
   const m = mid.train as TaskMixture;
   const count = new Map<string, number>();
   for (let i = 0; i < m.length; i++) count.set(m.taskOf(i).name, (count.get(m.taskOf(i).name) ?? 0) + 1);
-  assert.deepEqual(Object.fromEntries(count), { "arithmetic-train": 4_500, "simple-spelling": 150, "spelling-bee": 75, identity: 200 });
+  assert.deepEqual(Object.fromEntries(count), { "arithmetic-train": 6_300, "simple-spelling": 150, "spelling-bee": 75, identity: 200 });
   // SFT's generated problems are the ones after mid's: none seen twice, none empty.
   const sft = await buildMixture("", "sft");
   const sm = sft.train as TaskMixture;
@@ -143,9 +143,9 @@ Deno.test("mixtures: the offline ones build, shuffle deterministically and hold 
     if (name === "arithmetic-train") sftArith.push(JSON.stringify(sm.example(i)));
   }
   assert.deepEqual(Object.fromEntries(sftCount), { "arithmetic-train": 300, identity: 45, "simple-spelling": 22, "spelling-bee": 22 });
-  const midArith = new Set(Array.from({ length: 4_500 }, (_, i) => JSON.stringify(new Arithmetic("train", 4_500).example(i))));
+  const midArith = new Set(Array.from({ length: 6_300 }, (_, i) => JSON.stringify(new Arithmetic("train", 6_300).example(i))));
   assert.ok(sftArith.every((e) => !midArith.has(e)), "an SFT arithmetic problem repeats one of mid's");
-  assert.ok(sftArith.includes(JSON.stringify(new Arithmetic("train", 4_501).example(4_500))));
+  assert.ok(sftArith.includes(JSON.stringify(new Arithmetic("train", 6_301).example(6_300))));
   assert.throws(() => new TaskMixture([new Arithmetic("train", 10, { start: 10 })]), /has no examples: arithmetic-train \(does its slice start past its end\?\)/);
   let switches = 0;
   for (let i = 1; i < m.length; i++) if (m.taskOf(i) !== m.taskOf(i - 1)) switches++;

@@ -97,7 +97,8 @@ Deno.test("run config: validation names the field and the allowed values", () =>
 
 Deno.test("run config: flags are generated from the fields and override a preset", async () => {
   assert.deepEqual(Object.keys(RUN_CONFIG_FLAGS), ["config", ...RUN_CONFIG_FIELDS.map((f) => f.replaceAll("_", "-"))]);
-  assert.deepEqual(RUN_CONFIG_FLAGS["device-batch-size"], { type: "number", default: 32, help: "sequences per forward/backward on each adapter" });
+  const { unset: _, ...dbs } = RUN_CONFIG_FLAGS["device-batch-size"] as unknown as Record<string, unknown>;
+  assert.deepEqual(dbs, { type: "number", default: 32, help: "sequences per forward/backward on each adapter", integer: true, min: 1, max: 65536 });
   assert.equal(RUN_CONFIG_FLAGS["data-dir"].type, "string");
   assert.match(RUN_CONFIG_FLAGS["num-iterations"].help, /-1: derive from target_flops or the ratio/);
   const help = helpText("train base", "Pretrain.", RUN_CONFIG_FLAGS);
@@ -124,7 +125,7 @@ Deno.test("run config: presets load, validate and carry the documented numbers",
   for (const name of BUILTIN_PRESETS) loaded.set(name, resolveRunConfig(await loadPresetConfig(name)));
 
   const tiny = loaded.get("tiny")!;
-  assert.deepEqual(tiny.model, { sequence_len: 128, vocab_size: 4096, n_layer: 2, n_head: 1, n_kv_head: 1, n_embd: 128 });
+  assert.deepEqual(tiny.model, { sequence_len: 128, vocab_size: 4096, n_layer: 2, n_head: 2, n_kv_head: 2, n_embd: 128 });
   assert.equal(tiny.numParams, 1_441_792);
   assert.equal(tiny.flopsPerToken, 5_898_240);
   assert.deepEqual([tiny.numIterations, tiny.config.total_batch_size, tiny.gradAccumSteps], [50, 1024, 1]);
@@ -208,8 +209,8 @@ Deno.test("run config: preset errors list the presets or name the bad field", as
 });
 
 Deno.test("presets: the tiny preset's rl and rlSampling exports; a bad rlSampling key or value is named", async () => {
-  assert.deepEqual(await loadRlSampling("tiny"), { samples: 8, maxNewTokens: 40, evalProblems: 100, evalSamples: 4 });
-  assert.equal((await loadStagePreset("tiny", "rl")).target_examples_per_step, 4);
+  assert.deepEqual(await loadRlSampling("tiny"), { samples: 8, maxNewTokens: 40, evalProblems: 200, evalSamples: 4 });
+  assert.equal((await loadStagePreset("tiny", "rl")).target_examples_per_step, 8);
   assert.deepEqual(await loadRlSampling("d12"), {});
   const dir = await Deno.makeTempDir({ prefix: "preset_rl_" });
   try {

@@ -1,9 +1,11 @@
 // A run's metrics, live: an EventSource on /api/runs/:run/metrics/events keeps every
 // record of metrics.jsonl in order. The server numbers each record by its 0-based line
-// (`id:`), so a reconnect — the browser's own (it sends Last-Event-ID) or ours after the
-// connection was closed for good (we pass ?after=<last id>) — resumes after the last
-// line we hold, and anything sent twice is dropped by its id. `event: reset` (the file
-// was replaced or truncated) starts the records over.
+// and tags it with the file it counts in (`id: <line>@<tag>`), so a reconnect — the
+// browser's own (it sends Last-Event-ID) or ours after the connection was closed for
+// good (we pass ?after=<line>@<tag>) — resumes after the last line we hold, and anything
+// sent twice is dropped by its line. `event: reset` (the file was replaced or truncated,
+// also while we were away: the server sees our tag is another file's) starts the records
+// over. Bare numeric ids (an older server) work as before.
 //
 // A browser holds at most six HTTP/1.1 connections per server, and each open
 // EventSource keeps one. So the hub keeps only MAX_LIVE streams open; the other runs
@@ -36,6 +38,8 @@ export class RunStream extends EventTarget {
   readonly records: MetricsRecord[] = [];
   /** Highest line id held (-1 = none). */
   lastId = -1;
+  /** The tag of the file the line ids count in, as the server sent it (null: none yet, or an older server). */
+  lastTag: string | null = null;
   summary: RunSummary | null = null;
   state: StreamState = "connecting";
   /** The last connection problem, for the UI. */
@@ -64,7 +68,8 @@ export class RunStream extends EventTarget {
     if (this.source) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    const url = runUrl(this.run, "/metrics/events") + (this.lastId >= 0 ? `?after=${this.lastId}` : "");
+    const after = this.lastId >= 0 ? `${this.lastId}${this.lastTag ? `@${this.lastTag}` : ""}` : "";
+    const url = runUrl(this.run, "/metrics/events") + (after ? `?after=${after}` : "");
     const es = this.factory(url);
     this.source = es;
     this.setState("connecting");
@@ -187,6 +192,7 @@ export class RunStream extends EventTarget {
     this.records.length = 0;
     this.seen.clear();
     this.lastId = -1;
+    this.lastTag = null;
     this.pending = [];
     this.pendingReset = true;
     this.scheduleFlush();
@@ -200,8 +206,9 @@ export class RunStream extends EventTarget {
       return; // not a record: ignore rather than break the curves
     }
     if (typeof record !== "object" || record === null || Array.isArray(record)) return;
-    const id = ev.lastEventId && /^\d+$/.test(ev.lastEventId) ? Number(ev.lastEventId) : null;
-    this.add(record as MetricsRecord, id);
+    const m = /^(\d+)(?:@([0-9a-z]+))?$/.exec(ev.lastEventId ?? "");
+    if (m?.[2]) this.lastTag = m[2];
+    this.add(record as MetricsRecord, m ? Number(m[1]) : null);
   }
 
   private onStatus(ev: MessageEvent<string>): void {

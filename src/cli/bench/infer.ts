@@ -64,7 +64,7 @@ export async function main(args: string[]): Promise<void> {
   console.log(`adapter: ${gpu.description}`);
   const header = ["model", "params", "prompt", "batch", "prefill ms", "prefill tok/s", "decode ms/step", "decode tok/s"];
   const rows: string[][] = [];
-  rows.push(...await timeConfig(gpu, "tiny preset", { sequence_len: 128, vocab_size: 4096, n_layer: 2, n_head: 1, n_kv_head: 1, n_embd: 128 }, f, batches));
+  rows.push(...await timeConfig(gpu, "tiny preset", { sequence_len: 128, vocab_size: 4096, n_layer: 2, n_head: 2, n_kv_head: 2, n_embd: 128 }, f, batches));
   if (f["d12-layers"] > 0) {
     const cfg = { sequence_len: f["d12-seq"], vocab_size: f["d12-vocab"], n_layer: f["d12-layers"], n_head: 6, n_kv_head: 6, n_embd: 768 };
     rows.push(...await timeConfig(gpu, `d12-shaped (${f["d12-layers"]} layers, vocab ${f["d12-vocab"]})`, cfg, f, batches));

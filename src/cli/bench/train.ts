@@ -66,7 +66,7 @@ export async function main(args: string[]): Promise<void> {
   console.log(`adapter: ${gpu.description}`);
   console.log(`peak (measured tiled matmul): ${(peak / 1e9).toFixed(2)} GFLOP/s — MFU is relative to it`);
   const cases: Case[] = [
-    { name: "tiny preset", cfg: { sequence_len: 128, vocab_size: 4096, n_layer: 2, n_head: 1, n_kv_head: 1, n_embd: 128 }, B: 8 },
+    { name: "tiny preset", cfg: { sequence_len: 128, vocab_size: 4096, n_layer: 2, n_head: 2, n_kv_head: 2, n_embd: 128 }, B: 8 },
     {
       name: `d12-shaped, ${f["d12-layers"]} layer(s)`,
       cfg: { sequence_len: f["d12-seq"], vocab_size: f["d12-vocab"], n_layer: f["d12-layers"], n_head: 6, n_kv_head: 6, n_embd: 768 },
