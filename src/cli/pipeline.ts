@@ -1,5 +1,6 @@
 // `deno task pipeline [--config NAME] [--run NAME]`: nanochat's speedrun in one command —
-// tokenizer → base → mid → SFT → RL → chat evals → report. Each stage is the same command
+// tokenizer → base → mid → SFT → RL → evals (CORE of the base checkpoint when the eval
+// bundle is present, the chat tasks on every stage) → report. Each stage is the same command
 // a user would type (a child process whose whole output goes to
 // runs/<NAME>/pipeline/<stage>.log); a stage whose output exists is skipped, and a
 // training stage with checkpoints but not finished continues with --resume, so a stopped
@@ -7,6 +8,7 @@
 // the stage's own ETA and the pipeline's (the preset's measured stage times, scaled by
 // how fast this machine has been so far).
 import { listShardFiles } from "../data/deno_shards.ts";
+import { bundleHint, DEFAULT_BUNDLE_DIR, findBundle } from "../eval/deno_core_bundle.ts";
 import { PIPELINE_FILE, type PipelineState, readPipelineState, stageRun, TOKENIZER_EVAL_FILE, writeReport } from "../report/deno_report.ts";
 import { formatSeconds } from "../report/report.ts";
 import { writeFileAtomic } from "../io/deno_files.ts";
@@ -20,6 +22,7 @@ export const PIPELINE_FLAGS = {
   config: { type: "string", default: "tiny", help: "preset (configs/NAME.ts or a .ts path): every stage's settings and the evals" },
   run: { type: "string", default: "", help: "the base run's name; the others are NAME-mid, NAME-sft, NAME-rl (default: the preset's run)" },
   "runs-dir": { type: "string", default: "runs", help: "where the runs go" },
+  "bundle-dir": { type: "string", default: DEFAULT_BUNDLE_DIR, help: "CORE's eval bundle: when it is here, the eval stage scores the base checkpoint on it (deno task eval base --download-bundle fetches it)" },
   adapter: { type: "string", default: "", help: "WebGPU adapter name substring (every stage)" },
 } as const;
 
@@ -126,7 +129,18 @@ runMain(async (args) => {
     return [{ script: "src/cli/train.ts", args: [stage, ...common, "--run", run, ...from, ...adapter] }];
   };
   const trained = ["base", "mid", "sft", "rl"] as const;
+  // CORE needs the bundle (162 MB, downloaded once); without it the eval stage says how to
+  // get it and the report's BASE column keeps bits per byte.
+  const haveBundle = (await findBundle(f["bundle-dir"])) !== null;
+  const coreFile = async () => {
+    const latest = await latestCheckpoint(baseDir);
+    return latest ? `${baseDir}/eval/core_${latest.dir.split("/").pop()}.json` : null;
+  };
   const evalDone = async () => {
+    if (haveBundle) {
+      const file = await coreFile();
+      if (!file || !(await exists(file))) return false;
+    }
     for (const s of trained) {
       const dir = `${runs}/${stageRun(name, s)}`;
       const latest = await latestCheckpoint(dir);
@@ -150,16 +164,23 @@ runMain(async (args) => {
     rl: { done: async () => (await runStatus(`${runs}/${stageRun(name, "rl")}`)) === "finished", children: () => Promise.resolve(training("rl")), expected: settings.secondsRl },
     eval: {
       done: evalDone,
-      children: () => Promise.resolve([{
-        script: "src/cli/eval.ts",
-        args: ["chat", "-a", settings.evalTasks, "--run", stageRun(name, "rl"), "--runs-dir", runs, "--max-tokens", String(settings.evalMaxTokens), ...(settings.evalProblems ? ["--max-problems", String(settings.evalProblems)] : []), ...adapter],
-      }]),
+      children: async () => [
+        ...(haveBundle && !(await exists((await coreFile()) ?? "")) ? [{
+          script: "src/cli/eval.ts",
+          args: ["base", "--core", "--run", name, "--runs-dir", runs, "--bundle-dir", f["bundle-dir"], "--max-per-task", String(settings.coreMaxPerTask), ...adapter],
+        }] : []),
+        {
+          script: "src/cli/eval.ts",
+          args: ["chat", "-a", settings.evalTasks, "--run", stageRun(name, "rl"), "--runs-dir", runs, "--max-tokens", String(settings.evalMaxTokens), ...(settings.evalProblems ? ["--max-problems", String(settings.evalProblems)] : []), ...adapter],
+        },
+      ],
       expected: settings.secondsEval,
     },
     report: { done: () => Promise.resolve(false), children: () => Promise.resolve([]), expected: 0 },
   };
 
   console.log(`pipeline '${name}' (preset ${f.config}) in ${runs}/: ${STAGES.join(" → ")}; logs in ${logDir}/`);
+  if (!haveBundle) console.log(`CORE: no eval bundle in ${f["bundle-dir"]}/, so the eval stage skips it (the report shows bits per byte). ${bundleHint(f["bundle-dir"])}`);
   const t0 = performance.now();
   // Measured vs expected seconds of the stages run so far: how fast this machine is against the preset's figures.
   let spent = 0, spentExpected = 0;

@@ -107,6 +107,8 @@ export interface PipelineSettings {
   evalTasks: string;
   evalProblems: number;
   evalMaxTokens: number;
+  /** CORE items per task when the eval bundle is present (0: all, as the reference's base_eval). */
+  coreMaxPerTask: number;
   secondsBase: number;
   secondsMid: number;
   secondsSft: number;
@@ -116,7 +118,7 @@ export interface PipelineSettings {
 
 /** The reference's chat evaluation (its tasks' data must be downloaded first: `deno task eval chat --help`). */
 export const PIPELINE_DEFAULTS: PipelineSettings = {
-  evalTasks: "arc-easy,arc-challenge,mmlu,gsm8k,humaneval,spelling-bee", evalProblems: 0, evalMaxTokens: 512,
+  evalTasks: "arc-easy,arc-challenge,mmlu,gsm8k,humaneval,spelling-bee", evalProblems: 0, evalMaxTokens: 512, coreMaxPerTask: 0,
   secondsBase: 0, secondsMid: 0, secondsSft: 0, secondsRl: 0, secondsEval: 0,
 };
 

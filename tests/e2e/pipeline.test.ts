@@ -24,7 +24,8 @@ export const pipeline = { evalTasks: "arithmetic", evalProblems: 4, evalMaxToken
 `);
 
 const RUNS = `${TMP}/runs`;
-const ARGS = ["run", "-A", "src/cli/pipeline.ts", "--config", PRESET, "--runs-dir", RUNS];
+// CORE's fixture bundle (an unpacked copy holding core.yaml): the eval stage scores the base checkpoint on it.
+const ARGS = ["run", "-A", "src/cli/pipeline.ts", "--config", PRESET, "--runs-dir", RUNS, "--bundle-dir", "tests/fixtures/core/eval_bundle"];
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 async function pipeline(): Promise<{ code: number; out: string }> {
@@ -72,6 +73,11 @@ Deno.test({
     const arithmetic = report.table.rows.find((r: { metric: string }) => r.metric === "arithmetic");
     for (const v of arithmetic.values) assert.match(v, /^\d+\.\d% \(\d\/4\)$/);
     assert.match(report.table.rows.find((r: { metric: string }) => r.metric === "val bpb (base data)").values[0], /^\d\.\d{4}$/);
+    // CORE ran on the base checkpoint (the eval stage's `eval base --core`) and its mean is the BASE cell.
+    const core = JSON.parse(await Deno.readTextFile(`${RUNS}/toy/eval/core_step_000008.json`));
+    assert.equal(core.tasks.length, 3);
+    assert.deepEqual(report.table.rows.find((r: { metric: string }) => r.metric === "CORE").values.slice(1), ["—", "—", "—"]);
+    assert.equal(Number(report.table.rows.find((r: { metric: string }) => r.metric === "CORE").values[0]), Number(core.core.toFixed(4)));
     assert.deepEqual(report.stages.map((s: { stage: string; steps: number }) => [s.stage, s.steps]), [["base", 8], ["mid", 30], ["sft", 2], ["rl", 2]]);
     const md = await Deno.readTextFile(`${RUNS}/toy/report/report.md`);
     assert.match(md, /\| metric \| BASE \| MID \| SFT \| RL \|/);
