@@ -14,6 +14,13 @@ import { Rng } from "../src/util/rng.ts";
 import { extractHashAnswer, Task, TaskError, type TaskExample, type TaskSlice } from "./common.ts";
 
 export type ArithmeticSplit = "train" | "test";
+/**
+ * `standard`: what mid and SFT teach (2–4 digit operands). `long`: the same phrasings over
+ * longer numbers (3–5 digits, products of 3–4 by 3–4 digits, so 6–8 digit answers): more
+ * digits to copy into the call and out of its output, where the small chat model slips,
+ * so SFT alone is well short of its ceiling there. RL trains and is scored on it.
+ */
+export type ArithmeticLevel = "standard" | "long";
 
 const NAMES = ["Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hugo", "Iris", "Jonas", "Kira", "Liam", "Maya", "Noah", "Omar", "Priya"];
 const THINGS = ["apples", "books", "coins", "stickers", "marbles", "pencils", "cards", "stamps", "shells", "beads"];
@@ -64,22 +71,32 @@ function pick<T>(r: Rng, xs: readonly T[]): T {
   return xs[r.int(xs.length)];
 }
 
-/** An operand of 2–4 digits (more of the short ones, which a small model reads more easily). */
-function operand(r: Rng, maxDigits = 4): number {
-  const digits = 2 + r.int(maxDigits - 1);
+/** An operand of minDigits–maxDigits digits, each length equally likely (so more of the short numbers than uniform over values). */
+function operand(r: Rng, maxDigits = 4, minDigits = 2): number {
+  const digits = minDigits + r.int(maxDigits - minDigits + 1);
   return 10 ** (digits - 1) + r.int(9 * 10 ** (digits - 1));
 }
 
-/** Problem i of a split: a fresh Rng per (split, i). */
-export function makeProblem(split: ArithmeticSplit, i: number): Problem {
-  const r = new Rng((split === "train" ? 0x51ed : 0x7e57) * 1_000_003 + i);
+type Digits = [min: number, max: number];
+/** Digits per level: sums' and differences' operands, a product's two factors, and two-operation operands. */
+const DIGITS: Record<ArithmeticLevel, { one: Digits; factors: [Digits, Digits]; two: Digits }> = {
+  standard: { one: [2, 4], factors: [[2, 4], [2, 3]], two: [2, 3] },
+  long: { one: [3, 5], factors: [[3, 4], [3, 4]], two: [3, 4] },
+};
+const draw = (r: Rng, [min, max]: Digits) => operand(r, max, min);
+
+/** Problem i of a split and level: a fresh Rng per (split, level, i), so no two streams share a state. */
+export function makeProblem(split: ArithmeticSplit, i: number, level: ArithmeticLevel = "standard"): Problem {
+  const seed = (split === "train" ? 0x51ed : 0x7e57) + (level === "long" ? 0x10000 : 0);
+  const r = new Rng(seed * 1_000_003 + i);
+  const d = DIGITS[level];
   if (r.uniform() < 0.3) {
-    const a = operand(r, 3), b = operand(r, 3), c = operand(r, 3);
+    const a = draw(r, d.two), b = draw(r, d.two), c = draw(r, d.two);
     const p = pick(r, TWO)(a, b, c, r);
     if (evaluateCalculator(p.expr).ok && !evaluateCalculatorValue(p.expr).startsWith("-")) return p;
   }
   const op = pick(r, ["+", "-", "*"] as const);
-  let a = operand(r), b = operand(r, op === "*" ? 3 : 4);
+  let a = draw(r, op === "*" ? d.factors[0] : d.one), b = draw(r, op === "*" ? d.factors[1] : d.one);
   if (op === "-" && b > a) [a, b] = [b, a];
   return { question: pick(r, ONE[op])(a, b, r), expr: `${a}${op}${b}` };
 }
@@ -94,10 +111,10 @@ export class Arithmetic extends Task {
   readonly name: string;
   readonly evalType = "generative" as const;
 
-  constructor(readonly split: ArithmeticSplit, readonly size: number, slice: TaskSlice = {}) {
+  constructor(readonly split: ArithmeticSplit, readonly size: number, slice: TaskSlice = {}, readonly level: ArithmeticLevel = "standard") {
     super(slice);
     if (!Number.isInteger(size) || size < 1) throw new TaskError(`arithmetic: size must be a positive integer, got ${size}`);
-    this.name = `arithmetic-${split}`;
+    this.name = level === "standard" ? `arithmetic-${split}` : `arithmetic-${level}-${split}`;
   }
 
   numExamples(): number {
@@ -105,7 +122,7 @@ export class Arithmetic extends Task {
   }
 
   protected getExample(index: number): TaskExample {
-    const p = makeProblem(this.split, index);
+    const p = makeProblem(this.split, index, this.level);
     const result = evaluateCalculatorValue(p.expr);
     return {
       messages: [

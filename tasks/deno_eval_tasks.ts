@@ -33,6 +33,7 @@ const EVAL_TASKS: Record<string, { help: string; make(opts: EvalTaskOptions): Pr
   "spelling-bee": { help: "SpellingBee, 256 generated test problems (generative)", make: async () => new SpellingBee(await loadWords(), "test", OFFLINE_TEST_SIZE["spelling-bee"]) },
   "simple-spelling": { help: "SimpleSpelling, 256 generated test words", make: async () => new SimpleSpelling(await loadWords(), "test", OFFLINE_TEST_SIZE["simple-spelling"]) },
   arithmetic: { help: "the generated arithmetic word problems, 200 held out (generative, calculator)", make: () => Promise.resolve(new Arithmetic("test", OFFLINE_TEST_SIZE.arithmetic)) },
+  "arithmetic-long": { help: "the same over longer numbers (3–5 digits), 200 held out: RL's offline task", make: () => Promise.resolve(new Arithmetic("test", OFFLINE_TEST_SIZE.arithmetic, {}, "long")) },
 };
 
 export const EVAL_TASK_NAMES = Object.keys(EVAL_TASKS);

@@ -121,7 +121,7 @@ async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
   const previous = { mid: "base", sft: "mid", rl: "sft" }[stage];
   const from = { type: "string" as const, default: "", help: `the checkpoint to start from: RUN or RUN/STEP (default: the newest ${previous} run under --runs-dir)` };
   const summary = stage === "rl"
-    ? `Reinforcement-learn an SFT checkpoint on a task's rewards (on-policy REINFORCE, mean baseline). Tasks (--mixture): ${RL_TASKS.join(", ")} (arithmetic: generated, offline; gsm8k: download gsm8k-train and gsm8k-test first).`
+    ? `Reinforcement-learn an SFT checkpoint on a task's rewards (on-policy REINFORCE, mean baseline). Tasks (--mixture): ${RL_TASKS.join(", ")} (arithmetic, arithmetic-long: generated, offline; gsm8k: download gsm8k-train and gsm8k-test first).`
     : `${stage === "mid" ? "Mid-train" : "Fine-tune (SFT)"} a checkpoint on a task mixture. Mixtures:\n${mixtureHelp(stage)}`;
   if (stage === "rl") {
     flags["num-iterations"] = { ...flags["num-iterations"], help: "optimizer steps (default -1: one pass over the task's training problems)" };

@@ -27,8 +27,12 @@ export { RL_SAMPLING, type RlSampling } from "./rl.ts";
 import type { MicroBatch } from "./step.ts";
 import type { RunConfig } from "./run_config.ts";
 
-/** RL's problems: `arithmetic` (generated, offline, the default) or `gsm8k` (downloaded). */
-export const RL_TASKS = ["arithmetic", "gsm8k"] as const;
+/**
+ * RL's problems: `arithmetic` (generated, offline: what mid and SFT teach), `arithmetic-long`
+ * (generated, offline: the same problems over longer numbers, where SFT alone is far from
+ * its ceiling; the tiny preset's default) or `gsm8k` (downloaded).
+ */
+export const RL_TASKS = ["arithmetic", "arithmetic-long", "gsm8k"] as const;
 /** Generated arithmetic problems RL draws from: the ones after mid's and SFT's (the test split's 200 stay held out). */
 const ARITHMETIC_TRAIN = 4000;
 
@@ -36,6 +40,10 @@ async function rlTasks(name: string): Promise<{ train: Task; test: Task }> {
   if (name === "" || name === "arithmetic") {
     const start = OFFLINE_MID.arithmetic + OFFLINE_SFT.arithmetic;
     return { train: new Arithmetic("train", start + ARITHMETIC_TRAIN, { start }), test: new Arithmetic("test", OFFLINE_TEST_SIZE.arithmetic) };
+  }
+  if (name === "arithmetic-long") {
+    // Its own streams: no mid or SFT example is among them, and its test split is held out.
+    return { train: new Arithmetic("train", ARITHMETIC_TRAIN, {}, "long"), test: new Arithmetic("test", OFFLINE_TEST_SIZE.arithmetic, {}, "long") };
   }
   if (name === "gsm8k") {
     const [train, test] = await Promise.all([loadDataset("gsm8k-train"), loadDataset("gsm8k-test")]);

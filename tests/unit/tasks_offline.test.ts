@@ -38,6 +38,39 @@ Deno.test("arithmetic: the answer calls the calculator with the problem's expres
   assert.ok(overlap.length <= 1, `test questions seen in train: ${overlap}`);
 });
 
+Deno.test("arithmetic-long: the same phrasings over 3–5 digit operands (products of 3–4 by 3–4 digits), its own streams apart from standard's and from each other", () => {
+  const t = new Arithmetic("test", 400, {}, "long");
+  assert.equal(t.name, "arithmetic-long-test");
+  const lengths = new Set<number>();
+  let products = 0, fiveDigit = 0;
+  for (let i = 0; i < t.length; i++) {
+    const [user, assistant] = t.example(i).messages;
+    const [call, output, text] = assistant.content as { type: string; text: string }[];
+    const calc = evaluateCalculator(call.text);
+    assert.ok(calc.ok && calc.value === output.text && text.text === `\n#### ${output.text}`);
+    const operands = call.text.split(/[+\-*]/);
+    const two = operands.length === 3;
+    for (const n of operands) {
+      assert.match(n, two || call.text.includes("*") ? /^\d{3,4}$/ : /^\d{3,5}$/, call.text);
+      assert.ok((user.content as string).includes(n));
+      lengths.add(n.length);
+      if (n.length === 5) fiveDigit++;
+    }
+    if (!two && call.text.includes("*")) products++;
+  }
+  assert.deepEqual([...lengths].sort(), [3, 4, 5]);
+  assert.ok(products > 60 && fiveDigit > 60, `${products} products, ${fiveDigit} five-digit operands`);
+  // no long problem is a standard one, and long's test and train streams differ
+  const standard = new Set(Array.from({ length: 2000 }, (_, i) => makeProblem("train", i).question).concat(Array.from({ length: 200 }, (_, i) => makeProblem("test", i).question)));
+  const longTrain = new Set(Array.from({ length: 4000 }, (_, i) => makeProblem("train", i, "long").question));
+  const longTest = Array.from({ length: 200 }, (_, i) => makeProblem("test", i, "long").question);
+  assert.equal(longTest.filter((q) => standard.has(q)).length, 0);
+  assert.ok(longTest.filter((q) => longTrain.has(q)).length <= 1);
+  // the standard streams did not move when the levels came in (trained checkpoints' mid/SFT data and the held-out 200 unchanged)
+  assert.deepEqual([0, 1, 2].map((i) => makeProblem("train", i).expr), ["736+830-84", "9882-17", "3100-455"]);
+  assert.deepEqual([0, 1, 2].map((i) => makeProblem("test", i).expr), ["9653*311", "840*749-66", "299*78"]);
+});
+
 Deno.test("arithmetic: scoring reads the reply's '#### N' as GSM8K does (commas ignored, any text around)", () => {
   const ex: TaskExample = {
     messages: [
