@@ -22,6 +22,7 @@ import { saveTokenizer } from "../../src/tokenizer/store.ts";
 import { writeRunInfo } from "../../src/train/deno_metrics.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { testGpu } from "../kernels/gpu.ts";
+import { startLabServer } from "../../src/server/server.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIX = `${ROOT}tests/fixtures/nanochat`;
@@ -96,6 +97,47 @@ Deno.test({
     const tok = await loadTokenizer(denoFiles("."), `${RUNS}/from-torch/tokenizer`);
     assert.equal(tok.vocabSize, 296);
     assert.equal(tok.bosId, 287);
+  },
+});
+
+async function labTask(script: string, ...args: string[]): Promise<string> {
+  const r = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", `${ROOT}src/cli/${script}.ts`, ...args], cwd: ROOT, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).output();
+  const out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+  assert.ok(r.success, `${script} ${args.join(" ")}:\n${out}`);
+  return out;
+}
+
+Deno.test({
+  ...opts,
+  name: "an imported run is an ordinary run: chat replies, eval chat scores it, train sft --from fine-tunes it, the lab server lists and serves it",
+  fn: async () => {
+    if (!(await exists(`${RUNS}/from-torch/run.json`))) await mustRun("import", "nanochat", CKPT, "--run", "from-torch", "--runs-dir", RUNS);
+    const chat = await labTask("chat", "--run", "from-torch", "--runs-dir", RUNS, "-p", "What is 2 plus 2?", "--max-tokens", "4");
+    assert.doesNotMatch(chat, /error/i);
+    const ev = await labTask("eval", "chat", "-a", "arithmetic", "--run", "from-torch", "--runs-dir", RUNS, "--max-problems", "2", "--max-tokens", "4", "--no-lineage");
+    assert.match(ev, /\| arithmetic \| \d+\.\d% \(\d\/2\) \|/);
+    await labTask("train", "sft", "--from", "from-torch", "--run", "from-torch-sft", "--runs-dir", RUNS, "--num-iterations", "2", "--max-seq-len", "32", "--device-batch-size", "2", "--target-examples-per-step", "2", "--eval-every", "-1");
+    const sft = await loadCheckpoint(`${RUNS}/from-torch-sft/checkpoints/step_000002`);
+    assert.equal(sft.meta.source, "from-torch/step_000010");
+    assert.equal(sft.meta.stage, "sft");
+    const losses = (await Deno.readTextFile(`${RUNS}/from-torch-sft/metrics.jsonl`)).split("\n").filter((l) => l.includes('"type":"train"')).map((l) => JSON.parse(l).loss);
+    assert.equal(losses.length, 2);
+    assert.ok(losses.every(Number.isFinite), `${losses}`);
+    // The lab: the run is listed with its checkpoint, and the page's chat gets the weights and tokenizer it loads.
+    const server = await startLabServer({ runsDir: RUNS, webDir: null, port: 0 });
+    try {
+      const url = server.url.replace(/\/$/, "");
+      const runs = await (await fetch(`${url}/api/runs`)).json() as { runs: { name: string; checkpoints: number[] }[] };
+      assert.deepEqual(runs.runs.find((r) => r.name === "from-torch")?.checkpoints, [10]);
+      const model = await fetch(`${url}/api/runs/from-torch/checkpoints/10/model.safetensors`);
+      assert.equal(model.status, 200);
+      assert.deepEqual(new Uint8Array(await model.arrayBuffer()), await Deno.readFile(`${RUNS}/from-torch/checkpoints/step_000010/model.safetensors`));
+      const tokFile = await fetch(`${url}/api/runs/from-torch/tokenizer/tokenizer.json`);
+      assert.equal(tokFile.status, 200);
+      assert.equal((await tokFile.json()).hash, (await loadTokenizer(denoFiles("."), `${RUNS}/from-torch/tokenizer`)).hash);
+    } finally {
+      await server.close();
+    }
   },
 });
 
