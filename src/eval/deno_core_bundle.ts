@@ -11,6 +11,7 @@
 // A directory that holds core.yaml itself (an unpacked copy, e.g. nanochat's
 // ~/.cache/nanochat/eval_bundle) is used as it is.
 import { downloadFile, type FetchOptions } from "../data/deno_download.ts";
+import { sha256Hex } from "../data/prepare.ts";
 import { bytesSource, crc32, readZipDirectory, readZipEntry, type ZipEntry } from "../formats/zip.ts";
 import { writeFileAtomic } from "../io/deno_files.ts";
 import { CoreError } from "./core.ts";
@@ -39,11 +40,6 @@ export function bundleHint(dir: string): string {
 }
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** The directory inside the archive that holds core.yaml (the shallowest one), as an entry-name prefix. */
 function bundlePrefix(entries: readonly ZipEntry[], where: string): string {
