@@ -71,19 +71,17 @@ function pick<T>(r: Rng, xs: readonly T[]): T {
   return xs[r.int(xs.length)];
 }
 
-/** An operand of minDigits–maxDigits digits, each length equally likely (so more of the short numbers than uniform over values). */
-function operand(r: Rng, maxDigits = 4, minDigits = 2): number {
-  const digits = minDigits + r.int(maxDigits - minDigits + 1);
-  return 10 ** (digits - 1) + r.int(9 * 10 ** (digits - 1));
-}
-
 type Digits = [min: number, max: number];
 /** Digits per level: sums' and differences' operands, a product's two factors, and two-operation operands. */
 const DIGITS: Record<ArithmeticLevel, { one: Digits; factors: [Digits, Digits]; two: Digits }> = {
   standard: { one: [2, 4], factors: [[2, 4], [2, 3]], two: [2, 3] },
   long: { one: [3, 5], factors: [[3, 4], [3, 4]], two: [3, 4] },
 };
-const draw = (r: Rng, [min, max]: Digits) => operand(r, max, min);
+/** An operand of min–max digits, each length equally likely (so more of the short numbers than uniform over values). */
+function draw(r: Rng, [min, max]: Digits): number {
+  const digits = min + r.int(max - min + 1);
+  return 10 ** (digits - 1) + r.int(9 * 10 ** (digits - 1));
+}
 
 /** Problem i of a split and level: a fresh Rng per (split, level, i), so no two streams share a state. */
 export function makeProblem(split: ArithmeticSplit, i: number, level: ArithmeticLevel = "standard"): Problem {

@@ -30,7 +30,7 @@ import type { RunConfig } from "./run_config.ts";
 /**
  * RL's problems: `arithmetic` (generated, offline: what mid and SFT teach), `arithmetic-long`
  * (generated, offline: the same problems over longer numbers, where SFT alone is far from
- * its ceiling; the tiny preset's default) or `gsm8k` (downloaded).
+ * its ceiling) or `gsm8k` (downloaded).
  */
 export const RL_TASKS = ["arithmetic", "arithmetic-long", "gsm8k"] as const;
 /** Generated arithmetic problems RL draws from: the ones after mid's and SFT's (the test split's 200 stay held out). */
