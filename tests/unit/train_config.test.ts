@@ -210,7 +210,8 @@ Deno.test("run config: preset errors list the presets or name the bad field", as
 
 Deno.test("presets: the tiny preset's rl and rlSampling exports; a bad rlSampling key or value is named", async () => {
   assert.deepEqual(await loadRlSampling("tiny"), { samples: 8, maxNewTokens: 40, evalProblems: 200, evalSamples: 4 });
-  assert.equal((await loadStagePreset("tiny", "rl")).target_examples_per_step, 8);
+  const rl = await loadStagePreset("tiny", "rl");
+  assert.deepEqual([rl.target_examples_per_step, rl.mixture, rl.init_lr_frac], [16, "arithmetic-long", 0.25]);
   assert.deepEqual(await loadRlSampling("d12"), {});
   const dir = await Deno.makeTempDir({ prefix: "preset_rl_" });
   try {
