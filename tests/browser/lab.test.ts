@@ -7,9 +7,11 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { FileNotFound } from "../../src/io/files.ts";
-import { formatMetricsLine } from "../../src/formats/metrics.ts";
+import { formatMetricsLine, RUN_LOCK_FILE } from "../../src/formats/metrics.ts";
+import { acquireLock } from "../../src/io/deno_lock.ts";
 import { setApiBase } from "../../web/src/api.ts";
 import { metricPoints } from "../../web/src/chart_data.ts";
+import { fmtCount } from "../../web/src/format.ts";
 import { checkpointPaths, HttpStore, type Progress, urlForPath } from "../../web/src/http_store.ts";
 import { LocalFilesStore } from "../../web/src/local_store.ts";
 import { RunStream, StreamHub } from "../../web/src/run_stream.ts";
@@ -53,6 +55,10 @@ function pngSize(bytes: Uint8Array): { width: number; height: number } {
 }
 
 // ------------------------------------------------------------ pure modules, in Deno
+
+Deno.test("lab (deno): counts name their noun in the right number", () => {
+  assert.deepEqual([fmtCount(0, "token"), fmtCount(1, "token"), fmtCount(2, "token"), fmtCount(1024, "token"), fmtCount(1, "layer")], ["0 tokens", "1 token", "2 tokens", "1,024 tokens", "1 layer"]);
+});
 
 Deno.test("lab (deno): chart data keeps one point per step, the later record winning", () => {
   const records = [
@@ -218,6 +224,10 @@ Deno.test({
       await page.waitForSelector("[data-testid=checkpoint-row]", { timeout: UI_TIMEOUT });
       const steps = await page.$$eval("[data-testid=checkpoint-row]", (rows) => rows.map((r) => r.getAttribute("data-step")));
       assert.deepEqual(steps, ["8", "4"]);
+      // Config: a field the run gave shows as given; one it left at 0 shows the value the depth rule gave the model.
+      const cfgRow = (field: string) => page.textContent(`[data-testid=config-row][data-field=${field}] td`).then((t) => (t ?? "").replace(/\s+/g, " ").trim());
+      assert.equal(await cfgRow("n_embd"), "32");
+      assert.equal(await cfgRow("n_kv_head"), "2 (from depth)");
     });
   },
 });
@@ -250,6 +260,10 @@ Deno.test({
       await page.click("[data-testid=chart-loss-log]");
       await waitAttr(page, "[data-testid=chart-loss]", "data-log", "true", "log toggle");
       assert.equal(await attr(page, "[data-testid=chart-loss]", "data-points"), String(train));
+      // Its y ticks are numbers or blank (uPlot leaves the ticks between decades unlabelled), never "—".
+      const ticks = ((await attr(page, "[data-testid=chart-loss]", "data-y-ticks")) ?? "").split("|");
+      assert.ok(ticks.some((t) => /^\d/.test(t)), `log ticks ${ticks.join(" | ")}`);
+      assert.ok(ticks.every((t) => t === "" || /^\d[\d.,e+-]*$/.test(t)), `log ticks ${ticks.join(" | ")}`);
       // Unticking the run in the table empties the curves.
       await page.click(`[data-testid=run-row][data-run="${f.run}"] [data-testid=run-plot-toggle]`);
       await waitAttr(page, "[data-testid=chart-loss]", "data-points", "0", "deselected run");
@@ -312,9 +326,28 @@ Deno.test({
       assert.deepEqual(runs, [f.run, copy].sort());
       const labels = await page.$$eval("[data-testid=chart-loss] .u-legend .u-series .u-label", (els) => els.map((e) => e.textContent));
       assert.deepEqual(labels.slice(1).sort(), [f.run, copy].sort());
+      // Two runs with the same numbers would draw one line: the second is dashed.
+      const dashes = (await attr(page, "[data-testid=chart-loss]", "data-dashes"))!.split(",");
+      assert.equal(dashes.length, 2);
+      assert.notEqual(dashes[0], dashes[1]);
       await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-runs-overlay.png` });
+
+      // A run that starts while the page is open (run.json running, its owner lock held by a
+      // live process: this one) is plotted as soon as a poll lists it, without a tick.
+      const live = `${f.run}-live`;
+      await Deno.mkdir(`${f.runsDir}/${live}`);
+      const lock = await acquireLock(`${f.runsDir}/${live}/${RUN_LOCK_FILE}`, { what: "the live test run" });
+      try {
+        await Deno.writeTextFile(`${f.runsDir}/${live}/metrics.jsonl`, copied.slice(0, 3).map(formatMetricsLine).join(""));
+        await Deno.writeTextFile(`${f.runsDir}/${live}/run.json`, JSON.stringify({ ...info, name: live, status: "running", started_at: new Date().toISOString() }));
+        await page.waitForFunction((n) => (document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-runs") ?? "").split(",").includes(n), live, { timeout: UI_TIMEOUT });
+        await waitAttr(page, "[data-testid=chart-loss]", "data-points", String(own + 5 + 3), "the new run's points");
+      } finally {
+        lock.release();
+      }
     });
     await Deno.remove(`${f.runsDir}/${copy}`, { recursive: true });
+    await Deno.remove(`${f.runsDir}/${f.run}-live`, { recursive: true });
   },
 });
 
@@ -394,6 +427,79 @@ Deno.test({
 });
 
 Deno.test({
+  name: "lab: keyboard (run rows, tab bar, file pickers), Back between tabs, each tab's scroll position, a 400 px window",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    await withLab(f, "#runs", async (page) => {
+      const row = `[data-testid=run-row][data-run="${f.run}"]`;
+      await page.waitForSelector(row, { timeout: UI_TIMEOUT });
+      await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-points")) > 0, undefined, { timeout: UI_TIMEOUT });
+      // A run row: Space unticks and reticks it for the charts, Enter opens its details.
+      await page.focus(row);
+      await page.keyboard.press("Space");
+      await waitAttr(page, "[data-testid=chart-loss]", "data-points", "0", "Space unticks the run");
+      await page.keyboard.press("Space");
+      await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-points")) > 0, undefined, { timeout: UI_TIMEOUT });
+      await page.keyboard.press("Enter");
+      await waitAttr(page, "[data-testid=run-details]", "data-run", f.run, "Enter opens the details");
+
+      // Scroll the runs tab, open Chat from the keyboard (→ on the tab bar): it starts at the top.
+      const maxScroll = await page.evaluate(() => document.documentElement.scrollHeight - innerHeight);
+      const y = Math.min(300, maxScroll);
+      await page.evaluate((y) => scrollTo(0, y), y);
+      await page.focus("[data-testid=tab-runs]");
+      await page.keyboard.press("ArrowRight");
+      await page.waitForFunction(() => location.hash === "#chat" && document.activeElement?.getAttribute("data-testid") === "tab-chat", undefined, { timeout: UI_TIMEOUT });
+      assert.equal(await page.evaluate(() => scrollY), 0, "a tab opened for the first time starts at the top");
+      // The file pickers are buttons to the keyboard.
+      const chooser = page.waitForEvent("filechooser", { timeout: UI_TIMEOUT });
+      await page.focus("[data-testid=loader-files-button]");
+      await page.keyboard.press("Enter");
+      assert.equal((await chooser).isMultiple(), true);
+      // Back returns to the runs tab (not out of the lab), where it was scrolled.
+      await page.goBack();
+      await page.waitForFunction(() => location.hash === "#runs" && !document.querySelector("[data-testid=view-runs]")?.hasAttribute("hidden"), undefined, { timeout: UI_TIMEOUT });
+      await page.waitForFunction((y) => Math.abs(scrollY - y) <= 1, y, { timeout: UI_TIMEOUT });
+      assert.ok(page.url().startsWith(f.server.url), page.url());
+
+      // 400 px wide: the page is no wider than the window, the chat column keeps its width.
+      await page.setViewportSize({ width: 400, height: 800 });
+      await page.waitForFunction(() => document.documentElement.scrollWidth <= 400, undefined, { timeout: UI_TIMEOUT })
+        .catch(async () => assert.fail(`the runs page is ${await page.evaluate(() => document.documentElement.scrollWidth)} px wide at 400`));
+      await page.click("[data-testid=tab-chat]");
+      await page.waitForSelector("[data-testid=view-chat]:not([hidden])", { timeout: UI_TIMEOUT });
+      const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, chat: document.querySelector(".chat-main")!.getBoundingClientRect().width }));
+      assert.ok(widths.page <= 400, `the chat page is ${widths.page} px wide at 400`);
+      assert.ok(widths.chat >= 300, `the chat column is ${widths.chat} px wide at 400`);
+    });
+  },
+});
+
+Deno.test({
+  name: "lab: dark mode follows the system setting, the charts' axes included, and switches back live",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    await withLab(f, "#runs", async (page) => {
+      await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-points")) > 0, undefined, { timeout: UI_TIMEOUT });
+      const look = () => page.evaluate(() => ({
+        bg: getComputedStyle(document.documentElement).backgroundColor,
+        panel: getComputedStyle(document.querySelector(".panel")!).backgroundColor,
+        axis: document.querySelector("[data-testid=chart-loss]")!.getAttribute("data-axis-color"),
+      }));
+      assert.deepEqual(await look(), { bg: "rgb(244, 245, 247)", panel: "rgb(255, 255, 255)", axis: "#5b6472" });
+      await page.emulateMedia({ colorScheme: "dark" });
+      await waitAttr(page, "[data-testid=chart-loss]", "data-axis-color", "#9aa4b2", "dark axes");
+      assert.deepEqual(await look(), { bg: "rgb(15, 19, 24)", panel: "rgb(23, 28, 35)", axis: "#9aa4b2" });
+      await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-runs-dark.png` });
+      await page.emulateMedia({ colorScheme: "light" });
+      await waitAttr(page, "[data-testid=chart-loss]", "data-axis-color", "#5b6472", "light axes again");
+    });
+  },
+});
+
+Deno.test({
   name: "lab: the adapter panel shows the SwiftShader adapter, its features and limits",
   ...opts,
   fn: async () => {
@@ -453,6 +559,7 @@ Deno.test({
       await page.waitForSelector("[data-testid=loader-load]:not([disabled])", { timeout: UI_TIMEOUT });
       assert.equal(await page.inputValue("[data-testid=loader-run]"), f.run);
       assert.equal(await attr(page, "[data-testid=cache-size]", "data-bytes"), "0");
+      assert.equal(await page.$$eval("[data-testid=chat-mode]", (els) => els.length), 0, "no mode badge before a model is loaded");
       await page.click("[data-testid=loader-load]");
       await page.waitForSelector("[data-testid=loaded-model], [data-testid=loader-error]", { timeout: 120_000 });
       const error = await page.$("[data-testid=loader-error]");
@@ -558,6 +665,19 @@ Deno.test({
       });
       assert.equal(stopped.state, "stopped");
       assert.ok(stopped.tokens.split(",").length < 20, `stopped after ${stopped.tokens.split(",").length} tokens`);
+      // Esc stops a reply as Stop does.
+      const escaped = await sendAndWait(page, "go on", async () => {
+        await page.waitForSelector("[data-testid=turn][data-role=assistant][data-state=streaming] [data-testid=piece]", { timeout: 60_000 });
+        await page.keyboard.press("Escape");
+      });
+      assert.equal(escaped.state, "stopped");
+      assert.ok(escaped.tokens.split(",").length < 20, `Esc stopped after ${escaped.tokens.split(",").length} tokens`);
+      // A one-token reply says "1 token".
+      await setField(page, "chat-temperature", "0", "input");
+      await setField(page, "chat-max-tokens", "1", "change");
+      const one = await sendAndWait(page, "hi");
+      assert.equal(one.tokens.split(",").filter(Boolean).length, 1, `one greedy token: ${one.tokens}`);
+      assert.match((await page.textContent("[data-testid=turn][data-role=assistant]:last-child .turn-meta")) ?? "", /^\s*1 token · /);
     });
   },
 });

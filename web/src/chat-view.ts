@@ -8,7 +8,7 @@ import { html, LitElement, nothing, type PropertyValues } from "lit";
 import { ChatSession, type ChatMode, type LoadedChatModel, loadChatModel, type ReplyPiece } from "./chat_model.ts";
 import "./checkpoint-loader.ts";
 import type { CheckpointLoader, ModelSource } from "./checkpoint-loader.ts";
-import { fmtInt, fmtNum } from "./format.ts";
+import { fmtCount, fmtInt, fmtNum } from "./format.ts";
 import { getGpu } from "./gpu.ts";
 
 type PieceKind = ReplyPiece["kind"];
@@ -73,8 +73,22 @@ export class ChatView extends LitElement {
     return this;
   }
 
+  // Esc stops a reply from anywhere on the page (as Stop does), while one is being written.
+  private readonly onKey = (e: KeyboardEvent) => {
+    if (e.key === "Escape" && this.generating) {
+      e.preventDefault();
+      this.stop();
+    }
+  };
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    document.addEventListener("keydown", this.onKey);
+  }
+
   override disconnectedCallback(): void {
     super.disconnectedCallback();
+    document.removeEventListener("keydown", this.onKey);
     this.abort?.abort();
   }
 
@@ -220,10 +234,12 @@ export class ChatView extends LitElement {
     return html`
       <div class="panel-head">
         <h2>Chat</h2>
-        <span class="badge badge-mode" data-testid="chat-mode" data-mode=${this.mode}
-          title=${this.mode === "chat" ? "the model answers turns of a conversation" : "a base model: it continues the text you give it"}>${this.mode}</span>
         ${info
-          ? html`<span class="muted model-info" data-testid="model-info" title=${info.label}>${info.label} · ${fmtInt(cfg.n_layer)} layer${cfg.n_layer === 1 ? "" : "s"} ·
+          ? html`<span class="badge badge-mode" data-testid="chat-mode" data-mode=${this.mode}
+              title=${this.mode === "chat" ? "the model answers turns of a conversation" : "a base model: it continues the text you give it"}>${this.mode}</span>`
+          : nothing}
+        ${info
+          ? html`<span class="muted model-info" data-testid="model-info" title=${info.label}>${info.label} · ${fmtCount(cfg.n_layer, "layer")} ·
               ${fmtInt(cfg.n_embd)} wide · vocab ${fmtInt(cfg.vocab_size)} · context ${fmtInt(cfg.sequence_len)} tokens
               ${typeof info.meta.val_bpb === "number" ? html` · val ${fmtNum(info.meta.val_bpb)} bpb` : nothing}</span>`
           : html`<span class="muted">no model loaded</span>`}
@@ -257,7 +273,7 @@ export class ChatView extends LitElement {
                     <div class="tool-label">${TOOL_LABEL[p.kind] ?? p.kind}</div><pre>${p.text}</pre></div>`)}
               ${t.state === "streaming" ? html`<span class="cursor">▍</span>` : nothing}
               ${t.role === "assistant" && t.state !== "streaming"
-                ? html`<div class="turn-meta">${t.tokens} tokens · ${(t.ms / 1000).toFixed(1)} s${t.ms > 0 ? ` · ${(t.tokens / (t.ms / 1000)).toFixed(1)} tok/s` : ""}
+                ? html`<div class="turn-meta">${fmtCount(t.tokens, "token")} · ${(t.ms / 1000).toFixed(1)} s${t.ms > 0 ? ` · ${(t.tokens / (t.ms / 1000)).toFixed(1)} tok/s` : ""}
                     ${t.state === "stopped" ? html` · <strong>stopped</strong>` : nothing}</div>`
                 : nothing}
               ${t.error ? html`<div class="error-box text">${t.error}</div>` : nothing}
@@ -282,10 +298,10 @@ export class ChatView extends LitElement {
           }}></textarea>
         <div class="composer-buttons">
           <button class="btn primary" data-testid="chat-send" ?disabled=${!this.session || this.generating || this.draft.trim() === ""} @click=${() => void this.send()}>Send</button>
-          <button class="btn danger" data-testid="chat-stop" ?disabled=${!this.generating} @click=${() => this.stop()}>Stop</button>
+          <button class="btn danger" data-testid="chat-stop" title="Stop the reply (Esc)" ?disabled=${!this.generating} @click=${() => this.stop()}>Stop</button>
         </div>
         <div class="chat-status muted small" data-testid="chat-status">
-          ${this.generating && last ? `generating… ${last.tokens} tokens${last.ms > 0 ? ` · ${(last.tokens / (last.ms / 1000)).toFixed(1)} tok/s` : ""}` : ""}
+          ${this.generating && last ? `generating… ${fmtCount(last.tokens, "token")}${last.ms > 0 ? ` · ${(last.tokens / (last.ms / 1000)).toFixed(1)} tok/s` : ""}` : ""}
           ${this.error ? html`<span class="error-line">${this.error}</span>` : nothing}
         </div>
       </div>`;

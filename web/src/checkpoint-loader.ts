@@ -220,8 +220,8 @@ export class CheckpointLoader extends LitElement {
             Drop a checkpoint folder here<br /><span class="muted small">model.safetensors + meta.json + tokenizer.json</span>
           </div>
           <div class="row">
-            <label class="btn">Choose folder…<input type="file" hidden webkitdirectory multiple data-testid="loader-folder" @change=${(e: Event) => this.onPick(e)} /></label>
-            <label class="btn">Choose files…<input type="file" hidden multiple accept=".safetensors,.json" data-testid="loader-files" @change=${(e: Event) => this.onPick(e)} /></label>
+            <label class="btn" tabindex="0" role="button" data-testid="loader-folder-button" @keydown=${pickOnKey}>Choose folder…<input type="file" hidden webkitdirectory multiple data-testid="loader-folder" @change=${(e: Event) => this.onPick(e)} /></label>
+            <label class="btn" tabindex="0" role="button" data-testid="loader-files-button" @keydown=${pickOnKey}>Choose files…<input type="file" hidden multiple accept=".safetensors,.json" data-testid="loader-files" @change=${(e: Event) => this.onPick(e)} /></label>
           </div>
         </fieldset>
         ${this.busy
@@ -249,6 +249,13 @@ export class CheckpointLoader extends LitElement {
         ${checkpointCache.disabledReason ? html`<div class="muted small">no cache: ${checkpointCache.disabledReason}</div>` : nothing}
       </div>`;
   }
+}
+
+/** A file-picker label is a button to the keyboard: Enter or Space opens its hidden input's dialog. */
+function pickOnKey(e: KeyboardEvent): void {
+  if (e.key !== "Enter" && e.key !== " ") return;
+  e.preventDefault();
+  (e.currentTarget as HTMLElement).querySelector<HTMLInputElement>("input[type=file]")?.click();
 }
 
 customElements.define("checkpoint-loader", CheckpointLoader);

@@ -6,6 +6,11 @@ export function fmtNum(v: unknown, digits = 4): string {
   return Number(v.toPrecision(digits)).toLocaleString("en-US", { maximumFractionDigits: 6 });
 }
 
+/** "1 token", "3 tokens", "1,024 tokens": a count with its noun in the right number. */
+export function fmtCount(n: number, noun: string, plural = `${noun}s`): string {
+  return `${fmtInt(n)} ${n === 1 ? noun : plural}`;
+}
+
 export function fmtInt(v: unknown): string {
   if (typeof v !== "number" || !Number.isFinite(v)) return "—";
   return Math.round(v).toLocaleString("en-US");

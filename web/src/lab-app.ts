@@ -28,7 +28,9 @@ export class LabApp extends LitElement {
   declare adapter: AdapterReport | AdapterProblem | null;
 
   private visited = new Set<TabId>();
-  private onHash = () => (this.tab = tabFromHash());
+  /** Each tab's scroll position when it was left: a tab comes back where it was, a new one at the top. */
+  private scrolls = new Map<TabId, number>();
+  private onHash = () => this.show(tabFromHash());
 
   constructor() {
     super();
@@ -43,17 +45,38 @@ export class LabApp extends LitElement {
   override connectedCallback(): void {
     super.connectedCallback();
     globalThis.addEventListener("hashchange", this.onHash);
+    globalThis.addEventListener("popstate", this.onHash);
     void getAdapter().then((a) => (this.adapter = a));
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     globalThis.removeEventListener("hashchange", this.onHash);
+    globalThis.removeEventListener("popstate", this.onHash);
   }
 
+  /** Opens a tab as a new history entry, so Back returns to the previous tab instead of leaving the lab. */
   private go(tab: TabId): void {
-    if (location.hash !== `#${tab}`) history.replaceState(null, "", `#${tab}`);
+    if (location.hash !== `#${tab}`) history.pushState(null, "", `#${tab}`);
+    this.show(tab);
+  }
+
+  private show(tab: TabId): void {
+    if (tab === this.tab) return;
+    this.scrolls.set(this.tab, globalThis.scrollY);
     this.tab = tab;
+    void this.updateComplete.then(() => globalThis.scrollTo(0, this.scrolls.get(tab) ?? 0));
+  }
+
+  /** The tab bar as the ARIA tabs pattern: ←/→ (and Home/End) move to the neighbouring tab and open it. */
+  private onTabKey(e: KeyboardEvent): void {
+    const i = TABS.findIndex((t) => t.id === this.tab);
+    const next = e.key === "ArrowRight" ? (i + 1) % TABS.length : e.key === "ArrowLeft" ? (i + TABS.length - 1) % TABS.length
+      : e.key === "Home" ? 0 : e.key === "End" ? TABS.length - 1 : -1;
+    if (next < 0) return;
+    e.preventDefault();
+    this.go(TABS[next].id);
+    void this.updateComplete.then(() => this.querySelector<HTMLElement>(`[data-testid=tab-${TABS[next].id}]`)?.focus());
   }
 
   private async openChat(e: CustomEvent<{ run: string; step: number }>): Promise<void> {
@@ -68,9 +91,9 @@ export class LabApp extends LitElement {
     return html`
       <header class="app-header">
         <div class="brand">nanochat <span>lab</span></div>
-        <nav class="tabs" role="tablist">
+        <nav class="tabs" role="tablist" @keydown=${(e: KeyboardEvent) => this.onTabKey(e)}>
           ${TABS.map((t) => html`<button role="tab" class=${this.tab === t.id ? "tab on" : "tab"} aria-selected=${this.tab === t.id}
-            data-testid="tab-${t.id}" @click=${() => this.go(t.id)}>${t.label}</button>`)}
+            tabindex=${this.tab === t.id ? 0 : -1} data-testid="tab-${t.id}" @click=${() => this.go(t.id)}>${t.label}</button>`)}
         </nav>
         <span class="spacer"></span>
         <button class="adapter-chip ${a && !a.ok ? "bad" : ""}" data-testid="adapter-chip" title=${a ? (a.ok ? a.name : a.message) : ""}

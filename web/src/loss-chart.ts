@@ -12,6 +12,12 @@ export interface ChartRun { name: string; color: string }
 
 const runsKey = (runs: ChartRun[] | undefined) => (runs ?? []).map((r) => `${r.name}\u0000${r.color}`).join("\u0001");
 
+const DASHES: number[][] = [[], [7, 4], [2, 3], [10, 3, 2, 3], [4, 4]];
+/** The i-th run's dash pattern (solid for the first). */
+function dashOf(i: number): number[] {
+  return DASHES[i % DASHES.length];
+}
+
 /** "5.3 nats · step 10": a series' latest value and its step, for the legend away from the cursor. */
 function latest(u: uPlot, sidx: number, fmt: (v: number | null) => string): string {
   const xs = u.data[0], ys = u.data[sidx];
@@ -44,6 +50,9 @@ export class LossChart extends LitElement {
   private redrawTimer: ReturnType<typeof setTimeout> | null = null;
   private resize: ResizeObserver | null = null;
   private onChange = () => this.scheduleRedraw();
+  // The system switching between light and dark: the axes are drawn again in the new colours.
+  private scheme = globalThis.matchMedia?.("(prefers-color-scheme: dark)") ?? null;
+  private onScheme = () => this.build();
 
   constructor() {
     super();
@@ -67,10 +76,12 @@ export class LossChart extends LitElement {
     super.connectedCallback();
     this.setAttribute("data-testid", `chart-${this.metric}`);
     this.setAttribute("data-points", "0");
+    this.scheme?.addEventListener("change", this.onScheme);
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
+    this.scheme?.removeEventListener("change", this.onScheme);
     for (const [name, s] of this.streams) {
       s.removeEventListener("change", this.onChange);
       streamHub.release(name);
@@ -170,6 +181,11 @@ export class LossChart extends LitElement {
     const { data, points } = this.data();
     const width = Math.max(240, target.clientWidth || this.clientWidth || 560);
     const fmt = (v: number | null) => (v === null || v === undefined ? "—" : spec.format(v));
+    // The canvas takes colours, not CSS variables: read the theme's (light or dark) now.
+    const css = getComputedStyle(this);
+    const themed = (name: string, fallback: string) => css.getPropertyValue(name).trim() || fallback;
+    const theme = { axis: themed("--chart-axis", "#5b6472"), grid: themed("--chart-grid", "#eef0f3"), tick: themed("--chart-tick", "#d5d9df") };
+    this.setAttribute("data-axis-color", theme.axis);
     const opts: uPlot.Options = {
       width,
       height: this.height,
@@ -180,18 +196,27 @@ export class LossChart extends LitElement {
         y: this.logScale ? { distr: 3, log: 10 } : { auto: true },
       },
       axes: [
-        { label: "step", labelSize: 16, size: 34, stroke: "#5b6472", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#d5d9df" } },
+        { label: "step", labelSize: 16, size: 34, stroke: theme.axis, grid: { stroke: theme.grid }, ticks: { stroke: theme.tick } },
         {
-          label: spec.unit, labelSize: 16, size: 56, stroke: "#5b6472", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#d5d9df" },
-          values: (_u, splits) => splits.map((v) => (spec.key === "tok_per_sec" ? fmtRate(v, "").trim() : fmtNum(v, 3))),
+          label: spec.unit, labelSize: 16, size: 56, stroke: theme.axis, grid: { stroke: theme.grid }, ticks: { stroke: theme.tick },
+          // A log axis passes null for the ticks it leaves unlabelled (between the decades).
+          values: (_u, splits) => {
+            const labels = splits.map((v) => (v == null ? "" : spec.key === "tok_per_sec" ? fmtRate(v, "").trim() : fmtNum(v, 3)));
+            // The labels are drawn on the canvas; the attribute lets a test read them.
+            this.setAttribute("data-y-ticks", labels.join("|"));
+            return labels;
+          },
         },
       ],
       series: [
         // Away from the cursor the legend shows each run's latest value.
         { label: "step", value: (_u, v, _s, idx) => (idx === null ? "latest" : v === null || v === undefined ? "—" : String(v)) },
-        ...this.runs.map((run) => ({
+        ...this.runs.map((run, i) => ({
           label: run.name,
           stroke: run.color,
+          // Runs with the same numbers draw the same line: each run after the first gets its
+          // own dash, so the one on top lets the others show through.
+          dash: dashOf(i),
           width: 1.75,
           spanGaps: true,
           points: { show: true, size: 4, fill: run.color },
@@ -202,6 +227,7 @@ export class LossChart extends LitElement {
     this.plot = new uPlot(opts, data, target);
     this.setAttribute("data-points", String(points));
     this.setAttribute("data-runs", this.runs.map((r) => r.name).join(","));
+    this.setAttribute("data-dashes", this.runs.map((_, i) => dashOf(i).join(" ") || "solid").join(","));
     this.setAttribute("data-log", String(this.logScale));
     if (!this.resize) {
       this.resize = new ResizeObserver(() => {

@@ -53,6 +53,18 @@ export class RunsList extends LitElement {
     if (this.tick) clearInterval(this.tick);
   }
 
+  /** Keyboard: Enter opens a row's details, Space ticks it for the charts, ↑/↓ move between rows. */
+  private onRowKey(e: KeyboardEvent, name: string): void {
+    if (e.target !== e.currentTarget) return; // keys typed into the row's checkbox stay its own
+    const row = e.currentTarget as HTMLElement;
+    if (e.key === "Enter") this.emit("activate-run", name);
+    else if (e.key === " ") this.emit("toggle-run", name);
+    else if (e.key === "ArrowDown") (row.nextElementSibling as HTMLElement | null)?.focus();
+    else if (e.key === "ArrowUp") (row.previousElementSibling as HTMLElement | null)?.focus();
+    else return;
+    e.preventDefault();
+  }
+
   private emit(type: string, name: string): void {
     this.dispatchEvent(new CustomEvent(type, { detail: name, bubbles: true, composed: true }));
   }
@@ -81,9 +93,10 @@ export class RunsList extends LitElement {
               ? (r.config.num_iterations as number) : null;
             const color = this.colors.get(r.name);
             return html`
-              <tr data-testid="run-row" data-run=${r.name} data-status=${r.status}
+              <tr data-testid="run-row" data-run=${r.name} data-status=${r.status} tabindex="0" aria-selected=${this.active === r.name}
                 class=${`${this.active === r.name ? "active" : ""} ${r.status === "failed" ? "failed" : ""}`}
-                @click=${() => this.emit("activate-run", r.name)}>
+                @click=${() => this.emit("activate-run", r.name)}
+                @keydown=${(e: KeyboardEvent) => this.onRowKey(e, r.name)}>
                 <td class="col-plot" @click=${(e: Event) => e.stopPropagation()}>
                   <label class="swatch-box" style=${color ? `--swatch:${color}` : ""}>
                     <input type="checkbox" data-testid="run-plot-toggle" .checked=${this.selected.has(r.name)}

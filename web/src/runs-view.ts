@@ -9,6 +9,7 @@ import type { ChartRun } from "./loss-chart.ts";
 import "./loss-chart.ts";
 import "./runs-list.ts";
 import { statusBadge } from "./runs-list.ts";
+import { DEFAULT_RUN_CONFIG, modelFromRunConfig, type RunConfig } from "../../src/train/run_config.ts";
 import { type RunStream, streamHub } from "./run_stream.ts";
 
 export const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
@@ -17,7 +18,7 @@ const POLL_MS = 5000;
 
 /** Config fields worth a glance, in this order (others are under "all fields"). */
 const KEY_CONFIG = [
-  ["depth", "layers"], ["n_embd", "width"], ["n_head", "heads"], ["vocab_size", "vocab"], ["max_seq_len", "context (tokens)"],
+  ["depth", "layers"], ["n_embd", "width"], ["n_head", "heads"], ["n_kv_head", "kv heads"], ["vocab_size", "vocab"], ["max_seq_len", "context (tokens)"],
   ["device_batch_size", "device batch (rows)"], ["total_batch_size", "total batch (tokens)"], ["num_iterations", "iterations"],
   ["matrix_lr", "matrix LR"], ["embedding_lr", "embedding LR"], ["unembedding_lr", "unembedding LR"], ["warmdown_ratio", "warmdown ratio"],
   ["eval_every", "eval every (steps)"], ["checkpoint_every", "checkpoint every (steps)"], ["seed", "seed"],
@@ -45,6 +46,8 @@ export class RunsView extends LitElement {
   declare detailError: string | null;
 
   private colors = new Map<string, string>();
+  /** Every run name a poll has listed: a name not among them is a run started since, and gets plotted. */
+  private known = new Set<string>();
   private pollTimer: ReturnType<typeof setTimeout> | null = null;
   private held = new Map<string, RunStream>();
   private onStreamChange = (ev: Event) => {
@@ -96,6 +99,8 @@ export class RunsView extends LitElement {
       const names = new Set(runs.map((r) => r.name));
       let selected = new Set([...this.selected].filter((n) => names.has(n)));
       if (first && selected.size === 0) selected = new Set(runs.slice(0, 3).map((r) => r.name));
+      if (!first) for (const r of runs) if (!this.known.has(r.name) && r.status === "running") selected.add(r.name);
+      for (const n of names) this.known.add(n);
       this.setSelection(selected);
       if (first && !this.active && runs.length) this.activate(runs[0].name);
     } catch (err) {
@@ -226,7 +231,10 @@ export class RunsView extends LitElement {
           <div>
             <h3>Config</h3>
             <table class="kv">
-              ${KEY_CONFIG.filter(([k]) => cfg[k] !== undefined).map(([k, label]) => html`<tr><th>${label}</th><td>${fmtConfig(cfg[k])}</td></tr>`)}
+              ${KEY_CONFIG.filter(([k]) => cfg[k] !== undefined).map(([k, label]) => {
+                const derived = derivedWidth(cfg, k);
+                return html`<tr data-testid="config-row" data-field=${k}><th>${label}</th><td>${derived === null ? fmtConfig(cfg[k]) : html`${fmtInt(derived)} <span class="muted">(from depth)</span>`}</td></tr>`;
+              })}
             </table>
             <details class="all-config"><summary>all fields</summary><pre>${JSON.stringify(cfg, null, 2)}</pre></details>
             <div class="muted small" title=${run.adapter}>adapter: ${run.adapter || "—"}</div>
@@ -260,6 +268,20 @@ export class RunsView extends LitElement {
           </div>
         </div>
       </section>`;
+  }
+}
+
+/**
+ * A width or head count the config leaves at 0 is derived from the depth (the reference's
+ * rule, modelFromRunConfig): the value the model got, or null when the field was given.
+ */
+function derivedWidth(cfg: Record<string, unknown>, field: string): number | null {
+  if (!["n_embd", "n_head", "n_kv_head"].includes(field) || cfg[field] !== 0) return null;
+  try {
+    const model = modelFromRunConfig({ ...DEFAULT_RUN_CONFIG, ...cfg } as RunConfig);
+    return field === "n_embd" ? model.n_embd : field === "n_head" ? model.n_head : model.n_kv_head;
+  } catch {
+    return null;
   }
 }
 
