@@ -16,6 +16,13 @@ import { Engine, EngineError, type EngineOptions } from "./engine.ts";
 
 export type ChatMode = "chat" | "complete";
 
+/**
+ * Why a reply ended: the model wrote its end token (`end`), it reached maxTokens
+ * (`max_tokens`), prompt + reply filled the model's context (`context_full`), or the
+ * caller's signal stopped it (`stopped`).
+ */
+export type StopReason = "end" | "max_tokens" | "context_full" | "stopped";
+
 export interface ReplyPiece {
   kind: "text" | "tool_call" | "tool_output";
   /** Text added by this piece (decoded incrementally: a character split over tokens arrives whole). */
@@ -66,6 +73,11 @@ export class ChatSession {
   /** The conversation so far (chat mode). */
   readonly messages: Message[] = [];
   readonly mode: ChatMode;
+  /** A system prompt (chat mode): rendered before the conversation, folded into its first user message as nanochat's format does. */
+  system = "";
+  /** Why the last reply ended, and how many tokens of the context its prompt and reply took. */
+  lastStop: StopReason | null = null;
+  lastContextTokens = 0;
 
   constructor(readonly model: LoadedChatModel, mode?: ChatMode) {
     this.mode = mode ?? model.defaultMode;
@@ -73,13 +85,27 @@ export class ChatSession {
 
   reset(): void {
     this.messages.length = 0;
+    this.lastStop = null;
+    this.lastContextTokens = 0;
+  }
+
+  /** The model's context (prompt + reply) in tokens. */
+  get capacity(): number {
+    return this.model.engine.capacity;
+  }
+
+  /** Keeps the first `exchanges` user/assistant exchanges of the history (to regenerate or edit a later one). */
+  truncate(exchanges: number): void {
+    if (!Number.isInteger(exchanges) || exchanges < 0) throw new EngineError(`truncate: exchanges must be a non-negative integer, got ${exchanges}`);
+    this.messages.length = Math.min(this.messages.length, 2 * exchanges);
   }
 
   /** The prompt tokens for the next reply to `userText`. */
   promptFor(userText: string): number[] {
     const tok = this.model.tokenizer;
     if (this.mode === "complete") return [tok.bosId, ...tok.encodeOrdinary(userText)];
-    const conversation = { messages: [...this.messages, { role: "user" as const, content: userText }, { role: "assistant" as const, content: "" }] };
+    const system: Message[] = this.system.trim() ? [{ role: "system", content: this.system }] : [];
+    const conversation = { messages: [...system, ...this.messages, { role: "user" as const, content: userText }, { role: "assistant" as const, content: "" }] };
     return renderForCompletion(tok, conversation, Number.MAX_SAFE_INTEGER);
   }
 
@@ -97,10 +123,15 @@ export class ChatSession {
       else parts.push({ type: k, text });
     };
     const partType = { text: "text", tool_call: "python", tool_output: "python_output" } as const;
+    let generated = 0, ended = false;
     try {
       for await (const col of this.model.engine.generate(prompt, { ...opts, numSamples: 1 })) {
         const t = col.tokens[0];
-        if (col.done[0]) break;
+        generated++;
+        if (col.done[0]) {
+          ended = true;
+          break;
+        }
         if (t === sp("<|python_start|>") || t === sp("<|output_start|>")) {
           kind = t === sp("<|python_start|>") ? "tool_call" : "tool_output";
           decoder = new TextDecoder();
@@ -118,6 +149,10 @@ export class ChatSession {
         yield { kind, text, tokens: [t] };
       }
     } finally {
+      // The engine's last token can be one past the cache (it is returned, never fed back).
+      this.lastContextTokens = Math.min(this.capacity, prompt.length + generated);
+      // The engine ends a reply only at its end token, the caller's stop, maxTokens, or a full cache.
+      this.lastStop = ended ? "end" : opts.signal?.aborted ? "stopped" : generated >= opts.maxTokens ? "max_tokens" : "context_full";
       if (this.mode === "chat") {
         const content = parts.every((p) => p.type === "text") ? parts.map((p) => p.text).join("") : parts;
         this.messages.push({ role: "user", content: userText }, { role: "assistant", content });

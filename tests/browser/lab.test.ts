@@ -703,6 +703,96 @@ Deno.test({
 });
 
 Deno.test({
+  name: "lab: chat — why a reply stopped, the context meter, copy, regenerate, edit and resend, a system prompt, the conversation kept across a reload",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    await writeScriptedChatRun(f.runsDir, "scripted-chat");
+    await withLab(f, "#chat", async (page) => {
+      const open = async () => {
+        await page.waitForSelector("[data-testid=loader-run] option[value=scripted-chat]", { state: "attached", timeout: UI_TIMEOUT });
+        await page.selectOption("[data-testid=loader-run]", "scripted-chat");
+        await loadFixtureModel(page);
+        await waitAttr(page, "[data-testid=chat-mode]", "data-mode", "chat", "an sft checkpoint chats");
+      };
+      await open();
+      await setField(page, "chat-temperature", "0", "input");
+      const turns = () => page.$$eval("[data-testid=turn]", (t) => t.map((e) => [e.getAttribute("data-role"), e.getAttribute("data-state")]));
+      const last = "[data-testid=turn][data-role=assistant]:last-child";
+      const meter = async () => [Number(await attr(page, "[data-testid=context-meter]", "data-used")), Number(await attr(page, "[data-testid=context-meter]", "data-capacity"))];
+
+      // The scripted model calls the calculator (9 tokens: the call, the forced result, the end token) and ends its turn.
+      const first = await sendAndWait(page, "What is 2+3?");
+      assert.equal(await attr(page, last, "data-stop"), "end");
+      assert.match((await page.textContent(`${last} [data-testid=turn-stop]`)) ?? "", /ended: end token/);
+      const [used1, capacity] = await meter();
+      assert.equal(capacity, 64);
+      const prompt1 = used1 - 9;
+      assert.ok(prompt1 > 12, `prompt of ${prompt1} tokens`);
+
+      // Copy puts the reply on the clipboard as `deno task chat` prints it.
+      await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+      await page.click(`${last} [data-testid=turn-copy]`);
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "⟦calculator: 2+3⟧⟦= 5⟧");
+
+      // Regenerate: the last reply is replaced (greedy: the same tokens), the history does not grow.
+      await page.click(`${last} [data-testid=turn-regenerate]`);
+      await page.waitForSelector(`${last}:not([data-state=streaming])`, { timeout: 120_000 });
+      assert.deepEqual(await turns(), [["user", "done"], ["assistant", "done"]]);
+      assert.equal(await attr(page, last, "data-tokens"), first.tokens);
+      assert.equal((await meter())[0], used1, "the regenerated reply's prompt holds no earlier copy of it");
+
+      // Edit: the first question goes back to the composer and the conversation is cut there.
+      await sendAndWait(page, "And 1+1?");
+      assert.equal((await turns()).length, 4);
+      await page.click("[data-testid=turn][data-role=user]:first-child [data-testid=turn-edit]");
+      assert.deepEqual(await turns(), []);
+      assert.equal(await page.inputValue("[data-testid=chat-input]"), "What is 2+3?");
+      await page.fill("[data-testid=chat-input]", "What is 2+3?!");
+      await page.click("[data-testid=chat-send]");
+      await page.waitForSelector(`${last}:not([data-state=streaming])`, { timeout: 120_000 });
+      assert.equal((await meter())[0], used1 + 1, "the edited question (one byte longer) was asked on its own");
+
+      // A system prompt is part of the prompt (folded into the first user message: its text and a blank line).
+      await page.click("[data-testid=chat-reset]");
+      await setField(page, "chat-system", "Hi.", "change");
+      await sendAndWait(page, "What is 2+3?");
+      assert.equal((await meter())[0], used1 + "Hi.\n\n".length);
+      // A system prompt that leaves 4 positions for the reply: it stops with the context full.
+      await page.click("[data-testid=chat-reset]");
+      await setField(page, "chat-system", "x".repeat(capacity - 4 - prompt1 - 2), "change");
+      await sendAndWait(page, "What is 2+3?");
+      assert.equal(await attr(page, last, "data-stop"), "context_full");
+      assert.equal((await meter())[0], capacity);
+      // maxTokens.
+      await page.click("[data-testid=chat-reset]");
+      await setField(page, "chat-system", "", "change");
+      await setField(page, "chat-max-tokens", "3", "change");
+      await sendAndWait(page, "What is 2+3?");
+      assert.equal(await attr(page, last, "data-stop"), "max_tokens");
+      assert.match((await page.textContent(`${last} [data-testid=turn-stop]`)) ?? "", /ended: max tokens/);
+
+      // Reload: loading the same model brings its conversation back.
+      await setField(page, "chat-max-tokens", "64", "change");
+      await sendAndWait(page, "Again?");
+      const [usedBefore] = await meter();
+      const before = await turns();
+      const beforeTokens = await page.$$eval("[data-testid=turn]", (t) => t.map((e) => e.getAttribute("data-tokens")));
+      await page.reload();
+      await open();
+      assert.deepEqual(await turns(), before);
+      assert.deepEqual(await page.$$eval("[data-testid=turn]", (t) => t.map((e) => e.getAttribute("data-tokens"))), beforeTokens);
+      // …and the model is given it again: the next prompt holds both earlier exchanges.
+      await setField(page, "chat-temperature", "0", "input");
+      await sendAndWait(page, "?");
+      assert.equal((await turns()).length, before.length + 2);
+      // The prompt: everything before, then <|user_start|> ? <|user_end|> <|assistant_start|>; the reply's 9 tokens after it.
+      assert.equal((await meter())[0], Math.min(capacity, usedBefore + 4 + 9));
+    });
+  },
+});
+
+Deno.test({
   name: "lab: closing the pages ends their event streams on the server",
   ...opts,
   fn: async () => {

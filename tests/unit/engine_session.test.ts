@@ -50,3 +50,53 @@ Deno.test("session: a partial character left before a tool call is dropped, not 
   assert.equal(r.call, "1+1");
   assert.equal(r.text, "a\uFFFDb"); // after the call a new decoder sees a lone lead byte, then b
 });
+
+/** An engine that yields `tokens` and then either its end token (`end`) or nothing more (a full cache, or maxTokens). */
+function engineOf(tokens: number[], end: boolean, capacity: number): LoadedChatModel {
+  const engine = {
+    capacity,
+    async *generate(_prompt: number[], opts: { signal?: AbortSignal }): AsyncGenerator<GeneratedColumn> {
+      for (const t of tokens) {
+        if (opts.signal?.aborted) return;
+        yield { tokens: [t], forced: [false], done: [false], calls: [null], active: [true] };
+      }
+      if (end) yield { tokens: [sp("<|assistant_end|>")], forced: [false], done: [true], calls: [null], active: [true] };
+    },
+  } as unknown as Engine;
+  return { engine, tokenizer: tok, meta: {} as CheckpointMeta, defaultMode: "chat", destroy: () => {} };
+}
+
+async function stopOf(model: LoadedChatModel, maxTokens: number, abortAfter = Infinity) {
+  const session = new ChatSession(model);
+  const prompt = session.promptFor("hi").length;
+  const abort = new AbortController();
+  let n = 0;
+  for await (const _ of session.reply("hi", { temperature: 0, maxTokens, signal: abort.signal })) if (++n >= abortAfter) abort.abort();
+  return { stop: session.lastStop, used: session.lastContextTokens, prompt };
+}
+
+Deno.test("session: why a reply stopped — its end token, maxTokens, a full context, the caller's signal — and the context it used", async () => {
+  const end = await stopOf(engineOf(bytes("ok"), true, 100), 10);
+  assert.deepEqual(end, { stop: "end", used: end.prompt + 3, prompt: end.prompt }); // 2 tokens + the end token
+  const max = await stopOf(engineOf(bytes("abcd"), false, 100), 4);
+  assert.deepEqual([max.stop, max.used], ["max_tokens", max.prompt + 4]);
+  // Fewer than maxTokens and no end token: the engine stopped because the cache was full.
+  const full = await stopOf(engineOf(bytes("abc"), false, max.prompt + 3), 10);
+  assert.deepEqual([full.stop, full.used], ["context_full", full.prompt + 3]);
+  const stopped = await stopOf(engineOf(bytes("abcdef"), true, 100), 10, 2);
+  assert.deepEqual([stopped.stop, stopped.used], ["stopped", stopped.prompt + 2]);
+});
+
+Deno.test("session: a system prompt is folded into the first user message; truncate keeps the first exchanges", async () => {
+  const session = new ChatSession(engineOf(bytes("ok"), true, 100));
+  session.system = "Be brief.";
+  const folded = new ChatSession(engineOf([], true, 100)).promptFor("Be brief.\n\nhi");
+  assert.deepEqual(session.promptFor("hi"), folded);
+  for (const q of ["one", "two", "three"]) for await (const _ of session.reply(q, { temperature: 0, maxTokens: 8 })) { /* drain */ }
+  assert.equal(session.messages.length, 6);
+  session.truncate(1);
+  assert.deepEqual(session.messages.map((m) => m.content), ["one", "ok"]);
+  assert.throws(() => session.truncate(-1), /non-negative integer/);
+  session.reset();
+  assert.deepEqual([session.messages.length, session.lastStop, session.lastContextTokens], [0, null, 0]);
+});

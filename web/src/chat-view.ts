@@ -5,7 +5,8 @@
 // AbortSignal) and New chat. The mode badge says whether the model chats or continues
 // text (a base model: "complete").
 import { html, LitElement, nothing, type PropertyValues } from "lit";
-import { ChatSession, type ChatMode, type LoadedChatModel, loadChatModel, type ReplyPiece } from "./chat_model.ts";
+import { ChatSession, type ChatMode, type LoadedChatModel, loadChatModel, type ReplyPiece, type StopReason } from "./chat_model.ts";
+import { loadConversation, saveConversation } from "./chat_store.ts";
 import "./checkpoint-loader.ts";
 import type { CheckpointLoader, ModelSource } from "./checkpoint-loader.ts";
 import { fmtCount, fmtInt, fmtNum } from "./format.ts";
@@ -22,6 +23,15 @@ interface Turn {
   /** The reply's token ids (data-tokens in the page, for comparing with `deno task chat --tokens`). */
   ids: number[];
   ms: number;
+  /** Why the reply ended (assistant turns). */
+  stop?: StopReason;
+}
+
+const STOP_LABEL: Record<StopReason, string> = { end: "end token", max_tokens: "max tokens", context_full: "context full", stopped: "stopped" };
+
+/** A turn as text, the calculator parts marked as `deno task chat` prints them. */
+function turnText(t: Turn): string {
+  return t.pieces.map((p) => (p.kind === "tool_call" ? `⟦calculator: ${p.text}⟧` : p.kind === "tool_output" ? `⟦= ${p.text}⟧` : p.text)).join("");
 }
 
 const TOOL_LABEL: Record<string, string> = { tool_call: "calculator", tool_output: "result" };
@@ -38,6 +48,8 @@ export class ChatView extends LitElement {
     generating: { state: true },
     error: { state: true },
     draft: { state: true },
+    system: { state: true },
+    context: { state: true },
   };
 
   declare turns: Turn[];
@@ -50,6 +62,10 @@ export class ChatView extends LitElement {
   declare generating: boolean;
   declare error: string | null;
   declare draft: string;
+  /** The system prompt (chat mode). */
+  declare system: string;
+  /** Tokens of the model's context the last prompt and reply took. */
+  declare context: { used: number; capacity: number } | null;
 
   private model: LoadedChatModel | null = null;
   private session: ChatSession | null = null;
@@ -67,6 +83,8 @@ export class ChatView extends LitElement {
     this.generating = false;
     this.error = null;
     this.draft = "";
+    this.system = "";
+    this.context = null;
   }
 
   protected override createRenderRoot(): HTMLElement {
@@ -110,15 +128,31 @@ export class ChatView extends LitElement {
     this.model?.destroy();
     this.model = model;
     this.modelInfo = { label: source.label, meta: model.meta as unknown as Record<string, unknown>, defaultMode: model.defaultMode };
-    this.setMode(model.defaultMode);
+    const saved = await loadConversation<Turn>(source.label);
+    this.setMode(saved?.mode ?? model.defaultMode, false);
+    if (saved && this.session) {
+      // The conversation this model had when the page last saw it.
+      this.session.messages.push(...saved.messages);
+      this.system = saved.system;
+      this.turns = saved.turns.map((t) => (t.state === "streaming" ? { ...t, state: "stopped" } : t));
+    }
   }
 
-  private setMode(mode: ChatMode): void {
+  private persist(): void {
+    if (!this.modelInfo) return;
+    void saveConversation<Turn>(this.modelInfo.label, {
+      mode: this.mode, system: this.system, turns: this.turns, messages: this.session?.messages ?? [], savedAt: new Date().toISOString(),
+    });
+  }
+
+  private setMode(mode: ChatMode, save = true): void {
     this.stop();
     this.mode = mode;
     this.session = this.model ? new ChatSession(this.model, mode) : null;
     this.turns = [];
     this.error = null;
+    this.context = null;
+    if (save) this.persist();
   }
 
   private newChat(): void {
@@ -126,16 +160,50 @@ export class ChatView extends LitElement {
     this.session?.reset();
     this.turns = [];
     this.error = null;
+    this.context = null;
+    this.persist();
+  }
+
+  /** Drops turn i and everything after it (turns come in user/assistant pairs, as the session's history does). */
+  private cutAt(i: number): string {
+    const text = turnText(this.turns[i]);
+    this.turns = this.turns.slice(0, i);
+    this.session?.truncate(i / 2);
+    return text;
+  }
+
+  /** Asks the last question again: a new reply in place of the last one. */
+  private regenerate(): void {
+    const i = this.turns.length - 2;
+    if (!this.session || this.generating || i < 0 || this.turns[i].role !== "user") return;
+    void this.send(this.cutAt(i));
+  }
+
+  /** Puts user turn i back in the composer, dropping it and what followed, to edit and send again. */
+  private edit(i: number): void {
+    if (!this.session || this.generating || this.turns[i]?.role !== "user") return;
+    this.draft = this.cutAt(i);
+    this.persist();
+    void this.updateComplete.then(() => this.querySelector<HTMLTextAreaElement>("[data-testid=chat-input]")?.focus());
+  }
+
+  private async copy(t: Turn): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(turnText(t));
+    } catch (err) {
+      this.error = `could not copy: ${(err as Error).message}`;
+    }
   }
 
   private stop(): void {
     this.abort?.abort();
   }
 
-  private async send(): Promise<void> {
-    const text = this.draft;
+  private async send(again?: string): Promise<void> {
+    const text = again ?? this.draft;
     if (!this.session || this.generating || text.trim() === "") return;
-    this.draft = "";
+    if (again === undefined) this.draft = "";
+    this.session.system = this.mode === "chat" ? this.system : "";
     this.error = null;
     const user: Turn = { role: "user", pieces: [{ kind: "text", text }], state: "done", tokens: 0, ids: [], ms: 0 };
     const reply: Turn = { role: "assistant", pieces: [], state: "streaming", tokens: 0, ids: [], ms: 0 };
@@ -174,10 +242,13 @@ export class ChatView extends LitElement {
       }
     } finally {
       reply.ms = performance.now() - t0;
+      reply.stop = this.session.lastStop ?? undefined;
+      this.context = { used: this.session.lastContextTokens, capacity: this.session.capacity };
       this.turns = [...this.turns];
       this.generating = false;
       this.abort = null;
       this.scrollTranscript();
+      this.persist();
     }
   }
 
@@ -221,6 +292,13 @@ export class ChatView extends LitElement {
           <input type="number" min="1" max="4096" step="1" data-testid="chat-max-tokens" .value=${String(this.maxTokens)}
             @change=${(e: Event) => (this.maxTokens = Math.min(4096, Math.max(1, Math.floor(Number((e.target as HTMLInputElement).value) || 1))))} />
         </label>
+        ${this.mode === "chat" && this.model
+          ? html`<label class="setting setting-wide">system prompt
+              <textarea rows="2" data-testid="chat-system" placeholder="none" .value=${this.system}
+                @change=${(e: Event) => { this.system = (e.target as HTMLTextAreaElement).value; this.persist(); }}></textarea>
+              <span class="hint">folded into the first user message, as nanochat's chat format does</span>
+            </label>`
+          : nothing}
         <label class="setting">seed
           <input type="text" inputmode="numeric" placeholder="random" data-testid="chat-seed" .value=${this.seed}
             @change=${(e: Event) => (this.seed = (e.target as HTMLInputElement).value)} />
@@ -263,8 +341,9 @@ export class ChatView extends LitElement {
             ? complete ? "Type the start of a text; the model continues it." : "Say something to the model."
             : "Load a checkpoint on the left: a run on the lab server or a folder on your disk."}</div>`
           : nothing}
-        ${this.turns.map((t) => html`
-          <div class="turn turn-${t.role} state-${t.state}" data-testid="turn" data-role=${t.role} data-state=${t.state} data-tokens=${t.ids.join(",")}>
+        ${this.turns.map((t, i) => html`
+          <div class="turn turn-${t.role} state-${t.state}" data-testid="turn" data-role=${t.role} data-state=${t.state} data-tokens=${t.ids.join(",")}
+            data-stop=${t.stop ?? ""}>
             <div class="turn-who">${t.role === "user" ? (complete ? "prompt" : "you") : complete ? "continuation" : "model"}</div>
             <div class="turn-body">
               ${t.pieces.map((p) => p.kind === "text"
@@ -274,7 +353,15 @@ export class ChatView extends LitElement {
               ${t.state === "streaming" ? html`<span class="cursor">▍</span>` : nothing}
               ${t.role === "assistant" && t.state !== "streaming"
                 ? html`<div class="turn-meta">${fmtCount(t.tokens, "token")} · ${(t.ms / 1000).toFixed(1)} s${t.ms > 0 ? ` · ${(t.tokens / (t.ms / 1000)).toFixed(1)} tok/s` : ""}
-                    ${t.state === "stopped" ? html` · <strong>stopped</strong>` : nothing}</div>`
+                    ${t.stop ? html` · <span data-testid="turn-stop">${t.stop === "stopped" ? html`<strong>stopped</strong>` : `ended: ${STOP_LABEL[t.stop]}`}</span>` : nothing}
+                    <span class="turn-actions">
+                      <button class="link" data-testid="turn-copy" @click=${() => void this.copy(t)}>copy</button>
+                      ${i === this.turns.length - 1 && !this.generating
+                        ? html`<button class="link" data-testid="turn-regenerate" @click=${() => this.regenerate()}>regenerate</button>`
+                        : nothing}
+                    </span></div>`
+                : t.role === "user" && !this.generating
+                ? html`<div class="turn-meta"><span class="turn-actions"><button class="link" data-testid="turn-edit" @click=${() => this.edit(i)}>edit</button></span></div>`
                 : nothing}
               ${t.error ? html`<div class="error-box text">${t.error}</div>` : nothing}
             </div>
@@ -300,6 +387,13 @@ export class ChatView extends LitElement {
           <button class="btn primary" data-testid="chat-send" ?disabled=${!this.session || this.generating || this.draft.trim() === ""} @click=${() => void this.send()}>Send</button>
           <button class="btn danger" data-testid="chat-stop" title="Stop the reply (Esc)" ?disabled=${!this.generating} @click=${() => this.stop()}>Stop</button>
         </div>
+        ${this.context
+          ? html`<div class="context-meter muted small" data-testid="context-meter" data-used=${this.context.used} data-capacity=${this.context.capacity}
+              title="the last prompt and reply, of the model's context">
+              context ${fmtInt(this.context.used)} / ${fmtCount(this.context.capacity, "token")}
+              <div class="bar"><div style="width:${Math.min(100, (100 * this.context.used) / this.context.capacity).toFixed(1)}%"></div></div>
+            </div>`
+          : nothing}
         <div class="chat-status muted small" data-testid="chat-status">
           ${this.generating && last ? `generating… ${fmtCount(last.tokens, "token")}${last.ms > 0 ? ` · ${(last.tokens / (last.ms / 1000)).toFixed(1)} tok/s` : ""}` : ""}
           ${this.error ? html`<span class="error-line">${this.error}</span>` : nothing}

@@ -2,4 +2,4 @@
 // checkpoint + tokenizer from a FileStore onto the page's WebGPU device, and the chat
 // session that streams a reply piece by piece.
 export { ChatSession, loadChatModel } from "../../src/engine/session.ts";
-export type { ChatMode, LoadedChatModel, ReplyOptions, ReplyPiece } from "../../src/engine/session.ts";
+export type { ChatMode, LoadedChatModel, ReplyOptions, ReplyPiece, StopReason } from "../../src/engine/session.ts";
