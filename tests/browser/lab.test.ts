@@ -12,6 +12,8 @@ import { acquireLock } from "../../src/io/deno_lock.ts";
 import { setApiBase } from "../../web/src/api.ts";
 import { metricPoints } from "../../web/src/chart_data.ts";
 import { fmtCount } from "../../web/src/format.ts";
+import type { RunSummary } from "../../web/src/api.ts";
+import { etaSeconds, filterRuns, runtimeSeconds, sortRuns } from "../../web/src/runs_table.ts";
 import { checkpointPaths, HttpStore, type Progress, urlForPath } from "../../web/src/http_store.ts";
 import { LocalFilesStore } from "../../web/src/local_store.ts";
 import { RunStream, StreamHub } from "../../web/src/run_stream.ts";
@@ -55,6 +57,32 @@ function pngSize(bytes: Uint8Array): { width: number; height: number } {
 }
 
 // ------------------------------------------------------------ pure modules, in Deno
+
+Deno.test("lab (deno): the runs table's runtime, ETA, sort (runs without a value last) and filter", () => {
+  const t0 = Date.parse("2026-01-01T00:00:00Z");
+  const iso = (s: number) => new Date(t0 + s * 1000).toISOString();
+  const run = (name: string, o: Partial<RunSummary>): RunSummary => ({
+    name, status: "finished", stage: "base", adapter: "llvmpipe (software)", step: null, started_at: iso(0), updated_at: iso(60), config: null,
+    last_loss: null, last_val_bpb: null, tok_per_sec: null, checkpoints: [], report: false, ...o,
+  });
+  const now = t0 + 100_000;
+  const live = run("live", { status: "running", step: 25, config: { num_iterations: 100 }, last_loss: 2 });
+  assert.equal(runtimeSeconds(live, now), 100); // running: to now
+  assert.equal(etaSeconds(live, now), 300); // 4 s a step, 75 steps to go
+  const done = run("done", { step: 100, config: { num_iterations: 100 }, last_loss: 1 });
+  assert.equal(runtimeSeconds(done, now), 60); // finished: to its last update
+  assert.equal(etaSeconds(done, now), null);
+  assert.equal(etaSeconds(run("x", { status: "running", step: 0, config: { num_iterations: 10 } }), now), null);
+  assert.equal(runtimeSeconds(run("y", { started_at: null }), now), null);
+  const blank = run("blank", {});
+  assert.deepEqual(sortRuns([done, blank, live], "loss", "asc", now).map((r) => r.name), ["done", "live", "blank"]);
+  assert.deepEqual(sortRuns([done, blank, live], "loss", "desc", now).map((r) => r.name), ["live", "done", "blank"]);
+  assert.deepEqual(sortRuns([live, done, blank], "name", "asc", now).map((r) => r.name), ["blank", "done", "live"]);
+  assert.deepEqual(sortRuns([done, live], "runtime", "desc", now).map((r) => r.name), ["live", "done"]);
+  assert.deepEqual(filterRuns([live, done, blank], "RUNNING base").map((r) => r.name), ["live"]);
+  assert.deepEqual(filterRuns([live, done, blank], "  ").map((r) => r.name), ["live", "done", "blank"]);
+  assert.deepEqual(filterRuns([live, done], "software").length, 2);
+});
 
 Deno.test("lab (deno): counts name their noun in the right number", () => {
   assert.deepEqual([fmtCount(0, "token"), fmtCount(1, "token"), fmtCount(2, "token"), fmtCount(1024, "token"), fmtCount(1, "layer")], ["0 tokens", "1 token", "2 tokens", "1,024 tokens", "1 layer"]);
@@ -331,6 +359,24 @@ Deno.test({
       assert.equal(dashes.length, 2);
       assert.notEqual(dashes[0], dashes[1]);
       await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-runs-overlay.png` });
+
+      // Sorting: the copy has the higher last loss; a header click sorts, a second reverses.
+      const order = () => page.$$eval("[data-testid=run-row]", (rows) => rows.map((r) => r.getAttribute("data-run")));
+      await page.click("[data-testid=sort-loss] button");
+      assert.equal(await attr(page, "[data-testid=sort-loss]", "aria-sort"), "descending");
+      assert.deepEqual(await order(), [copy, f.run]);
+      await page.click("[data-testid=sort-loss] button");
+      assert.deepEqual(await order(), [f.run, copy]);
+      assert.equal(await attr(page, "[data-testid=sort-loss]", "aria-sort"), "ascending");
+      // Runtime: both runs are finished, so it is their run.json's start to their last update.
+      assert.ok(Number(await attr(page, `[data-testid=run-row][data-run="${f.run}"] [data-testid=run-runtime]`, "data-seconds")) > 0);
+      assert.equal((await page.textContent(`[data-testid=run-row][data-run="${f.run}"] [data-testid=run-eta]`))?.trim(), "—");
+      // The filter keeps the runs matching every word.
+      await page.fill("[data-testid=runs-filter]", "-b");
+      await page.waitForFunction(() => document.querySelectorAll("[data-testid=run-row]").length === 1, undefined, { timeout: UI_TIMEOUT });
+      assert.deepEqual(await order(), [copy]);
+      assert.match((await page.textContent("[data-testid=runs-shown]")) ?? "", /1 of 2/);
+      await page.fill("[data-testid=runs-filter]", "");
 
       // A run that starts while the page is open (run.json running, its owner lock held by a
       // live process: this one) is plotted as soon as a poll lists it, without a tick.

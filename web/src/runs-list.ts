@@ -1,10 +1,20 @@
 // <runs-list>: the table of runs. Each row: a plot checkbox in the run's curve colour,
-// name, status badge, stage, adapter, step, last loss, validation bpb, throughput and
-// when it last changed. Clicking a row opens its details; the checkbox overlays its
-// curves. Emits "toggle-run" and "activate-run" (detail: the run name).
+// name, status badge, stage, adapter, step, last loss, validation bpb, throughput,
+// runtime, ETA and when it last changed. A header click sorts by that column (again:
+// the other way); the filter box keeps the runs matching every word. Clicking a row
+// opens its details; the checkbox overlays its curves. Emits "toggle-run" and
+// "activate-run" (detail: the run name).
 import { html, LitElement, nothing } from "lit";
 import type { RunSummary } from "./api.ts";
-import { fmtAgo, fmtInt, fmtNum, fmtRate } from "./format.ts";
+import { fmtAgo, fmtDuration, fmtInt, fmtNum, fmtRate } from "./format.ts";
+import { etaSeconds, filterRuns, runtimeSeconds, type SortDir, type SortKey, sortRuns, totalSteps } from "./runs_table.ts";
+
+/** Columns a header click sorts by: [key, label, numeric (right-aligned, largest first on the first click)]. */
+const COLUMNS: [SortKey, string, boolean][] = [
+  ["name", "run", false], ["status", "status", false], ["stage", "stage", false], ["step", "step", true], ["loss", "loss", true],
+  ["bpb", "val", true], ["rate", "throughput", true], ["runtime", "runtime", true], ["eta", "ETA", true], ["updated", "updated", true],
+];
+const UNITS: Partial<Record<SortKey, string>> = { loss: "nats", bpb: "bpb" };
 
 export function statusBadge(status: string) {
   return html`<span class="badge badge-${status}" data-testid="status-badge">${status}</span>`;
@@ -18,6 +28,9 @@ export class RunsList extends LitElement {
     active: { type: String },
     loading: { type: Boolean },
     error: { type: String },
+    sortKey: { state: true },
+    sortDir: { state: true },
+    query: { state: true },
   };
 
   declare runs: RunSummary[];
@@ -26,6 +39,10 @@ export class RunsList extends LitElement {
   declare active: string | null;
   declare loading: boolean;
   declare error: string | null;
+  /** null: the order the view gives (newest first). */
+  declare sortKey: SortKey | null;
+  declare sortDir: SortDir;
+  declare query: string;
 
   private tick: ReturnType<typeof setInterval> | null = null;
 
@@ -37,6 +54,14 @@ export class RunsList extends LitElement {
     this.active = null;
     this.loading = false;
     this.error = null;
+    this.sortKey = null;
+    this.sortDir = "asc";
+    this.query = "";
+  }
+
+  private sortBy(key: SortKey, numeric: boolean): void {
+    if (this.sortKey === key) this.sortDir = this.sortDir === "asc" ? "desc" : "asc";
+    else [this.sortKey, this.sortDir] = [key, numeric ? "desc" : "asc"];
   }
 
   protected override createRenderRoot(): HTMLElement {
@@ -71,26 +96,32 @@ export class RunsList extends LitElement {
 
   protected override render() {
     const now = Date.now();
+    const filtered = filterRuns(this.runs, this.query);
+    const shown = this.sortKey ? sortRuns(filtered, this.sortKey, this.sortDir, now) : filtered;
+    const header = ([key, label, numeric]: [SortKey, string, boolean]) => {
+      const sorted = this.sortKey === key ? (this.sortDir === "asc" ? "ascending" : "descending") : "none";
+      return html`<th class=${numeric ? "num" : ""} aria-sort=${sorted} data-testid="sort-${key}">
+        <button class="sort" @click=${() => this.sortBy(key, numeric)} title="sort by ${label}">${label}${UNITS[key] ? html` <span class="unit">${UNITS[key]}</span>` : nothing}<span class="sort-mark">${sorted === "ascending" ? " ▲" : sorted === "descending" ? " ▼" : ""}</span></button></th>`;
+    };
     return html`
+      ${this.runs.length > 1 || this.query
+        ? html`<div class="runs-filter"><input type="search" data-testid="runs-filter" placeholder="filter runs (name, status, stage, adapter)" aria-label="filter runs"
+            .value=${this.query} @input=${(e: Event) => (this.query = (e.target as HTMLInputElement).value)} />
+            ${this.query ? html`<span class="muted small" data-testid="runs-shown">${shown.length} of ${this.runs.length}</span>` : nothing}</div>`
+        : nothing}
       <table class="runs-table" data-testid="runs-table">
         <thead>
           <tr>
             <th class="col-plot" title="overlay the run's curves">plot</th>
-            <th>run</th>
-            <th>status</th>
-            <th>stage</th>
+            ${COLUMNS.slice(0, 3).map(header)}
             <th>adapter</th>
-            <th class="num">step</th>
-            <th class="num">loss <span class="unit">nats</span></th>
-            <th class="num">val <span class="unit">bpb</span></th>
-            <th class="num">throughput</th>
-            <th class="num">updated</th>
+            ${COLUMNS.slice(3).map(header)}
           </tr>
         </thead>
         <tbody>
-          ${this.runs.map((r) => {
-            const total = typeof r.config?.num_iterations === "number" && (r.config.num_iterations as number) > 0
-              ? (r.config.num_iterations as number) : null;
+          ${shown.map((r) => {
+            const total = totalSteps(r);
+            const runtime = runtimeSeconds(r, now), eta = etaSeconds(r, now);
             const color = this.colors.get(r.name);
             return html`
               <tr data-testid="run-row" data-run=${r.name} data-status=${r.status} tabindex="0" aria-selected=${this.active === r.name}
@@ -112,6 +143,8 @@ export class RunsList extends LitElement {
                 <td class="num" data-testid="run-loss">${fmtNum(r.last_loss)}</td>
                 <td class="num" data-testid="run-bpb">${fmtNum(r.last_val_bpb)}</td>
                 <td class="num" data-testid="run-rate">${fmtRate(r.tok_per_sec)}</td>
+                <td class="num" data-testid="run-runtime" data-seconds=${runtime ?? ""}>${runtime === null ? "—" : fmtDuration(runtime)}</td>
+                <td class="num" data-testid="run-eta" data-seconds=${eta ?? ""}>${eta === null ? "—" : fmtDuration(eta)}</td>
                 <td class="num muted" title=${r.updated_at ?? ""}>${fmtAgo(r.updated_at, now)}</td>
               </tr>`;
           })}
