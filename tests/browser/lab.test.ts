@@ -10,9 +10,9 @@ import { FileNotFound } from "../../src/io/files.ts";
 import { formatMetricsLine, RUN_LOCK_FILE } from "../../src/formats/metrics.ts";
 import { acquireLock } from "../../src/io/deno_lock.ts";
 import { setApiBase } from "../../web/src/api.ts";
-import { metricPoints } from "../../web/src/chart_data.ts";
+import { chartCsv, loggedMetrics, metricPoints, metricSeries, metricSpec, smooth } from "../../web/src/chart_data.ts";
 import { fmtCount } from "../../web/src/format.ts";
-import type { RunSummary } from "../../web/src/api.ts";
+import type { MetricsRecord, RunSummary } from "../../web/src/api.ts";
 import { etaSeconds, filterRuns, runtimeSeconds, sortRuns } from "../../web/src/runs_table.ts";
 import { checkpointPaths, HttpStore, type Progress, urlForPath } from "../../web/src/http_store.ts";
 import { LocalFilesStore } from "../../web/src/local_store.ts";
@@ -82,6 +82,31 @@ Deno.test("lab (deno): the runs table's runtime, ETA, sort (runs without a value
   assert.deepEqual(filterRuns([live, done, blank], "RUNNING base").map((r) => r.name), ["live"]);
   assert.deepEqual(filterRuns([live, done, blank], "  ").map((r) => r.name), ["live", "done", "blank"]);
   assert.deepEqual(filterRuns([live, done], "software").length, 2);
+});
+
+Deno.test("lab (deno): chart series on tokens and time, debiased smoothing, any logged metric, CSV", () => {
+  const recs = [
+    { type: "eval", step: 0, val_bpb: 3, time: 100 },
+    { type: "train", step: 0, loss: 8, grad_norm: 1, time: 102 },
+    { type: "train", step: 1, loss: 6, grad_norm: 0.5, mfu: 40, time: 105 },
+    { type: "eval", step: 2, val_bpb: 2.5, "pass@1": 0.25, time: 109 },
+  ] as MetricsRecord[];
+  assert.deepEqual(metricSeries(recs, "train", "loss", "step", 64), { xs: [0, 1], ys: [8, 6] });
+  // A train record at step s has trained on s + 1 batches; an evaluation at step s on s.
+  assert.deepEqual(metricSeries(recs, "train", "loss", "tokens", 64), { xs: [64, 128], ys: [8, 6] });
+  assert.deepEqual(metricSeries(recs, "eval", "val_bpb", "tokens", 64), { xs: [0, 128], ys: [3, 2.5] });
+  assert.deepEqual(metricSeries(recs, "train", "loss", "tokens", null), { xs: [], ys: [] });
+  // Seconds after the run's first record (the step-0 evaluation).
+  assert.deepEqual(metricSeries(recs, "train", "loss", "time", null), { xs: [2, 5], ys: [8, 6] });
+  assert.deepEqual(smooth([4, 4, 4], 0.9), [4, 4, 4]); // debiased: a constant stays itself
+  const s = smooth([10, null, 0], 0.5) as number[];
+  assert.equal(s[0], 10);
+  assert.equal(s[1], null);
+  assert.ok(Math.abs(s[2] - (0.5 * 10 * 0.5 + 0) / (1 - 0.25)) < 1e-12, `${s[2]}`); // (0.25·10)/(0.75)
+  assert.deepEqual(smooth([1, 2], 0), [1, 2]);
+  assert.deepEqual(loggedMetrics(recs), ["eval:pass@1", "train:grad_norm", "train:mfu"]);
+  assert.deepEqual([metricSpec("train:grad_norm").type, metricSpec("train:grad_norm").field, metricSpec("eval:pass@1").type, metricSpec("loss").emaField], ["train", "grad_norm", "eval", "loss_ema"]);
+  assert.equal(chartCsv("step", ["a", "b,c"], [[0, 1], [8, null], [7, 5]]), 'step,a,"b,c"\n0,8,7\n1,,5\n');
 });
 
 Deno.test("lab (deno): counts name their noun in the right number", () => {
@@ -295,6 +320,71 @@ Deno.test({
       // Unticking the run in the table empties the curves.
       await page.click(`[data-testid=run-row][data-run="${f.run}"] [data-testid=run-plot-toggle]`);
       await waitAttr(page, "[data-testid=chart-loss]", "data-points", "0", "deselected run");
+    });
+  },
+});
+
+Deno.test({
+  name: "lab: charts — x on tokens or time, smoothing, a chart of any logged metric, CSV and PNG, one zoom for all",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    const train = await recordsOf(f.metricsPath, "train");
+    const batch = JSON.parse(await Deno.readTextFile(`${f.runDir}/run.json`)).config.total_batch_size as number;
+    await withLab(f, "#runs", async (page) => {
+      const loss = "[data-testid=chart-loss]";
+      await page.waitForFunction((s) => Number(document.querySelector(s)?.getAttribute("data-points")) > 0, loss, { timeout: UI_TIMEOUT });
+      const download = async (testid: string) => {
+        const [d] = await Promise.all([page.waitForEvent("download", { timeout: UI_TIMEOUT }), page.click(`[data-testid="${testid}"]`)]);
+        return { name: d.suggestedFilename(), bytes: await Deno.readFile((await d.path())!) };
+      };
+      // CSV on step: one row per train record, the loss as logged.
+      const csv = new TextDecoder().decode((await download("chart-loss-csv")).bytes).trim().split("\n");
+      assert.equal(csv[0], `step,${f.run}`);
+      assert.deepEqual(csv.slice(1).map((l) => l.split(",").map(Number)), train.map((r) => [r.step, r.loss]));
+      // Tokens on x: every chart switches; train step s sits at (s + 1) × the run's tokens per step.
+      await page.selectOption("[data-testid=chart-x]", "tokens");
+      await waitAttr(page, "[data-testid=chart-val_bpb]", "data-x", "tokens", "val chart on tokens");
+      const onTokens = new TextDecoder().decode((await download("chart-loss-csv")).bytes).trim().split("\n");
+      assert.equal(onTokens[0], `tokens,${f.run}`);
+      assert.deepEqual(onTokens.slice(1).map((l) => Number(l.split(",")[0])), train.map((r) => ((r.step as number) + 1) * batch));
+      await page.selectOption("[data-testid=chart-x]", "time");
+      await waitAttr(page, loss, "data-x", "time", "time on x");
+      await page.selectOption("[data-testid=chart-x]", "step");
+      // Smoothing 0.9: the first point is the loss itself (debiased), the last is pulled toward the earlier ones.
+      await setField(page, "chart-smoothing", "0.9", "input");
+      const smoothed = new TextDecoder().decode((await download("chart-loss-csv")).bytes).trim().split("\n").slice(1).map((l) => Number(l.split(",")[1]));
+      assert.equal(smoothed[0], train[0].loss);
+      assert.notEqual(smoothed.at(-1), train.at(-1)!.loss);
+      await setField(page, "chart-smoothing", "0", "input");
+      // Any logged metric as a chart of its own: grad_norm, one point per train record.
+      await page.selectOption("[data-testid=chart-add]", "train:grad_norm");
+      await waitAttr(page, '[data-testid="chart-train:grad_norm"]', "data-points", String(train.length), "grad norm chart");
+      // PNG: the chart's canvas.
+      const png = await download("chart-loss-png");
+      assert.equal(png.name, "loss.png");
+      assert.deepEqual([...png.bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+      // Dragging across the loss chart zooms the other charts to the same steps.
+      const box = (await (await page.$(`${loss} .u-over`))!.boundingBox())!;
+      await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+      await page.mouse.up();
+      await page.waitForFunction(() => {
+        const a = document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-x-range");
+        return a && a === document.querySelector("[data-testid=chart-lrm]")?.getAttribute("data-x-range");
+      }, undefined, { timeout: UI_TIMEOUT }).catch(async () => assert.fail(`x ranges: loss ${await attr(page, loss, "data-x-range")}, lrm ${await attr(page, "[data-testid=chart-lrm]", "data-x-range")}`));
+      const zoomed = await attr(page, "[data-testid=chart-lrm]", "data-x-range");
+      assert.ok(zoomed && Number(zoomed.split("..")[0]) > 0, `zoomed to ${zoomed}`);
+      // A double click resets every chart.
+      await page.mouse.dblclick(box.x + box.width / 2, box.y + box.height / 2);
+      await page.waitForFunction((z) => document.querySelector("[data-testid=chart-lrm]")?.getAttribute("data-x-range") !== z, zoomed, { timeout: UI_TIMEOUT });
+      assert.match((await attr(page, "[data-testid=chart-lrm]", "data-x-range")) ?? "", /^0\.\./);
+      // The added chart can be removed; the choices are remembered across a reload.
+      await page.reload();
+      await page.waitForSelector('[data-testid="chart-train:grad_norm"]', { timeout: UI_TIMEOUT });
+      await page.click('[data-testid="chart-train:grad_norm-remove"]');
+      await page.waitForSelector('[data-testid="chart-train:grad_norm"]', { state: "detached", timeout: UI_TIMEOUT });
     });
   },
 });

@@ -1,16 +1,27 @@
-// <loss-chart metric="loss">: one metric of several runs against the step, overlaid with a
-// legend, drawn with uPlot. It subscribes to each run's RunStream and redraws on every
-// batch of new records (no reload). The element carries data-points (points plotted, all
-// runs together) and data-runs, which the browser tests read.
+// <loss-chart metric="loss">: one metric of several runs against the step, the tokens
+// trained on or the seconds since the start (x-axis), overlaid with a legend, drawn with
+// uPlot, optionally smoothed (debiased EMA). It subscribes to each run's RunStream and
+// redraws on every batch of new records (no reload). Charts share the cursor and the x
+// zoom (drag across one: all follow; a double click resets). CSV and PNG save what it
+// shows. The element carries data-points (points plotted, all runs together), data-runs
+// and data-x, which the browser tests read.
 import { html, LitElement, nothing, type PropertyValues } from "lit";
 import uPlot from "uplot";
-import { METRICS, type MetricSpec, metricPoints } from "./chart_data.ts";
+import { chartCsv, type MetricSpec, metricSeries, metricSpec, smooth, X_LABEL, type XAxis } from "./chart_data.ts";
 import { fmtNum, fmtRate } from "./format.ts";
 import { type RunStream, streamHub } from "./run_stream.ts";
 
-export interface ChartRun { name: string; color: string }
+/** A run on a chart: its curve colour, and its tokens per step (for tokens on x). */
+export interface ChartRun { name: string; color: string; batchTokens?: number | null }
 
-const runsKey = (runs: ChartRun[] | undefined) => (runs ?? []).map((r) => `${r.name}\u0000${r.color}`).join("\u0001");
+const runsKey = (runs: ChartRun[] | undefined) => (runs ?? []).map((r) => `${r.name}\u0000${r.color}\u0000${r.batchTokens ?? ""}`).join("\u0001");
+
+function download(name: string, href: string): void {
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  a.click();
+}
 
 const DASHES: number[][] = [[], [7, 4], [2, 3], [10, 3, 2, 3], [4, 4]];
 /** The i-th run's dash pattern (solid for the first). */
@@ -18,13 +29,13 @@ function dashOf(i: number): number[] {
   return DASHES[i % DASHES.length];
 }
 
-/** "5.3 nats · step 10": a series' latest value and its step, for the legend away from the cursor. */
-function latest(u: uPlot, sidx: number, fmt: (v: number | null) => string): string {
+/** "5.3 nats · step 10": a series' latest value and its x, for the legend away from the cursor. */
+function latest(u: uPlot, sidx: number, fmt: (v: number | null) => string, xName: string): string {
   const xs = u.data[0], ys = u.data[sidx];
   if (!xs || !ys) return "—";
   for (let i = ys.length - 1; i >= 0; i--) {
     const v = ys[i];
-    if (typeof v === "number" && Number.isFinite(v)) return `${fmt(v)} · step ${xs[i]}`;
+    if (typeof v === "number" && Number.isFinite(v)) return `${fmt(v)} · ${xName} ${fmtNum(xs[i], 6)}`;
   }
   return "—";
 }
@@ -37,6 +48,9 @@ export class LossChart extends LitElement {
     logScale: { type: Boolean, attribute: "log-scale" },
     ema: { type: Boolean },
     height: { type: Number },
+    xAxis: { type: String, attribute: "x-axis" },
+    smoothing: { type: Number },
+    removable: { type: Boolean },
   };
 
   declare metric: string;
@@ -44,6 +58,11 @@ export class LossChart extends LitElement {
   declare logScale: boolean;
   declare ema: boolean;
   declare height: number;
+  declare xAxis: XAxis;
+  /** EMA weight on the past, 0 = off. */
+  declare smoothing: number;
+  /** Shows a × that asks the view to drop this chart (added metrics). */
+  declare removable: boolean;
 
   private plot: uPlot | null = null;
   private streams = new Map<string, RunStream>();
@@ -58,6 +77,9 @@ export class LossChart extends LitElement {
     super();
     this.metric = "loss";
     this.runs = [];
+    this.xAxis = "step";
+    this.smoothing = 0;
+    this.removable = false;
     this.logScale = false;
     this.ema = false;
     this.height = 210;
@@ -69,7 +91,7 @@ export class LossChart extends LitElement {
   }
 
   get spec(): MetricSpec {
-    return METRICS[this.metric] ?? METRICS.loss;
+    return metricSpec(this.metric);
   }
 
   override connectedCallback(): void {
@@ -133,6 +155,12 @@ export class LossChart extends LitElement {
             <label class="toggle" title="logarithmic y axis">
               <input type="checkbox" data-testid="chart-${spec.key}-log" .checked=${this.logScale}
                 @change=${(e: Event) => (this.logScale = (e.target as HTMLInputElement).checked)} /> log y</label>
+            <button class="link" data-testid="chart-${spec.key}-csv" title="the plotted points as CSV" @click=${() => this.saveCsv()}>CSV</button>
+            <button class="link" data-testid="chart-${spec.key}-png" title="the chart as a PNG image" @click=${() => this.savePng()}>PNG</button>
+            ${this.removable
+              ? html`<button class="link" data-testid="chart-${spec.key}-remove" title="remove this chart"
+                  @click=${() => this.dispatchEvent(new CustomEvent("remove-chart", { detail: this.metric, bubbles: true, composed: true }))}>×</button>`
+              : nothing}
           </div>
         </div>
         <div class="chart-plot" data-testid="chart-${spec.key}-plot"></div>
@@ -141,7 +169,8 @@ export class LossChart extends LitElement {
   }
 
   protected override updated(changed: PropertyValues<this>): void {
-    const rebuild = !this.plot || changed.has("runs") || changed.has("logScale") || changed.has("metric") || changed.has("ema") || changed.has("height");
+    const rebuild = !this.plot || changed.has("runs") || changed.has("logScale") || changed.has("metric") || changed.has("ema") || changed.has("height") ||
+      changed.has("xAxis") || changed.has("smoothing");
     if (rebuild) this.build();
     else this.redraw();
   }
@@ -162,7 +191,8 @@ export class LossChart extends LitElement {
     let points = 0;
     for (const run of this.runs) {
       const records = this.streams.get(run.name)?.records ?? [];
-      const { xs, ys } = metricPoints(records, spec.type, field);
+      const { xs, ys: raw } = metricSeries(records, spec.type, field, this.xAxis, run.batchTokens ?? null);
+      const ys = smooth(raw, this.smoothing);
       points += xs.length;
       const shown = this.logScale ? ys.map((y) => (y !== null && y > 0 ? y : null)) : ys;
       tables.push([xs, shown]);
@@ -190,13 +220,20 @@ export class LossChart extends LitElement {
       width,
       height: this.height,
       legend: { show: true, live: true },
-      cursor: { drag: { x: true, y: false }, points: { size: 6 } },
+      // One sync key for every chart: uPlot mirrors the cursor, a drag-zoom and its double-click reset on all of them.
+      cursor: { drag: { x: true, y: false }, points: { size: 6 }, sync: { key: "lab-charts" } },
+      hooks: {
+        setScale: [(u: uPlot, key: string) => {
+          const { min, max } = u.scales.x;
+          if (key === "x" && min != null && max != null) this.setAttribute("data-x-range", `${fmtNum(min, 6)}..${fmtNum(max, 6)}`);
+        }],
+      },
       scales: {
         x: { time: false },
         y: this.logScale ? { distr: 3, log: 10 } : { auto: true },
       },
       axes: [
-        { label: "step", labelSize: 16, size: 34, stroke: theme.axis, grid: { stroke: theme.grid }, ticks: { stroke: theme.tick } },
+        { label: X_LABEL[this.xAxis], labelSize: 16, size: 34, stroke: theme.axis, grid: { stroke: theme.grid }, ticks: { stroke: theme.tick } },
         {
           label: spec.unit, labelSize: 16, size: 56, stroke: theme.axis, grid: { stroke: theme.grid }, ticks: { stroke: theme.tick },
           // A log axis passes null for the ticks it leaves unlabelled (between the decades).
@@ -210,7 +247,7 @@ export class LossChart extends LitElement {
       ],
       series: [
         // Away from the cursor the legend shows each run's latest value.
-        { label: "step", value: (_u, v, _s, idx) => (idx === null ? "latest" : v === null || v === undefined ? "—" : String(v)) },
+        { label: X_LABEL[this.xAxis], value: (_u, v, _s, idx) => (idx === null ? "latest" : v === null || v === undefined ? "—" : fmtNum(v, 6)) },
         ...this.runs.map((run, i) => ({
           label: run.name,
           stroke: run.color,
@@ -220,7 +257,7 @@ export class LossChart extends LitElement {
           width: 1.75,
           spanGaps: true,
           points: { show: true, size: 4, fill: run.color },
-          value: (u: uPlot, v: number | null, sidx: number, idx: number | null) => (idx === null ? latest(u, sidx, fmt) : fmt(v)),
+          value: (u: uPlot, v: number | null, sidx: number, idx: number | null) => (idx === null ? latest(u, sidx, fmt, X_LABEL[this.xAxis]) : fmt(v)),
         })),
       ],
     };
@@ -229,6 +266,7 @@ export class LossChart extends LitElement {
     this.setAttribute("data-runs", this.runs.map((r) => r.name).join(","));
     this.setAttribute("data-dashes", this.runs.map((_, i) => dashOf(i).join(" ") || "solid").join(","));
     this.setAttribute("data-log", String(this.logScale));
+    this.setAttribute("data-x", this.xAxis);
     if (!this.resize) {
       this.resize = new ResizeObserver(() => {
         const el = this.querySelector<HTMLElement>(".chart-plot");
@@ -238,6 +276,17 @@ export class LossChart extends LitElement {
       });
       this.resize.observe(this);
     }
+  }
+
+  private saveCsv(): void {
+    const { data } = this.data();
+    const csv = chartCsv(X_LABEL[this.xAxis], this.runs.map((r) => r.name), data as (number | null)[][]);
+    download(`${this.metric.replace(/[^\w.-]+/g, "_")}.csv`, URL.createObjectURL(new Blob([csv], { type: "text/csv" })));
+  }
+
+  private savePng(): void {
+    const canvas = this.querySelector<HTMLCanvasElement>(".chart-plot canvas");
+    if (canvas) download(`${this.metric.replace(/[^\w.-]+/g, "_")}.png`, canvas.toDataURL("image/png"));
   }
 
   private redraw(): void {

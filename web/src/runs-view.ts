@@ -6,6 +6,7 @@ import { html, LitElement, nothing } from "lit";
 import { type CheckpointEntry, fetchCheckpoints, fetchRuns, fetchSamples, type MetricsRecord, type RunSummary } from "./api.ts";
 import { fmtAgo, fmtBytes, fmtInt, fmtNum } from "./format.ts";
 import type { ChartRun } from "./loss-chart.ts";
+import { loggedMetrics, metricSpec, X_AXES, X_LABEL, type XAxis } from "./chart_data.ts";
 import "./loss-chart.ts";
 import "./runs-list.ts";
 import { statusBadge } from "./runs-list.ts";
@@ -14,6 +15,7 @@ import { type RunStream, streamHub } from "./run_stream.ts";
 
 export const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
 const SELECTION_KEY = "nanochat-lab.selected-runs";
+const CHARTS_KEY = "nanochat-lab.charts";
 const POLL_MS = 5000;
 
 /** Config fields worth a glance, in this order (others are under "all fields"). */
@@ -34,6 +36,9 @@ export class RunsView extends LitElement {
     checkpoints: { state: true },
     samples: { state: true },
     detailError: { state: true },
+    xAxis: { state: true },
+    smoothing: { state: true },
+    extraCharts: { state: true },
   };
 
   declare runs: RunSummary[];
@@ -44,6 +49,10 @@ export class RunsView extends LitElement {
   declare checkpoints: CheckpointEntry[] | null;
   declare samples: MetricsRecord[];
   declare detailError: string | null;
+  /** The charts' shared x-axis and smoothing, and the metrics added as charts ("train:grad_norm", …); remembered. */
+  declare xAxis: XAxis;
+  declare smoothing: number;
+  declare extraCharts: string[];
 
   private colors = new Map<string, string>();
   /** Every run name a poll has listed: a name not among them is a run started since, and gets plotted. */
@@ -67,6 +76,20 @@ export class RunsView extends LitElement {
     this.checkpoints = null;
     this.samples = [];
     this.detailError = null;
+    const charts = loadJson(CHARTS_KEY) as { xAxis?: unknown; smoothing?: unknown; extra?: unknown } | null;
+    this.xAxis = X_AXES.includes(charts?.xAxis as XAxis) ? charts!.xAxis as XAxis : "step";
+    this.smoothing = typeof charts?.smoothing === "number" && charts.smoothing >= 0 && charts.smoothing < 1 ? charts.smoothing : 0;
+    this.extraCharts = Array.isArray(charts?.extra) ? (charts!.extra as unknown[]).filter((x): x is string => typeof x === "string") : [];
+  }
+
+  private saveCharts(): void {
+    saveJson(CHARTS_KEY, { xAxis: this.xAxis, smoothing: this.smoothing, extra: this.extraCharts });
+  }
+
+  /** Metrics the selected runs log that no chart shows yet. */
+  private addableMetrics(): string[] {
+    const records = [...this.held.values()].flatMap((s) => s.records);
+    return loggedMetrics(records).filter((m) => !this.extraCharts.includes(m));
   }
 
   protected override createRenderRoot(): HTMLElement {
@@ -184,7 +207,10 @@ export class RunsView extends LitElement {
   }
 
   private chartRuns(): ChartRun[] {
-    return this.runs.filter((r) => this.selected.has(r.name)).map((r) => ({ name: r.name, color: this.colors.get(r.name) ?? PALETTE[0] }));
+    return this.runs.filter((r) => this.selected.has(r.name)).map((r) => ({
+      name: r.name, color: this.colors.get(r.name) ?? PALETTE[0],
+      batchTokens: typeof r.config?.total_batch_size === "number" ? r.config.total_batch_size : null,
+    }));
   }
 
   protected override render() {
@@ -203,13 +229,43 @@ export class RunsView extends LitElement {
           @toggle-run=${(e: CustomEvent<string>) => this.toggle(e.detail)}
           @activate-run=${(e: CustomEvent<string>) => this.activate(e.detail)}></runs-list>
       </section>
-      <section class="chart-grid" data-testid="charts">
-        <loss-chart metric="loss" .runs=${chartRuns}></loss-chart>
-        <loss-chart metric="val_bpb" .runs=${chartRuns}></loss-chart>
-        <loss-chart metric="lrm" .runs=${chartRuns}></loss-chart>
-        <loss-chart metric="tok_per_sec" .runs=${chartRuns}></loss-chart>
+      ${this.renderChartTools()}
+      <section class="chart-grid" data-testid="charts" @remove-chart=${(e: CustomEvent<string>) => {
+        this.extraCharts = this.extraCharts.filter((m) => m !== e.detail);
+        this.saveCharts();
+      }}>
+        ${["loss", "val_bpb", "lrm", "tok_per_sec", ...this.extraCharts].map((m, i) => html`
+          <loss-chart metric=${m} .runs=${chartRuns} x-axis=${this.xAxis} .smoothing=${this.smoothing} ?removable=${i >= 4}></loss-chart>`)}
       </section>
       ${this.renderDetails()}`;
+  }
+
+  private renderChartTools() {
+    const addable = this.addableMetrics();
+    return html`
+      <div class="chart-tools-bar" data-testid="chart-tools">
+        <label>x <select data-testid="chart-x" @change=${(e: Event) => {
+          this.xAxis = (e.target as HTMLSelectElement).value as XAxis;
+          this.saveCharts();
+        }}>${X_AXES.map((x) => html`<option value=${x} ?selected=${x === this.xAxis}>${X_LABEL[x]}</option>`)}</select></label>
+        <label title="exponential moving average, debiased as TensorBoard's">smoothing
+          <input type="range" min="0" max="0.99" step="0.01" data-testid="chart-smoothing" .value=${String(this.smoothing)}
+            @input=${(e: Event) => {
+              this.smoothing = Number((e.target as HTMLInputElement).value);
+              this.saveCharts();
+            }} />
+          <span class="value" data-testid="chart-smoothing-value">${this.smoothing.toFixed(2)}</span></label>
+        <label>add chart <select data-testid="chart-add" ?disabled=${addable.length === 0} @change=${(e: Event) => {
+          const sel = e.target as HTMLSelectElement;
+          if (sel.value) this.extraCharts = [...this.extraCharts, sel.value];
+          sel.value = "";
+          this.saveCharts();
+        }}>
+          <option value="">${addable.length ? "a logged metric…" : "no other metrics logged"}</option>
+          ${addable.map((m) => html`<option value=${m}>${metricSpec(m).title}</option>`)}
+        </select></label>
+        <span class="muted small">drag across a chart to zoom all of them; double click to reset</span>
+      </div>`;
   }
 
   private renderDetails() {
@@ -290,20 +346,28 @@ function fmtConfig(v: unknown): string {
   return typeof v === "string" ? v : JSON.stringify(v);
 }
 
-function loadSelection(): string[] | null {
+function loadJson(key: string): unknown {
   try {
-    const raw = localStorage.getItem(SELECTION_KEY);
-    const v = raw ? JSON.parse(raw) : null;
-    return Array.isArray(v) && v.every((x) => typeof x === "string") && v.length ? v : null;
+    const raw = localStorage.getItem(key);
+    return raw ? JSON.parse(raw) : null;
   } catch {
     return null;
   }
 }
 
-function saveSelection(names: string[]): void {
+function saveJson(key: string, value: unknown): void {
   try {
-    localStorage.setItem(SELECTION_KEY, JSON.stringify(names));
+    localStorage.setItem(key, JSON.stringify(value));
   } catch { /* private mode: keep it in memory */ }
+}
+
+function loadSelection(): string[] | null {
+  const v = loadJson(SELECTION_KEY);
+  return Array.isArray(v) && v.every((x) => typeof x === "string") && v.length ? v : null;
+}
+
+function saveSelection(names: string[]): void {
+  saveJson(SELECTION_KEY, names);
 }
 
 customElements.define("runs-view", RunsView);
