@@ -13,7 +13,7 @@ import { setApiBase } from "../../web/src/api.ts";
 import { chartCsv, loggedMetrics, metricPoints, metricSeries, metricSpec, smooth } from "../../web/src/chart_data.ts";
 import { fmtCount } from "../../web/src/format.ts";
 import type { MetricsRecord, RunSummary } from "../../web/src/api.ts";
-import { etaSeconds, filterRuns, runtimeSeconds, sortRuns } from "../../web/src/runs_table.ts";
+import { compareConfigs, etaSeconds, filterRuns, runtimeSeconds, sortRuns } from "../../web/src/runs_table.ts";
 import { checkpointPaths, HttpStore, type Progress, urlForPath } from "../../web/src/http_store.ts";
 import { LocalFilesStore } from "../../web/src/local_store.ts";
 import { RunStream, StreamHub } from "../../web/src/run_stream.ts";
@@ -107,6 +107,14 @@ Deno.test("lab (deno): chart series on tokens and time, debiased smoothing, any 
   assert.deepEqual(loggedMetrics(recs), ["eval:pass@1", "train:grad_norm", "train:mfu"]);
   assert.deepEqual([metricSpec("train:grad_norm").type, metricSpec("train:grad_norm").field, metricSpec("eval:pass@1").type, metricSpec("loss").emaField], ["train", "grad_norm", "eval", "loss_ema"]);
   assert.equal(chartCsv("step", ["a", "b,c"], [[0, 1], [8, null], [7, 5]]), 'step,a,"b,c"\n0,8,7\n1,,5\n');
+});
+
+Deno.test("lab (deno): comparing configs lists every field once, marks the differing ones (a missing field differs too)", () => {
+  const run = (name: string, config: Record<string, unknown> | null) => ({ name, config }) as unknown as RunSummary;
+  const rows = compareConfigs([run("a", { depth: 2, lr: 0.02, seq: [1, 2] }), run("b", { depth: 2, lr: 0.03, seq: [1, 2], extra: true }), run("c", null)]);
+  assert.deepEqual(rows.map((r) => [r.field, r.differs]), [["depth", true], ["lr", true], ["seq", true], ["extra", true]]);
+  const two = compareConfigs([run("a", { depth: 2, lr: 0.02, seq: [1, 2] }), run("b", { depth: 2, lr: 0.03, seq: [1, 2] })]);
+  assert.deepEqual(two.map((r) => [r.field, r.differs, r.values]), [["depth", false, [2, 2]], ["lr", true, [0.02, 0.03]], ["seq", false, [[1, 2], [1, 2]]]]);
 });
 
 Deno.test("lab (deno): counts name their noun in the right number", () => {
@@ -430,7 +438,8 @@ Deno.test({
     const copy = `${f.run}-b`;
     await Deno.mkdir(`${f.runsDir}/${copy}`);
     const info = JSON.parse(await Deno.readTextFile(`${f.runDir}/run.json`));
-    await Deno.writeTextFile(`${f.runsDir}/${copy}/run.json`, JSON.stringify({ ...info, name: copy, started_at: new Date().toISOString() }));
+    // The copy differs in one config field (matrix_lr), which the comparison marks.
+    await Deno.writeTextFile(`${f.runsDir}/${copy}/run.json`, JSON.stringify({ ...info, name: copy, started_at: new Date().toISOString(), config: { ...info.config, matrix_lr: 0.0123 } }));
     // The copy: its first five steps, with a higher loss, so the curves are told apart.
     const copied = (await recordsOf(f.metricsPath, "train")).slice(0, 5).map((r) => ({ ...r, loss: (r.loss as number) + 0.3, tok_per_sec: (r.tok_per_sec as number) * 0.8 }));
     await Deno.writeTextFile(`${f.runsDir}/${copy}/metrics.jsonl`, copied.map(formatMetricsLine).join(""));
@@ -449,6 +458,15 @@ Deno.test({
       assert.equal(dashes.length, 2);
       assert.notEqual(dashes[0], dashes[1]);
       await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-runs-overlay.png` });
+
+      // Compare: both ticked runs side by side; only matrix_lr differs (the rows shown by default), all rows on request.
+      await page.waitForSelector("[data-testid=compare]", { timeout: UI_TIMEOUT });
+      assert.deepEqual((await page.$$eval("[data-testid=compare-run]", (t) => t.map((e) => e.textContent))).sort(), [f.run, copy].sort());
+      assert.deepEqual(await page.$$eval("[data-testid=compare-row]", (t) => t.map((e) => [e.getAttribute("data-field"), e.className])), [["matrix_lr", "differs"]]);
+      assert.match((await page.textContent("[data-testid=compare-row][data-field=matrix_lr]")) ?? "", /0\.0123/);
+      await page.click("[data-testid=compare-only-diff]");
+      const all = await page.$$eval("[data-testid=compare-row]", (t) => t.map((e) => [e.getAttribute("data-field"), e.className]));
+      assert.ok(all.length > 20 && all.filter(([, c]) => c === "differs").length === 1, JSON.stringify(all));
 
       // Sorting: the copy has the higher last loss; a header click sorts, a second reverses.
       const order = () => page.$$eval("[data-testid=run-row]", (rows) => rows.map((r) => r.getAttribute("data-run")));

@@ -4,7 +4,8 @@
 // opened in the chat), and its latest samples.
 import { html, LitElement, nothing } from "lit";
 import { type CheckpointEntry, fetchCheckpoints, fetchRuns, fetchSamples, type MetricsRecord, type RunSummary } from "./api.ts";
-import { fmtAgo, fmtBytes, fmtInt, fmtNum } from "./format.ts";
+import { fmtAgo, fmtBytes, fmtDuration, fmtInt, fmtNum, fmtRate } from "./format.ts";
+import { compareConfigs, runtimeSeconds } from "./runs_table.ts";
 import type { ChartRun } from "./loss-chart.ts";
 import { loggedMetrics, metricSpec, X_AXES, X_LABEL, type XAxis } from "./chart_data.ts";
 import "./loss-chart.ts";
@@ -39,6 +40,7 @@ export class RunsView extends LitElement {
     xAxis: { state: true },
     smoothing: { state: true },
     extraCharts: { state: true },
+    onlyDifferences: { state: true },
   };
 
   declare runs: RunSummary[];
@@ -53,6 +55,7 @@ export class RunsView extends LitElement {
   declare xAxis: XAxis;
   declare smoothing: number;
   declare extraCharts: string[];
+  declare onlyDifferences: boolean;
 
   private colors = new Map<string, string>();
   /** Every run name a poll has listed: a name not among them is a run started since, and gets plotted. */
@@ -79,6 +82,7 @@ export class RunsView extends LitElement {
     const charts = loadJson(CHARTS_KEY) as { xAxis?: unknown; smoothing?: unknown; extra?: unknown } | null;
     this.xAxis = X_AXES.includes(charts?.xAxis as XAxis) ? charts!.xAxis as XAxis : "step";
     this.smoothing = typeof charts?.smoothing === "number" && charts.smoothing >= 0 && charts.smoothing < 1 ? charts.smoothing : 0;
+    this.onlyDifferences = true;
     this.extraCharts = Array.isArray(charts?.extra) ? (charts!.extra as unknown[]).filter((x): x is string => typeof x === "string") : [];
   }
 
@@ -237,6 +241,7 @@ export class RunsView extends LitElement {
         ${["loss", "val_bpb", "lrm", "tok_per_sec", ...this.extraCharts].map((m, i) => html`
           <loss-chart metric=${m} .runs=${chartRuns} x-axis=${this.xAxis} .smoothing=${this.smoothing} ?removable=${i >= 4}></loss-chart>`)}
       </section>
+      ${this.renderCompare()}
       ${this.renderDetails()}`;
   }
 
@@ -266,6 +271,40 @@ export class RunsView extends LitElement {
         </select></label>
         <span class="muted small">drag across a chart to zoom all of them; double click to reset</span>
       </div>`;
+  }
+
+  /** The ticked runs side by side: final figures, then their configs with the differences marked. */
+  private renderCompare() {
+    const runs = this.runs.filter((r) => this.selected.has(r.name));
+    if (runs.length < 2) return nothing;
+    const now = Date.now();
+    const rows = compareConfigs(runs);
+    const shown = this.onlyDifferences ? rows.filter((r) => r.differs) : rows;
+    const figures: [string, (r: RunSummary) => string][] = [
+      ["status", (r) => r.status], ["step", (r) => fmtInt(r.step)], ["last loss (nats)", (r) => fmtNum(r.last_loss)],
+      ["last val bpb", (r) => fmtNum(r.last_val_bpb)], ["throughput", (r) => fmtRate(r.tok_per_sec)],
+      ["runtime", (r) => { const t = runtimeSeconds(r, now); return t === null ? "—" : fmtDuration(t); }],
+    ];
+    return html`
+      <section class="panel compare" data-testid="compare">
+        <div class="panel-head">
+          <h2>Compare</h2>
+          <span class="muted">${runs.length} ticked runs · ${rows.filter((r) => r.differs).length} of ${rows.length} config fields differ</span>
+          <span class="spacer"></span>
+          <label class="toggle"><input type="checkbox" data-testid="compare-only-diff" .checked=${this.onlyDifferences}
+            @change=${(e: Event) => (this.onlyDifferences = (e.target as HTMLInputElement).checked)} /> only differences</label>
+        </div>
+        <div class="compare-scroll">
+          <table class="kv compare-table">
+            <thead><tr><th></th>${runs.map((r) => html`<th data-testid="compare-run">${r.name}</th>`)}</tr></thead>
+            <tbody>
+              ${figures.map(([label, f]) => html`<tr class="figure"><th>${label}</th>${runs.map((r) => html`<td>${f(r)}</td>`)}</tr>`)}
+              ${shown.map((row) => html`<tr data-testid="compare-row" data-field=${row.field} class=${row.differs ? "differs" : ""}>
+                <th>${row.field}</th>${row.values.map((v) => html`<td>${v === undefined ? "—" : fmtConfig(v)}</td>`)}</tr>`)}
+            </tbody>
+          </table>
+        </div>
+      </section>`;
   }
 
   private renderDetails() {

@@ -62,3 +62,21 @@ export function filterRuns(runs: readonly RunSummary[], query: string): RunSumma
     return words.every((w) => hay.includes(w));
   });
 }
+
+export interface CompareRow {
+  field: string;
+  values: unknown[];
+  /** Whether the runs do not all have the same value. */
+  differs: boolean;
+}
+
+/** Config fields of several runs side by side (every field any of them has, in first-seen order), differences marked. */
+export function compareConfigs(runs: readonly RunSummary[]): CompareRow[] {
+  const fields: string[] = [];
+  for (const r of runs) for (const k of Object.keys(r.config ?? {})) if (!fields.includes(k)) fields.push(k);
+  return fields.map((field) => {
+    const values = runs.map((r) => (r.config && field in r.config ? r.config[field] : undefined));
+    const shown = values.map((v) => JSON.stringify(v));
+    return { field, values, differs: shown.some((v) => v !== shown[0]) };
+  });
+}
