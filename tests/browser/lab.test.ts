@@ -551,6 +551,28 @@ Deno.test({
         const steps = await page.textContent("[data-testid=report-figures-base] tr:first-child td");
         assert.equal(steps, String((train.at(-1)!.step as number) + 1));
         await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-report.png`, fullPage: true });
+
+        // Every view at 1400 px and at 400 px (build/test-output/screenshots/lab-<view>-<width>.png),
+        // with a model loaded and a reply in the chat; at 400 px no view is wider than the window.
+        await page.click("[data-testid=tab-chat]");
+        await loadFixtureModel(page);
+        await setField(page, "chat-max-tokens", "8", "change");
+        await sendAndWait(page, "The cat sat");
+        for (const width of [1400, 400]) {
+          await page.setViewportSize({ width, height: 900 });
+          for (const view of ["runs", "chat", "report", "adapter"]) {
+            await page.click(`[data-testid=tab-${view}]`);
+            await page.waitForSelector(`[data-testid=view-${view}]:not([hidden])`, { timeout: UI_TIMEOUT });
+            if (view === "runs") await page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-points")) > 0, undefined, { timeout: UI_TIMEOUT });
+            if (view === "adapter") await page.waitForSelector("[data-testid=adapter-name]", { timeout: UI_TIMEOUT });
+            await page.waitForTimeout(300); // charts follow the new width on their next resize callback
+            if (width === 400) {
+              const w = await page.evaluate(() => document.documentElement.scrollWidth);
+              assert.ok(w <= 400, `the ${view} view is ${w} px wide in a 400 px window`);
+            }
+            await page.screenshot({ path: `${SCREENSHOT_DIR}/lab-${view}-${width}.png`, fullPage: true });
+          }
+        }
       });
     } finally {
       for (const stage of stages) await Deno.remove(`${f.runsDir}/${f.run}-${stage}`, { recursive: true });
