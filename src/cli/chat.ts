@@ -4,7 +4,7 @@
 // stops a reply being written). Base checkpoints continue text; chat checkpoints answer in
 // nanochat's chat format and may call the calculator.
 import { createInterface } from "node:readline";
-import { ChatSession, type ChatMode, loadChatModel, type ReplyPiece } from "../engine/session.ts";
+import { ChatSession, type ChatMode, loadChatModel, type ReplyPiece, type StopReason } from "../engine/session.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { denoFiles } from "../io/deno_files.ts";
 import { parseFlags, runMain, UsageError } from "./args.ts";
@@ -58,6 +58,16 @@ function printer(showTokens: boolean): { piece(p: ReplyPiece): void; end(): void
   };
 }
 
+/** On stderr, why a reply ended when it was not the model's own end token. */
+function stopNote(stop: StopReason | null, interactive = false): void {
+  const why: Partial<Record<StopReason, string>> = {
+    max_tokens: "(the reply reached --max-tokens; pass a larger one for longer replies)",
+    context_full: `(the model's context is full${interactive ? ": /clear starts a new conversation" : ""})`,
+    stopped: "(stopped)",
+  };
+  if (stop && why[stop]) console.error(dim(why[stop]!));
+}
+
 runMain(async (args) => {
   const parsed = parseFlags(args, "chat", SUMMARY, FLAGS);
   if (!parsed) return;
@@ -83,6 +93,7 @@ runMain(async (args) => {
     for await (const p of session.reply(f.prompt, opts(0))) out.piece(p);
     out.end();
     write("\n");
+    stopNote(session.lastStop);
     model.destroy();
     return;
   }
@@ -136,6 +147,7 @@ runMain(async (args) => {
       }
       out.end();
       write("\n");
+      stopNote(session.lastStop, true);
       showPrompt();
     }
   } finally {

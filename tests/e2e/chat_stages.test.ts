@@ -99,5 +99,10 @@ Deno.test({
     assert.equal(r.code, 0, r.err);
     assert.match(r.err + r.out, /\(step 1, sft\).*mode chat/);
     assert.match(r.out, /⟦calculator: 2\+3⟧⟦= 5⟧/);
+    assert.doesNotMatch(r.err, /max-tokens|context is full/, "a reply that ended with its end token says nothing more");
+    // A reply cut by --max-tokens says so (on stderr), and how to get longer ones.
+    const cut = await deno(["src/cli/chat.ts", "--run", "scripted", "--runs-dir", `${TMP}/runs`, "-p", "What is 2+3?", "--temperature", "0", "--max-tokens", "3"]);
+    assert.equal(cut.code, 0, cut.err);
+    assert.match(cut.err, /the reply reached --max-tokens; pass a larger one/);
   },
 });
