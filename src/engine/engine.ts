@@ -20,7 +20,8 @@ import { InferenceGPT } from "../model/inference.ts";
 import { KVCache } from "../model/kv_cache.ts";
 import { createParamTensors, writeParams } from "../model/tensors.ts";
 import { Rng } from "../util/rng.ts";
-import { type SamplingOptions, sampleToken } from "./sampling.ts";
+import { type SamplingOptions, sampleToken, sampleTopK } from "./sampling.ts";
+import { MAX_TOPK, type TopKOp, topKOp } from "../nn/topk.ts";
 import { RowState, type ToolCall, type ToolTokenizer, toolTokens } from "./tools.ts";
 import { UserError } from "../util/errors.ts";
 
@@ -97,6 +98,8 @@ function engineShape(cfg: GPTConfig, opts: EngineOptions): { maxBatch: number; c
 export class Engine {
   private readonly prefills = new Map<number, InferenceGPT>();
   private readonly decoders = new Map<number, InferenceGPT>();
+  /** GPU top-k ops per logits tensor, rows and k: made once, re-run every step. */
+  private readonly topks = new Map<Tensor, Map<string, TopKOp>>();
   private busy = false;
 
   private constructor(
@@ -211,12 +214,22 @@ export class Engine {
       pre.setPosition(0);
       const head = await pre.logitsOps(L - 1);
       const share = samePrompt && n > 1 ? await this.cache.shareRow0Ops(n, L) : [];
-      await runOps(this.gpu, [...pre.forwardOps, ...head.ops, ...share], "prefill");
-      const first = await readF32(head.out);
-      let logits = Array.from({ length: n }, (_, r) => first.subarray((samePrompt ? 0 : r) * V, ((samePrompt ? 0 : r) + 1) * V));
+      // Sampling with top-k (or greedy) reads back only each row's k candidates, chosen on the GPU.
+      const preTopK = await this.topKFor(head.out, B, opts);
+      await runOps(this.gpu, [...pre.forwardOps, ...head.ops, ...share, ...(preTopK ? [preTopK] : [])], "prefill");
+      let logits: Float32Array[] = [], candidates: { values: Float32Array; ids: Uint32Array }[] = [];
+      const rowOf = (r: number) => (samePrompt ? 0 : r);
+      if (preTopK) {
+        const c = await preTopK.read();
+        candidates = Array.from({ length: n }, (_, r) => c[rowOf(r)]);
+      } else {
+        const first = await readF32(head.out);
+        logits = Array.from({ length: n }, (_, r) => first.subarray(rowOf(r) * V, (rowOf(r) + 1) * V));
+      }
 
       const dec = await this.model("decode", n, 1);
       const decHead = await dec.logitsOps(0);
+      const decTopK = await this.topKFor(decHead.out, n, opts);
       const last = new Uint32Array(n);
       const replyLength = (r: number, pos: number) => pos - lengths[r];
       const finished = (r: number, pos: number) => rows[r].done || replyLength(r, pos) >= opts.maxTokens;
@@ -232,7 +245,9 @@ export class Engine {
           } else if (active && !row.done) {
             const f = row.nextForced();
             forced = f !== null;
-            token = f ?? (opts.pick ? opts.pick(logits[r], r, step) : sampleToken(logits[r], opts, rng));
+            token = f ?? (opts.pick ? opts.pick(logits[r], r, step)
+              : candidates.length ? sampleTopK(candidates[r].values, candidates[r].ids, opts.temperature, rng)
+              : sampleToken(logits[r], opts, rng));
             if (!(Number.isInteger(token) && token >= 0 && token < V)) throw new EngineError(`picked token ${token} is outside the vocabulary (${V})`);
             row.push(token);
             call = row.lastCall;
@@ -250,10 +265,13 @@ export class Engine {
         if (pos + 1 > this.capacity) break; // the cache is full: nowhere to write this token
         dec.setInputs(last);
         dec.setPosition(pos);
-        await runOps(this.gpu, [...dec.forwardOps, ...decHead.ops], "decode", { checked: false });
-        const all = await readF32(decHead.out);
+        await runOps(this.gpu, [...dec.forwardOps, ...decHead.ops, ...(decTopK ? [decTopK] : [])], "decode", { checked: false });
+        if (decTopK) candidates = await decTopK.read();
+        else {
+          const all = await readF32(decHead.out);
+          logits = Array.from({ length: n }, (_, r) => all.subarray(r * V, (r + 1) * V));
+        }
         throwIfUncaptured(this.gpu, "decode step");
-        logits = Array.from({ length: n }, (_, r) => all.subarray(r * V, (r + 1) * V));
       }
     } finally {
       this.busy = false;
@@ -275,8 +293,26 @@ export class Engine {
     return { params: [...this.params.values()].reduce((s, t) => s + t.buffer.size, 0), kvCache: this.cache.bytes };
   }
 
+  /**
+   * The top-k op over `logits` (rows × V) for this generation, or null when the host needs
+   * the whole row: a custom pick, or sampling without top-k (or with k past the kernel's).
+   */
+  private async topKFor(logits: Tensor, rows: number, opts: GenerateOptions): Promise<TopKOp | null> {
+    const V = this.cfg.vocab_size;
+    if (opts.pick) return null;
+    const k = opts.temperature === 0 ? 1 : opts.topK && opts.topK > 0 ? Math.min(opts.topK, V) : V;
+    if (k > MAX_TOPK || k >= V) return null;
+    let byShape = this.topks.get(logits);
+    if (!byShape) this.topks.set(logits, byShape = new Map());
+    const key = `${rows}:${k}`;
+    let op = byShape.get(key);
+    if (!op) byShape.set(key, op = await topKOp(this.gpu, { logits }, { rows, V, k }, { label: "engine.topk" }));
+    return op;
+  }
+
   destroy(): void {
     for (const m of [...this.prefills.values(), ...this.decoders.values()]) m.destroy();
+    for (const byShape of this.topks.values()) for (const op of byShape.values()) op.destroy();
     this.cache.destroy();
     if (this.ownsParams) for (const t of this.params.values()) t.destroy();
   }

@@ -37,22 +37,41 @@ export function topKIndices(logits: ArrayLike<number>, k: number): number[] {
 
 export function sampleToken(logits: ArrayLike<number>, opts: SamplingOptions, rng: Rng): number {
   const { temperature } = opts;
-  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be ≥ 0, got ${temperature}`);
+  checkTemperature(temperature);
   if (logits.length === 0) throw new RangeError("sampleToken: no logits");
   if (temperature === 0) return argmax(logits);
   const k = opts.topK && opts.topK > 0 ? Math.min(opts.topK, logits.length) : logits.length;
   const ids = k < logits.length ? topKIndices(logits, k) : null;
-  const n = ids ? ids.length : logits.length;
-  const at = (i: number) => logits[ids ? ids[i] : i] / temperature;
+  return draw(ids ? ids.length : logits.length, (i) => logits[ids ? ids[i] : i], (i) => (ids ? ids[i] : i), temperature, rng);
+}
+
+/**
+ * sampleToken over a row's top-k candidates alone (values best first, their ids), as the
+ * GPU's top-k hands them over: the same draw from the same Rng state, so the same token as
+ * sampleToken(full row, { temperature, topK: k }). Temperature 0 takes the first (argmax).
+ */
+export function sampleTopK(values: ArrayLike<number>, ids: ArrayLike<number>, temperature: number, rng: Rng): number {
+  checkTemperature(temperature);
+  if (values.length === 0 || values.length !== ids.length) throw new RangeError("sampleTopK: no candidates, or values and ids of different lengths");
+  if (temperature === 0) return ids[0];
+  return draw(values.length, (i) => values[i], (i) => ids[i], temperature, rng);
+}
+
+function checkTemperature(temperature: number): void {
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be ≥ 0, got ${temperature}`);
+}
+
+/** One draw from softmax(value / temperature) over n candidates. */
+function draw(n: number, valueAt: (i: number) => number, idAt: (i: number) => number, temperature: number, rng: Rng): number {
   let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, at(i));
+  for (let i = 0; i < n; i++) max = Math.max(max, valueAt(i) / temperature);
   const weights = new Float64Array(n);
   let total = 0;
-  for (let i = 0; i < n; i++) total += weights[i] = Math.exp(at(i) - max);
+  for (let i = 0; i < n; i++) total += weights[i] = Math.exp(valueAt(i) / temperature - max);
   let u = rng.uniform() * total;
   for (let i = 0; i < n; i++) {
     u -= weights[i];
-    if (u < 0) return ids ? ids[i] : i;
+    if (u < 0) return idAt(i);
   }
-  return ids ? ids[n - 1] : n - 1; // rounding left u ≥ 0: the last candidate
+  return idAt(n - 1); // rounding left u ≥ 0: the last candidate
 }

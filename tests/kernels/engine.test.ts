@@ -3,7 +3,7 @@
 // equal the single-sequence result. Tool calls: engine_tools.test.ts.
 import assert from "node:assert/strict";
 import { Engine } from "../../src/engine/engine.ts";
-import { argmax } from "../../src/engine/sampling.ts";
+import { argmax, sampleToken } from "../../src/engine/sampling.ts";
 import { NO_SPECIAL_TOKENS } from "../../src/engine/tools.ts";
 import type { GPTConfig } from "../../src/model/config.ts";
 import { InferenceGPT } from "../../src/model/inference.ts";
@@ -90,6 +90,14 @@ Deno.test({
     assert.deepEqual(a, b);
     assert.notDeepEqual(a, c);
     assert.ok(new Set(a.map((s) => s.join(","))).size > 1, "rows of one prompt sample differently");
+    // Top-k sampling reads back only each row's 50 candidates (chosen on the GPU); the
+    // host sampling the whole rows (a pick, which takes the full-logits path) with the
+    // engine's Rng draws the very same tokens.
+    const host = new Rng(1);
+    const viaHost = (await engine.generateBatch(prompt, {
+      maxTokens: 20, temperature: 1, topK: 50, numSamples: 4, seed: 1, pick: (logits) => sampleToken(logits, { temperature: 1, topK: 50 }, host),
+    })).sequences;
+    assert.deepEqual(a, viaHost);
     // The context is bounded: a prompt that fills it is refused with what to do.
     await assert.rejects(() => collect(engine.generate(randomPrompt(GQA, 96, 2), { maxTokens: 4, temperature: 0 })), /context holds 96/);
     // A generation running into the end of the cache stops there.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { argmax, sampleToken, topKIndices } from "../../src/engine/sampling.ts";
+import { argmax, sampleToken, sampleTopK, topKIndices } from "../../src/engine/sampling.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 const LOGITS = Float32Array.from([0.5, 2.0, -1.0, 1.5, 2.0, 0.0]);
@@ -58,4 +58,20 @@ Deno.test("a low temperature over a large leading logit does not overflow: the m
   const rng = new Rng(5);
   for (let i = 0; i < 20; i++) assert.equal(sampleToken([15, 0, -15], { temperature: 0.01 }, rng), 0);
   assert.equal(sampleToken([15, 0, -15], { temperature: 0.01, topK: 2 }, rng), 0);
+});
+
+Deno.test("sampling among the top-k candidates alone (as the GPU hands them over) draws exactly what sampling the full row does", () => {
+  const rng = new Rng(7);
+  const logits = Float32Array.from({ length: 300 }, () => Math.round((rng.uniform() * 2 - 1) * 8) / 2); // many ties
+  for (const [k, temperature] of [[1, 1], [5, 0.7], [50, 1], [50, 0], [64, 1.3]] as const) {
+    // The candidates as a plain sort gives them: value descending, then id ascending.
+    const ids = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b).slice(0, k);
+    const values = ids.map((i) => logits[i]);
+    const full = new Rng(99), cand = new Rng(99);
+    for (let i = 0; i < 200; i++) {
+      assert.equal(sampleTopK(values, ids, temperature, cand), sampleToken(logits, { temperature, topK: k }, full), `k ${k} T ${temperature} draw ${i}`);
+    }
+  }
+  assert.throws(() => sampleTopK([], [], 1, new Rng(1)), /no candidates/);
+  assert.throws(() => sampleTopK([1], [0], -1, new Rng(1)), /temperature must be ≥ 0/);
 });

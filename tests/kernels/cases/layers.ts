@@ -11,6 +11,7 @@ import { addOp, relu2BackwardOp, relu2ForwardOp } from "../../../src/nn/elementw
 import { EmbeddingBackward, embeddingForwardOp } from "../../../src/nn/embedding.ts";
 import { rmsnormBackwardOp, rmsnormForwardOp } from "../../../src/nn/rmsnorm.ts";
 import { kvAppendOp, kvBroadcastOp } from "../../../src/nn/kv_write.ts";
+import { topKOp } from "../../../src/nn/topk.ts";
 import { rotaryBackwardOp, rotaryForwardOp } from "../../../src/nn/rotary.ts";
 import { rotaryTables } from "../../../src/model/params.ts";
 import { lmHeadLossBackward, lmHeadLossForward } from "../../reference/loss.ts";
@@ -191,7 +192,35 @@ async function kvCacheCase(gpu: Gpu, rows: number, capacity: number, width: numb
   return { relErr: mismatches, bound: 0.5, detail: `${mismatches} of ${got.length} cache entries differ` };
 }
 
+/**
+ * GPU top-k against a plain sort (value descending, then id ascending): exact, ids and
+ * values. `levels` > 0 quantises the logits to that many values, so ties are everywhere.
+ */
+async function topKCase(gpu: Gpu, rows: number, V: number, k: number, levels = 0) {
+  const rng = freshRng();
+  const logits = randomF32(rng, rows * V, 15);
+  if (levels > 0) for (let i = 0; i < logits.length; i++) logits[i] = Math.round(logits[i] * levels / 15) * 15 / levels;
+  const t = uploadTensor(gpu, logits);
+  const op = await topKOp(gpu, { logits: t }, { rows, V, k });
+  await runOps(gpu, [op]);
+  const got = await op.read();
+  let mismatches = 0;
+  for (let r = 0; r < rows; r++) {
+    const row = logits.subarray(r * V, (r + 1) * V);
+    const want = Array.from({ length: V }, (_, i) => i).sort((a, b) => row[b] - row[a] || a - b).slice(0, k);
+    for (let j = 0; j < k; j++) if (got[r].ids[j] !== want[j] || got[r].values[j] !== row[want[j]]) mismatches++;
+  }
+  t.destroy();
+  op.destroy();
+  return { relErr: mismatches, bound: 0.5, detail: `${mismatches} of ${rows * k} candidates differ` };
+}
+
 export const layerCases: KernelCase[] = [
+  { name: "topk rows=3 V=4096 k=50 (the tiny vocabulary, the default top-k)", run: (gpu) => topKCase(gpu, 3, 4096, 50) },
+  { name: "topk rows=5 V=1000 k=64 with ties everywhere (12 levels)", run: (gpu) => topKCase(gpu, 5, 1000, 64, 12) },
+  { name: "topk rows=70 V=300 k=1 (argmax, ties by the lower id)", run: (gpu) => topKCase(gpu, 70, 300, 1, 4) },
+  { name: "topk rows=2 V=7 k=7 (fewer ids than threads)", run: (gpu) => topKCase(gpu, 2, 7, 7) },
+  { name: "topk rows=1 V=65536 k=17", run: (gpu) => topKCase(gpu, 1, 65536, 17) },
   { name: "rmsnorm fwd/bwd rows=1 D=5", run: (gpu) => rmsnormCase(gpu, 1, 5) },
   { name: "rmsnorm fwd/bwd rows=37 D=65", run: (gpu) => rmsnormCase(gpu, 37, 65) },
   { name: "rmsnorm (QK-norm) rows=96 D=16", run: (gpu) => rmsnormCase(gpu, 96, 16) },
