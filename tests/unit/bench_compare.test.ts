@@ -46,6 +46,15 @@ Deno.test("bench compare: medians over rounds, spread as half the range, ratio a
   assert.deepEqual(compareTables([table(2, 50, 1)], [other]).rows, []);
 });
 
+Deno.test("bench compare: rows sharing a first cell (one per batch size) stay apart, named by the column where they differ", () => {
+  const infer = (b1: number, b8: number) => ({
+    header: ["model", "batch", "decode tok/s"],
+    rows: [["tiny", "1", String(b1)], ["tiny", "8", String(b8)], ["d12", "1", "2"]],
+  });
+  const cmp = compareTables([infer(20, 160)], [infer(10, 40)]);
+  assert.deepEqual(cmp.rows.filter((r) => r[1] === "decode tok/s").map((r) => [r[0], r[4]]), [["tiny (batch 1)", "2.00"], ["tiny (batch 8)", "4.00"], ["d12", "1.00"]]);
+});
+
 Deno.test("bench compare: --baseline and --rounds come out of the benchmark's own flags", () => {
   assert.deepEqual(splitCompareArgs(["--sizes", "1024", "--baseline", "c0c6831", "--rounds=5", "--no-naive"]), { rev: "c0c6831", rounds: 5, rest: ["--sizes", "1024", "--no-naive"] });
   assert.deepEqual(splitCompareArgs(["--baseline=HEAD~1"]), { rev: "HEAD~1", rounds: 3, rest: [] });

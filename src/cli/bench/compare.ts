@@ -67,10 +67,13 @@ export function compareTables(current: BenchTable[], baseline: BenchTable[]): Co
   const rows: string[][] = [];
   const ref = current[0];
   if (!ref) return { header, rows };
-  const values = (tables: BenchTable[], rowKey: string, col: string): number[] | null => {
+  // Several rows can share a first cell (bench infer: one per batch size): the n-th row
+  // with a first cell matches the n-th row with it in every other round.
+  const nth = (rows: string[][], i: number) => rows.slice(0, i).filter((r) => r[0] === rows[i][0]).length;
+  const values = (tables: BenchTable[], rowKey: string, n: number, col: string): number[] | null => {
     const out: number[] = [];
     for (const t of tables) {
-      const c = t.header.indexOf(col), r = t.rows.find((row) => row[0] === rowKey);
+      const c = t.header.indexOf(col), r = t.rows.filter((row) => row[0] === rowKey)[n];
       const v = c < 0 || !r ? null : cellNumber(r[c] ?? "");
       if (v === null) return null;
       out.push(v);
@@ -82,14 +85,19 @@ export function compareTables(current: BenchTable[], baseline: BenchTable[]): Co
     const digits = Math.abs(m) >= 100 ? 0 : Math.abs(m) >= 10 ? 1 : 2;
     return `${m.toFixed(digits)} ± ${spreadPct(xs).toFixed(0)}%`;
   };
-  for (const row of ref.rows) {
+  for (const [i, row] of ref.rows.entries()) {
+    const n = nth(ref.rows, i);
+    const twins = ref.rows.filter((r) => r[0] === row[0]);
+    // A shared first cell is told apart by the first column where those rows differ.
+    const j = twins.length > 1 ? ref.header.findIndex((_, c) => c > 0 && new Set(twins.map((r) => r[c])).size > 1) : -1;
+    const label = j > 0 ? `${row[0]} (${ref.header[j]} ${row[j]})` : row[0];
     for (const col of ref.header.slice(1)) {
-      const a = values(current, row[0], col), b = values(baseline, row[0], col);
+      const a = values(current, row[0], n, col), b = values(baseline, row[0], n, col);
       if (!a || !b) continue;
       const ratio = median(a) / median(b);
       const sense = columnSense(col);
       const speedup = sense === "higher" ? ratio : sense === "lower" ? 1 / ratio : null;
-      rows.push([row[0], col, fmt(a), fmt(b), Number.isFinite(ratio) ? `${ratio.toFixed(2)}` : "—", speedup === null || !Number.isFinite(speedup) ? "" : `${speedup.toFixed(2)}×`]);
+      rows.push([label, col, fmt(a), fmt(b), Number.isFinite(ratio) ? `${ratio.toFixed(2)}` : "—", speedup === null || !Number.isFinite(speedup) ? "" : `${speedup.toFixed(2)}×`]);
     }
   }
   return { header, rows };
