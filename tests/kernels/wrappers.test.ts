@@ -14,6 +14,7 @@ import { matmulOp } from "../../src/nn/matmul.ts";
 import { axpbyOp, clipFactorOp, sumOfSquaresOps, sumPartialsOp, sumsqPartialOp } from "../../src/nn/reduce.ts";
 import { rmsnormBackwardOp, rmsnormForwardOp } from "../../src/nn/rmsnorm.ts";
 import { rotaryBackwardOp, rotaryForwardOp } from "../../src/nn/rotary.ts";
+import { MAX_TOPK, topKOp } from "../../src/nn/topk.ts";
 import { testGpu } from "./gpu.ts";
 
 type Dtype = "f32" | "u32" | "i32";
@@ -41,6 +42,7 @@ const SPECS: Spec[] = [
   { name: "rotary forward", sizes: { x: 24, cos: 6, sin: 6 }, build: (g, t) => rotaryForwardOp(g, { x: t.x, cos: t.cos, sin: t.sin }, rot) },
   { name: "rotary backward at position 2", sizes: { x: 24, cos: 10, sin: 10 }, build: (g, t) => rotaryBackwardOp(g, { dx: t.x, cos: t.cos, sin: t.sin }, { ...rot, posOffset: 2 }) },
   { name: "kv append", sizes: { src: 2 * 3 * 4, cache: 2 * 7 * 4 }, build: (g, t) => kvAppendOp(g, { src: t.src, cache: t.cache }, { B: 2, T: 3, width: 4, capacity: 7 }) },
+  { name: "topk", sizes: { logits: 3 * 100 }, build: (g, t) => topKOp(g, { logits: t.logits }, { rows: 3, V: 100, k: 8 }) },
   { name: "kv broadcast", sizes: { cache: 3 * 7 * 4 }, build: (g, t) => kvBroadcastOp(g, { cache: t.cache }, { B: 3, width: 4, capacity: 7 }, { length: 5 }) },
   { name: "sum of squares", sizes: { x: 5000, partials: 2, out: 1 }, build: (g, t) => sumOfSquaresOps(g, { x: t.x, partials: t.partials, out: t.out }, { n: 5000 }) },
   { name: "sum of squares, partials at an offset", sizes: { x: 100, partials: 4 }, build: (g, t) => sumsqPartialOp(g, { x: t.x, partials: t.partials }, { n: 100, offset: 3 }) },
@@ -87,5 +89,23 @@ Deno.test({
         await assert.rejects(async () => await spec.build(gpu, make(role)), new RegExp(`\\b${shown}\\b`), `${spec.name}: ${role} one short`);
       }
     }
+  },
+});
+
+Deno.test({
+  name: "topk keeps at most 64 candidates a row (the kernel's per-thread lists) and at most V, and refuses more, naming k",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const gpu = await testGpu();
+    assert.equal(MAX_TOPK, 64);
+    const logits = createTensor(gpu, [2 * 100], "f32", "logits");
+    (await topKOp(gpu, { logits }, { rows: 2, V: 100, k: 64 })).destroy();
+    await assert.rejects(() => topKOp(gpu, { logits }, { rows: 2, V: 100, k: 65 }), /k must be 1 … min\(64, V\)/);
+    await assert.rejects(() => topKOp(gpu, { logits }, { rows: 2, V: 100, k: 0 }), /k must be/);
+    const small = createTensor(gpu, [2 * 10], "f32", "small");
+    await assert.rejects(() => topKOp(gpu, { logits: small }, { rows: 2, V: 10, k: 11 }), /k must be/);
+    logits.destroy();
+    small.destroy();
   },
 });

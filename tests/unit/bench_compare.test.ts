@@ -53,6 +53,9 @@ Deno.test("bench compare: rows sharing a first cell (one per batch size) stay ap
   });
   const cmp = compareTables([infer(20, 160)], [infer(10, 40)]);
   assert.deepEqual(cmp.rows.filter((r) => r[1] === "decode tok/s").map((r) => [r[0], r[4]]), [["tiny (batch 1)", "2.00"], ["tiny (batch 8)", "4.00"], ["d12", "1.00"]]);
+  // A column the twins share (the prompt) does not name them; the first that differs does.
+  const withPrompt = { header: ["model", "prompt", "batch", "decode tok/s"], rows: [["tiny", "64", "1", "10"], ["tiny", "64", "8", "40"]] };
+  assert.deepEqual(compareTables([withPrompt], [withPrompt]).rows.filter((r) => r[1] === "decode tok/s").map((r) => r[0]), ["tiny (batch 1)", "tiny (batch 8)"]);
 });
 
 Deno.test("bench compare: --baseline and --rounds come out of the benchmark's own flags", () => {

@@ -97,6 +97,8 @@ Deno.test("session: a system prompt is folded into the first user message; trunc
   session.truncate(1);
   assert.deepEqual(session.messages.map((m) => m.content), ["one", "ok"]);
   assert.throws(() => session.truncate(-1), /non-negative integer/);
+  session.truncate(0); // editing the first question keeps nothing
+  assert.equal(session.messages.length, 0);
   session.reset();
   assert.deepEqual([session.messages.length, session.lastStop, session.lastContextTokens], [0, null, 0]);
 });
