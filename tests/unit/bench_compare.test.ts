@@ -22,6 +22,9 @@ Deno.test("bench compare: the last markdown table of the output, cells trimmed",
   assert.deepEqual(t.header, ["shape", "tiled GFLOP/s", "tiled ms", "dispatches"]);
   assert.deepEqual(t.rows, [["256³", "0.46", "72.63", "1"], ["x·Wᵀ 256×512×128", "1,234.5", "41.09", "3"]]);
   assert.equal(lastMarkdownTable("no table here\n| just a pipe line |\n"), null);
+  // Pipe lines after the last table that are not a table themselves (no separator) are not its rows.
+  const trailing = "| h | x |\n|---|---|\n| 1 | 2 |\nsome text\n| not | a table |\n";
+  assert.deepEqual(lastMarkdownTable(trailing), { header: ["h", "x"], rows: [["1", "2"]] });
 });
 
 Deno.test("bench compare: numbers in cells, and which way is better", () => {
