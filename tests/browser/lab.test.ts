@@ -788,6 +788,14 @@ async function loadFixtureModel(page: Page): Promise<void> {
   if (error) throw new Error(`loading failed: ${await error.textContent()}`);
 }
 
+/** Picks the scripted chat run `run` in the loader, loads it, and waits for chat mode (an sft checkpoint chats). */
+async function loadScriptedChat(page: Page, run: string): Promise<void> {
+  await page.waitForSelector(`[data-testid=loader-run] option[value=${run}]`, { state: "attached", timeout: UI_TIMEOUT });
+  await page.selectOption("[data-testid=loader-run]", run);
+  await loadFixtureModel(page);
+  await waitAttr(page, "[data-testid=chat-mode]", "data-mode", "chat", "an sft checkpoint chats");
+}
+
 /** Sends `text` and waits for the reply turn to leave "streaming"; returns its state, text and token ids. */
 async function sendAndWait(page: Page, text: string, onStreaming?: () => Promise<void>) {
   await page.fill("[data-testid=chat-input]", text);
@@ -865,10 +873,7 @@ Deno.test({
     const f = await labFixture();
     await writeScriptedChatRun(f.runsDir, "scripted-sft");
     await withLab(f, "#chat", async (page) => {
-      await page.waitForSelector("[data-testid=loader-run] option[value=scripted-sft]", { state: "attached", timeout: UI_TIMEOUT });
-      await page.selectOption("[data-testid=loader-run]", "scripted-sft");
-      await loadFixtureModel(page);
-      await waitAttr(page, "[data-testid=chat-mode]", "data-mode", "chat", "an sft checkpoint chats");
+      await loadScriptedChat(page, "scripted-sft");
       const reply = await sendAndWait(page, "What is 2+3?");
       assert.equal(reply.state, "done");
       const pieces = await page.$$eval("[data-testid=turn][data-role=assistant]:last-child [data-testid=piece]", (ps) => ps.map((p) => [p.getAttribute("data-kind"), p.textContent?.trim()]));
@@ -885,12 +890,7 @@ Deno.test({
     const f = await labFixture();
     await writeScriptedChatRun(f.runsDir, "scripted-chat");
     await withLab(f, "#chat", async (page) => {
-      const open = async () => {
-        await page.waitForSelector("[data-testid=loader-run] option[value=scripted-chat]", { state: "attached", timeout: UI_TIMEOUT });
-        await page.selectOption("[data-testid=loader-run]", "scripted-chat");
-        await loadFixtureModel(page);
-        await waitAttr(page, "[data-testid=chat-mode]", "data-mode", "chat", "an sft checkpoint chats");
-      };
+      const open = () => loadScriptedChat(page, "scripted-chat");
       await open();
       await setField(page, "chat-temperature", "0", "input");
       const turns = () => page.$$eval("[data-testid=turn]", (t) => t.map((e) => [e.getAttribute("data-role"), e.getAttribute("data-state")]));

@@ -16,11 +16,13 @@ export interface ChartRun { name: string; color: string; batchTokens?: number | 
 
 const runsKey = (runs: ChartRun[] | undefined) => (runs ?? []).map((r) => `${r.name}\u0000${r.color}\u0000${r.batchTokens ?? ""}`).join("\u0001");
 
-function download(name: string, href: string): void {
+/** Saves `blob` as a file named `name` (the browser's download), then lets the blob go. */
+function download(name: string, blob: Blob): void {
   const a = document.createElement("a");
-  a.href = href;
+  a.href = URL.createObjectURL(blob);
   a.download = name;
   a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 0);
 }
 
 const DASHES: number[][] = [[], [7, 4], [2, 3], [10, 3, 2, 3], [4, 4]];
@@ -278,15 +280,20 @@ export class LossChart extends LitElement {
     }
   }
 
+  /** A file name for this chart's metric ("train:grad_norm" → "train_grad_norm.csv"). */
+  private fileName(ext: string): string {
+    return `${this.metric.replace(/[^\w.-]+/g, "_")}.${ext}`;
+  }
+
   private saveCsv(): void {
     const { data } = this.data();
     const csv = chartCsv(X_LABEL[this.xAxis], this.runs.map((r) => r.name), data as (number | null)[][]);
-    download(`${this.metric.replace(/[^\w.-]+/g, "_")}.csv`, URL.createObjectURL(new Blob([csv], { type: "text/csv" })));
+    download(this.fileName("csv"), new Blob([csv], { type: "text/csv" }));
   }
 
   private savePng(): void {
     const canvas = this.querySelector<HTMLCanvasElement>(".chart-plot canvas");
-    if (canvas) download(`${this.metric.replace(/[^\w.-]+/g, "_")}.png`, canvas.toDataURL("image/png"));
+    canvas?.toBlob((png) => png && download(this.fileName("png"), png), "image/png");
   }
 
   private redraw(): void {

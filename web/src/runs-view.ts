@@ -7,7 +7,7 @@ import { type CheckpointEntry, fetchCheckpoints, fetchRuns, fetchSamples, type M
 import { fmtAgo, fmtBytes, fmtDuration, fmtInt, fmtNum, fmtRate } from "./format.ts";
 import { compareConfigs, runtimeSeconds } from "./runs_table.ts";
 import type { ChartRun } from "./loss-chart.ts";
-import { loggedMetrics, metricSpec, X_AXES, X_LABEL, type XAxis } from "./chart_data.ts";
+import { loggedMetrics, METRICS, metricSpec, X_AXES, X_LABEL, type XAxis } from "./chart_data.ts";
 import "./loss-chart.ts";
 import "./runs-list.ts";
 import { statusBadge } from "./runs-list.ts";
@@ -238,8 +238,8 @@ export class RunsView extends LitElement {
         this.extraCharts = this.extraCharts.filter((m) => m !== e.detail);
         this.saveCharts();
       }}>
-        ${["loss", "val_bpb", "lrm", "tok_per_sec", ...this.extraCharts].map((m, i) => html`
-          <loss-chart metric=${m} .runs=${chartRuns} x-axis=${this.xAxis} .smoothing=${this.smoothing} ?removable=${i >= 4}></loss-chart>`)}
+        ${[...Object.keys(METRICS), ...this.extraCharts].map((m) => html`
+          <loss-chart metric=${m} .runs=${chartRuns} x-axis=${this.xAxis} .smoothing=${this.smoothing} ?removable=${!(m in METRICS)}></loss-chart>`)}
       </section>
       ${this.renderCompare()}
       ${this.renderDetails()}`;
