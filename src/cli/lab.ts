@@ -1,6 +1,7 @@
-// `deno task lab [--port P] [--host H] [--runs-dir DIR] [--web-dir DIR] [--no-build]`
+// `deno task lab [--port P] [--host H] [--runs-dir DIR] [--data-dir DIR] [--web-dir DIR] [--no-build]`
 // Builds the web app (web/ → build/web, with Vite) and serves it together with the runs
 // API (docs/lab.md) on http://127.0.0.1:8787/. Ctrl-C stops it.
+import { resolveDataDir } from "../data/deno_shards.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, startLabServer } from "../server/server.ts";
 import { buildWeb, DEFAULT_WEB_DIR } from "../server/static.ts";
 import { type FlagTable, parseFlags, runMain, UsageError } from "./args.ts";
@@ -10,6 +11,8 @@ const FLAGS = {
   host: { type: "string", default: DEFAULT_HOST, help: "interface to listen on (0.0.0.0 serves other machines too: the runs become readable by anyone who can reach it)" },
   "runs-dir": { type: "string", default: "runs", help: "directory holding the runs (runs/<run>/metrics.jsonl, run.json, checkpoints/)" },
   "archive-dir": { type: "string", default: "archive", help: "archived pipelines (deno task archive), listed as LABEL~RUN beside the runs" },
+  "data-dir": { type: "string", default: "", help: "the shards in-tab training reads (default: $NANOCHAT_DATA_DIR or data/base_data, as 'train base')" },
+  "tokenizer-dir": { type: "string", default: "data/tokenizer", help: "the tokenizer in-tab training uses" },
   "web-dir": { type: "string", default: "build/web", help: "where the web app is built and served from (the default is the repository's build/web)" },
   "no-build": { type: "boolean", default: false, help: "serve the existing web build (or none) instead of building web/ first" },
 } satisfies FlagTable;
@@ -41,7 +44,8 @@ runMain(async (args) => {
 
   let server;
   try {
-    server = await startLabServer({ runsDir, archiveDir: absolute(f["archive-dir"], Deno.cwd()), webDir, hostname: f.host, port: f.port, log: (line) => console.error(line) });
+    server = await startLabServer({
+      runsDir, dataDir: resolveDataDir(f["data-dir"] ? absolute(f["data-dir"], Deno.cwd()) : ""), tokenizerDir: absolute(f["tokenizer-dir"], Deno.cwd()), archiveDir: absolute(f["archive-dir"], Deno.cwd()), webDir, hostname: f.host, port: f.port, log: (line) => console.error(line) });
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
       throw new UsageError(`port ${f.port} on ${f.host} is already in use (another lab server?); choose another with --port ${f.port === 65535 ? 8788 : f.port + 1}, or --port 0 for any free port`);

@@ -43,3 +43,21 @@ export interface CheckpointDetail {
   meta: unknown;
   error?: string;
 }
+
+/** A parquet shard the lab serves for in-tab training (GET /api/data). */
+export interface DataShard {
+  name: string;
+  bytes: number;
+  /** From manifest.json (data prepare) or downloads.json (data download); null: unverifiable. */
+  sha256: string | null;
+}
+
+/** GET /api/data: the shards and tokenizer the page's training reads, or why there are none. */
+export interface DataInfo {
+  /** The shards, sorted by name (the last one is validation, as under Deno). */
+  shards: DataShard[];
+  /** The tokenizer's files (tokenizer.json, …) when the tokenizer directory has one. */
+  tokenizer: string[];
+  /** What to run when something is missing; null when training can start. */
+  missing: string | null;
+}

@@ -4,6 +4,7 @@
 import { metricsEventStream, resumeAfter } from "./events.ts";
 import { errorResponse, fileResponse, HttpError, json } from "./http.ts";
 import { checkName, mustOpen, mustResolve, parseTarget, readOpened } from "./paths.ts";
+import { TrainingData } from "./data.ts";
 import { Runs } from "./runs.ts";
 import { staticResponse } from "./static.ts";
 
@@ -12,6 +13,10 @@ export interface LabServerOptions {
   runsDir: string;
   /** Archived pipelines (archive/LABEL/RUN, from deno task archive), listed as LABEL~RUN; null: none. */
   archiveDir?: string | null;
+  /** The shards in-tab training reads (GET /api/data…; default data/base_data, as `train base`). */
+  dataDir?: string;
+  /** The tokenizer in-tab training uses (default data/tokenizer). */
+  tokenizerDir?: string;
   /** The web build to serve (build/web); null or missing: "/" says how to build it. */
   webDir?: string | null;
   /** Interface to listen on (default 127.0.0.1). */
@@ -41,7 +46,7 @@ export const DEFAULT_HOST = "127.0.0.1";
 const ENDPOINTS = [
   "/api/health", "/api/runs", "/api/runs/:run", "/api/runs/:run/metrics", "/api/runs/:run/metrics/events", "/api/runs/:run/samples",
   "/api/runs/:run/checkpoints", "/api/runs/:run/checkpoints/:step/:file", "/api/runs/:run/tokenizer/:file",
-  "/api/runs/:run/report", "/api/runs/:run/report/:file",
+  "/api/runs/:run/report", "/api/runs/:run/report/:file", "/api/data", "/api/data/shards/:file", "/api/data/tokenizer/:file",
 ];
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
@@ -56,6 +61,7 @@ function hostOf(header: string): string {
 
 export async function startLabServer(opts: LabServerOptions): Promise<LabServer> {
   const runs = new Runs(opts.runsDir, opts.archiveDir ?? null);
+  const data = new TrainingData(opts.dataDir ?? "data/base_data", opts.tokenizerDir ?? "data/tokenizer");
   const webDir = opts.webDir ?? null;
   const hostname = opts.hostname ?? DEFAULT_HOST;
   const pollMs = opts.pollMs ?? 250;
@@ -70,6 +76,9 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     const [first, run, sub, a, b, ...extra] = segs;
     if (first === "health" && segs.length === 1) return json({ ok: true, runs_dir: runs.runsDir });
     if (first === "runs" && segs.length === 1) return json({ runs: await runs.list() });
+    if (first === "data" && segs.length === 1) return json(await data.describe());
+    if (first === "data" && segs.length === 3 && run === "shards") return fileResponse(req, await data.shard(sub), sub);
+    if (first === "data" && segs.length === 3 && run === "tokenizer") return fileResponse(req, await data.tokenizerFile(sub), sub);
     if (first !== "runs" || run === undefined || extra.length) throw unknownEndpoint(segs);
     const dir = await runs.runDir(run);
     if (sub === undefined) {

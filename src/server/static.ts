@@ -30,7 +30,8 @@ export async function buildWeb(outDir = "build/web", root = WEB_SRC): Promise<st
   }
   const { build } = await import("vite");
   try {
-    await build({ root, logLevel: "warn", build: { outDir: out, emptyOutDir: true, target: "es2022" } });
+    // Workers as ES modules: the training worker imports the whole model, which splits into chunks.
+    await build({ root, logLevel: "warn", build: { outDir: out, emptyOutDir: true, target: "es2022" }, worker: { format: "es" } });
   } catch (err) {
     throw new WebBuildError(`building the web app (vite, ${root}) failed: ${(err as Error)?.message ?? err}`);
   }

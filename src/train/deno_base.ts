@@ -2,8 +2,6 @@
 // over the train shards, validation bits per byte on the last shard, greedy samples of the
 // reference's prompts. Everything around them is the shared stage (deno_stage.ts).
 import { createLocalLoader } from "../data/deno_shards.ts";
-import type { DataLoader, LoaderState } from "../data/loader.ts";
-import { evaluateBpbOnLoader } from "../eval/bpb.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { denoFiles } from "../io/deno_files.ts";
 import { initParams } from "../model/params.ts";
@@ -11,7 +9,7 @@ import { loadTokenizer } from "../tokenizer/store.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { runStage, type StageResult, TrainError } from "./deno_stage.ts";
 import type { ResolvedRunConfig } from "./run_config.ts";
-import { greedySample, SAMPLE_PROMPTS } from "./sample.ts";
+import { baseStageData } from "./stage.ts";
 
 export interface BaseTrainOptions {
   resolved: ResolvedRunConfig;
@@ -44,29 +42,10 @@ export async function trainBase(opts: BaseTrainOptions): Promise<BaseTrainResult
   return await runStage({
     stage: "base", resolved: r, gpu: opts.gpu, resume: opts.resume, tok, log: opts.log, preset: opts.preset,
     initialParams: () => initParams(r.model, c.seed),
-    data: async ({ sampler, checkpoint, model }) => {
-      const train: DataLoader = await createLocalLoader(c.data_dir, "train", { tokenizer: tok, B, T }, (checkpoint?.meta.loader_state ?? undefined) as LoaderState | undefined);
-      const tokenBytes = tok.tokenBytes();
-      return {
-        nextBatch: async () => {
-          const b = await train.next();
-          if (!b) throw new TrainError(`the training shards in ${c.data_dir} ran out`);
-          return { inputs: b.inputs, targets: b.targets };
-        },
-        evaluate: async () => {
-          // The reference re-creates the validation loader for every evaluation.
-          const val = await createLocalLoader(c.data_dir, "val", { tokenizer: tok, B, T });
-          const res = await evaluateBpbOnLoader(model, val, r.evalSteps, tokenBytes);
-          return { bpb: res.bpb, loss: res.loss };
-        },
-        sample: async () => {
-          const out: string[] = [];
-          for (const p of SAMPLE_PROMPTS) out.push(await greedySample(sampler, tok, p, opts.sampleTokens ?? 16));
-          return out;
-        },
-        loaderState: () => train.state(),
-        close: () => train.close(),
-      };
-    },
+    data: ({ sampler, checkpoint, model }) =>
+      baseStageData({
+        r, tok, model, sampler, checkpoint, sampleTokens: opts.sampleTokens, dataName: c.data_dir,
+        open: (split, state) => createLocalLoader(c.data_dir, split, { tokenizer: tok, B, T }, state),
+      }),
   });
 }

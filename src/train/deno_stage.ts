@@ -5,7 +5,6 @@
 // its samples and where its weights start (src/train/deno_base.ts, deno_chat.ts).
 import type { Gpu } from "../gpu/device.ts";
 import { denoFiles } from "../io/deno_files.ts";
-import type { GPTConfig } from "../model/config.ts";
 import { GPT } from "../model/gpt.ts";
 import { InferenceGPT } from "../model/inference.ts";
 import { checkModelFits } from "../model/limits.ts";
@@ -19,27 +18,15 @@ import { RUN_LOCK_FILE } from "../formats/metrics.ts";
 import { acquireLock } from "../io/deno_lock.ts";
 import { cleanupCheckpoints, incompleteCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./deno_checkpoint.ts";
 import { dropMetricsFrom, MetricsLog, readRunInfo, updateRunStatus, writeRunInfo } from "./deno_metrics.ts";
-import { type EvalResult, type LoopState, runTrainingLoop } from "./loop.ts";
-import type { MicroBatch } from "./step.ts";
+import { runTrainingLoop } from "./loop.ts";
+import { checkpointDataOf, loopConfigOf, type Stage, type StageData, startOf } from "./stage.ts";
 import type { ResolvedRunConfig } from "./run_config.ts";
 
 export class TrainError extends UserError {
   override name = "TrainError";
 }
 
-export type Stage = "base" | "mid" | "sft" | "rl";
-
-/** What a stage feeds the loop; made once the model exists (and the checkpoint, when resuming). */
-export interface StageData {
-  nextBatch(): Promise<MicroBatch>;
-  /** Figures about the step's batches (RL: rewards), logged with its train record. */
-  batchMetrics?(): Record<string, number>;
-  evaluate?(step: number): Promise<EvalResult>;
-  sample?(step: number): Promise<string[]>;
-  /** Saved in meta.json so --resume continues the data where it stopped. */
-  loaderState(): unknown;
-  close?(): void;
-}
+export type { Stage, StageData } from "./stage.ts";
 
 export interface StageSpec {
   stage: Stage;
@@ -201,26 +188,10 @@ async function trainLoop(spec: StageSpec, runDir: string, log: (line: string) =>
   };
   Deno.addSignalListener("SIGINT", onSigint);
 
-  let firstValBpb: number | null = (ckpt?.meta.metrics?.first_val_bpb as number | null | undefined) ?? null;
-  const start: LoopState = {
-    step: ckpt?.meta.step ?? 0,
-    lossEma: (ckpt?.meta.metrics?.loss_ema_raw as number | undefined) ?? 0,
-    trainSeconds: (ckpt?.meta.metrics?.train_seconds as number | undefined) ?? 0,
-    lastValBpb: ckpt?.meta.val_bpb ?? null,
-  };
+  const { state: start, firstValBpb: firstBpb } = startOf(ckpt);
+  let firstValBpb = firstBpb;
   try {
-    const result = await runTrainingLoop(model, opt, {
-      numIterations: r.numIterations,
-      gradAccumSteps: r.gradAccumSteps,
-      schedule: r.schedule,
-      evalEvery: c.eval_every > 0 ? c.eval_every : r.numIterations,
-      sampleEvery: c.sample_every,
-      checkpointEvery: c.checkpoint_every,
-      tokensPerStep: c.total_batch_size,
-      flopsPerToken: r.flopsPerToken,
-      peakFlops: peak,
-      fixedMomentum: spec.fixedMomentum,
-    }, {
+    const result = await runTrainingLoop(model, opt, loopConfigOf(r, peak, spec.fixedMomentum), {
       nextBatch: () => data.nextBatch(),
       batchMetrics: data.batchMetrics && (() => data.batchMetrics!()),
       evaluate: data.evaluate && (async (step) => {
@@ -231,21 +202,8 @@ async function trainLoop(spec: StageSpec, runDir: string, log: (line: string) =>
       sample: data.sample,
       saveCheckpoint: async (step, state) => {
         await metrics.sync();
-        await saveCheckpoint(runDir, step, {
-          params: await model.readParams(),
-          cfg: r.model as GPTConfig,
-          optimizer: await opt.saveState(),
-          meta: {
-            user_config: config,
-            val_bpb: state.lastValBpb,
-            loader_state: data.loaderState(),
-            rng_state: null,
-            metrics: { loss_ema_raw: state.lossEma, train_seconds: state.trainSeconds, first_val_bpb: firstValBpb },
-            tokenizer: { hash: tok.hash, vocab_size: tok.vocabSize },
-            stage,
-            source: spec.source ?? "",
-          },
-        }, { keepLast: c.keep_last > 0 ? c.keep_last : undefined });
+        const loaderState = data.loaderState();
+        await saveCheckpoint(runDir, step, await checkpointDataOf({ r, model, opt, tok, stage, config, state, loaderState, firstValBpb, source: spec.source }), { keepLast: c.keep_last > 0 ? c.keep_last : undefined });
         await updateRunStatus(runDir, "running", { step });
         log(`checkpoint: ${runDir}/checkpoints/step_${String(step).padStart(6, "0")}`);
       },

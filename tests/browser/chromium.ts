@@ -4,17 +4,9 @@
 // the command that installs it.
 import { chromium, type Browser, type Page } from "playwright-core";
 import { build } from "vite";
-import { findChromium } from "../../src/cli/chromium_path.ts";
+import { CHROMIUM_ARGS, findChromium } from "../../src/cli/chromium_path.ts";
 
-export const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--enable-unsafe-webgpu",
-  "--enable-features=Vulkan",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
+export { CHROMIUM_ARGS };
 
 export function chromiumPath(): string {
   const found = findChromium();

@@ -626,14 +626,18 @@ Deno.test({
       await page.evaluate((y) => scrollTo(0, y), y);
       await page.focus("[data-testid=tab-runs]");
       await page.keyboard.press("ArrowRight");
-      await page.waitForFunction(() => location.hash === "#chat" && document.activeElement?.getAttribute("data-testid") === "tab-chat", undefined, { timeout: UI_TIMEOUT });
+      await page.waitForFunction(() => location.hash === "#train" && document.activeElement?.getAttribute("data-testid") === "tab-train", undefined, { timeout: UI_TIMEOUT });
       assert.equal(await page.evaluate(() => scrollY), 0, "a tab opened for the first time starts at the top");
+      await page.keyboard.press("ArrowRight");
+      await page.waitForFunction(() => location.hash === "#chat" && document.activeElement?.getAttribute("data-testid") === "tab-chat", undefined, { timeout: UI_TIMEOUT });
       // The file pickers are buttons to the keyboard.
       const chooser = page.waitForEvent("filechooser", { timeout: UI_TIMEOUT });
       await page.focus("[data-testid=loader-files-button]");
       await page.keyboard.press("Enter");
       assert.equal((await chooser).isMultiple(), true);
-      // Back returns to the runs tab (not out of the lab), where it was scrolled.
+      // Back (twice: Chat, then Train) returns to the runs tab (not out of the lab), where it was scrolled.
+      await page.goBack();
+      await page.waitForFunction(() => location.hash === "#train", undefined, { timeout: UI_TIMEOUT });
       await page.goBack();
       await page.waitForFunction(() => location.hash === "#runs" && !document.querySelector("[data-testid=view-runs]")?.hasAttribute("hidden"), undefined, { timeout: UI_TIMEOUT });
       await page.waitForFunction((y) => Math.abs(scrollY - y) <= 1, y, { timeout: UI_TIMEOUT });

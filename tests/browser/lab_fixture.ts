@@ -56,7 +56,7 @@ async function startFixture(): Promise<LabFixture> {
   const run = "tiny-lab";
   const [, webDir] = await Promise.all([trainTiny(tmp, run, { checkpointEvery: 4 }), buildWeb("build/web-lab-test")]);
   const runsDir = `${tmp}/runs`;
-  const server = await startLabServer({ runsDir, webDir, port: 0, pollMs: 100 });
+  const server = await startLabServer({ runsDir, webDir, port: 0, pollMs: 100, dataDir: `${tmp}/data`, tokenizerDir: `${tmp}/tok` });
   let browser: Browser;
   try {
     browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });

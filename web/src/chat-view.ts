@@ -8,6 +8,8 @@ import { html, LitElement, nothing, type PropertyValues } from "lit";
 import { ChatSession, type ChatMode, type LoadedChatModel, loadChatModel, type ReplyPiece, type StopReason } from "./chat_model.ts";
 import { loadConversation, saveConversation } from "./chat_store.ts";
 import "./checkpoint-loader.ts";
+import { stepDirName } from "../../src/formats/checkpoint.ts";
+import { IdbFileStore, runDirOf } from "./train_store.ts";
 import type { CheckpointLoader, ModelSource } from "./checkpoint-loader.ts";
 import { fmtCount, fmtInt, fmtNum } from "./format.ts";
 import { getGpu } from "./gpu.ts";
@@ -119,6 +121,15 @@ export class ChatView extends LitElement {
   openServerCheckpoint(run: string, step: number): Promise<void> {
     const loader = this.querySelector<CheckpointLoader>("checkpoint-loader");
     return loader ? loader.openServerCheckpoint(run, step) : Promise.resolve();
+  }
+
+  /** Loads a checkpoint of a run trained in this browser (the Train tab's Chat buttons land here). */
+  openTrainedRun(run: string, step: number): Promise<void> {
+    const loader = this.querySelector<CheckpointLoader>("checkpoint-loader");
+    const dir = runDirOf(run);
+    return loader
+      ? loader.openSource({ store: new IdbFileStore(), paths: { checkpointDir: `${dir}/checkpoints/${stepDirName(step)}`, tokenizerDir: `${dir}/tokenizer` }, label: `${run} · step ${step} (trained here)`, kind: "local" })
+      : Promise.resolve();
   }
 
   private async loadModel(source: ModelSource): Promise<void> {

@@ -117,6 +117,12 @@ export class CheckpointLoader extends LitElement {
     await this.loadFromServer();
   }
 
+  /** Loads a model from a store the page already has (a run trained in the Train tab). */
+  openSource(source: ModelSource): Promise<void> {
+    this.progress = [];
+    return this.runLoad(source);
+  }
+
   private async runLoad(source: ModelSource): Promise<void> {
     if (!this.load) {
       this.error = "the chat is not ready to load a model";

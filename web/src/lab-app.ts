@@ -1,5 +1,5 @@
-// <lab-app>: the shell. A header with the tabs (Runs, Chat, Report, Adapter — the URL hash
-// keeps the tab: #runs, #chat, #report, #adapter) and the adapter in a chip; each tab's view is created
+// <lab-app>: the shell. A header with the tabs (Runs, Train, Chat, Report, Adapter — the URL
+// hash keeps the tab: #runs, #train, #chat, #report, #adapter) and the adapter in a chip; each tab's view is created
 // on its first visit and kept, so a loaded model survives switching tabs.
 import { html, LitElement, nothing } from "lit";
 import "./adapter-panel.ts";
@@ -8,9 +8,11 @@ import type { ChatView } from "./chat-view.ts";
 import { type AdapterProblem, type AdapterReport, getAdapter } from "./gpu.ts";
 import "./report-view.ts";
 import "./runs-view.ts";
+import "./train-view.ts";
 
 export const TABS = [
   { id: "runs", label: "Runs" },
+  { id: "train", label: "Train" },
   { id: "chat", label: "Chat" },
   { id: "report", label: "Report" },
   { id: "adapter", label: "Adapter" },
@@ -85,6 +87,12 @@ export class LabApp extends LitElement {
     await this.querySelector<ChatView>("chat-view")?.openServerCheckpoint(e.detail.run, e.detail.step);
   }
 
+  private async openTrainedChat(e: CustomEvent<{ run: string; step: number }>): Promise<void> {
+    this.go("chat");
+    await this.updateComplete;
+    await this.querySelector<ChatView>("chat-view")?.openTrainedRun(e.detail.run, e.detail.step);
+  }
+
   protected override render() {
     this.visited.add(this.tab);
     const a = this.adapter;
@@ -101,8 +109,10 @@ export class LabApp extends LitElement {
           ${a === null ? "WebGPU…" : a.ok ? html`<span class="dot ${a.software ? "sw" : "hw"}"></span>${a.name}${a.software ? " · software" : ""}` : html`<span class="dot bad"></span>no WebGPU`}
         </button>
       </header>
-      <main class="app-main" @open-chat=${(e: CustomEvent<{ run: string; step: number }>) => void this.openChat(e)}>
+      <main class="app-main" @open-chat=${(e: CustomEvent<{ run: string; step: number }>) => void this.openChat(e)}
+        @open-local-chat=${(e: CustomEvent<{ run: string; step: number }>) => void this.openTrainedChat(e)}>
         ${this.visited.has("runs") ? html`<runs-view ?hidden=${this.tab !== "runs"} data-testid="view-runs"></runs-view>` : nothing}
+        ${this.visited.has("train") ? html`<train-view ?hidden=${this.tab !== "train"} data-testid="view-train"></train-view>` : nothing}
         ${this.visited.has("chat") ? html`<chat-view ?hidden=${this.tab !== "chat"} data-testid="view-chat"></chat-view>` : nothing}
         ${this.visited.has("report") ? html`<report-view ?hidden=${this.tab !== "report"} data-testid="view-report"></report-view>` : nothing}
         ${this.visited.has("adapter") ? html`<adapter-panel ?hidden=${this.tab !== "adapter"} data-testid="view-adapter"></adapter-panel>` : nothing}

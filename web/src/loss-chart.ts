@@ -9,12 +9,22 @@ import { html, LitElement, nothing, type PropertyValues } from "lit";
 import uPlot from "uplot";
 import { chartCsv, type MetricSpec, metricSeries, metricSpec, smooth, X_LABEL, type XAxis } from "./chart_data.ts";
 import { fmtNum, fmtRate } from "./format.ts";
-import { type RunStream, streamHub } from "./run_stream.ts";
+import type { MetricsRecord } from "./api.ts";
+import { streamHub } from "./run_stream.ts";
 
-/** A run on a chart: its curve colour, and its tokens per step (for tokens on x). */
-export interface ChartRun { name: string; color: string; batchTokens?: number | null }
+/** Records that grow, announced by a "change" event: a server run's RunStream, or a run training in this tab. */
+export interface RecordSource extends EventTarget {
+  readonly records: readonly MetricsRecord[];
+}
 
-const runsKey = (runs: ChartRun[] | undefined) => (runs ?? []).map((r) => `${r.name}\u0000${r.color}\u0000${r.batchTokens ?? ""}`).join("\u0001");
+/**
+ * A run on a chart: its curve colour, its tokens per step (for tokens on x), and where its
+ * records come from (default: the server's live stream of the run of that name).
+ */
+export interface ChartRun { name: string; color: string; batchTokens?: number | null; source?: RecordSource }
+
+const runsKey = (runs: ChartRun[] | undefined) =>
+  (runs ?? []).map((r) => `${r.name}\u0000${r.color}\u0000${r.batchTokens ?? ""}\u0000${r.source ? "local" : ""}`).join("\u0001");
 
 /** Saves `blob` as a file named `name` (the browser's download), then lets the blob go. */
 function download(name: string, blob: Blob): void {
@@ -67,7 +77,8 @@ export class LossChart extends LitElement {
   declare removable: boolean;
 
   private plot: uPlot | null = null;
-  private streams = new Map<string, RunStream>();
+  /** Each plotted run's records; `hub` marks those acquired from streamHub (released when dropped). */
+  private streams = new Map<string, { source: RecordSource; hub: boolean }>();
   private redrawTimer: ReturnType<typeof setTimeout> | null = null;
   private resize: ResizeObserver | null = null;
   private onChange = () => this.scheduleRedraw();
@@ -106,11 +117,7 @@ export class LossChart extends LitElement {
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     this.scheme?.removeEventListener("change", this.onScheme);
-    for (const [name, s] of this.streams) {
-      s.removeEventListener("change", this.onChange);
-      streamHub.release(name);
-    }
-    this.streams.clear();
+    for (const name of [...this.streams.keys()]) this.dropStream(name);
     this.resize?.disconnect();
     this.resize = null;
     this.plot?.destroy();
@@ -125,20 +132,22 @@ export class LossChart extends LitElement {
     if (changed.has("runs")) this.syncStreams();
   }
 
+  private dropStream(name: string): void {
+    const s = this.streams.get(name);
+    if (!s) return;
+    s.source.removeEventListener("change", this.onChange);
+    if (s.hub) streamHub.release(name);
+    this.streams.delete(name);
+  }
+
   private syncStreams(): void {
-    const want = new Set(this.runs.map((r) => r.name));
-    for (const [name, s] of this.streams) {
-      if (!want.has(name)) {
-        s.removeEventListener("change", this.onChange);
-        streamHub.release(name);
-        this.streams.delete(name);
-      }
-    }
-    for (const name of want) {
+    const want = new Map(this.runs.map((r) => [r.name, r.source ?? null]));
+    for (const [name, s] of this.streams) if (!want.has(name) || (want.get(name) ?? null) !== (s.hub ? null : s.source)) this.dropStream(name);
+    for (const [name, local] of want) {
       if (this.streams.has(name)) continue;
-      const s = streamHub.acquire(name);
-      s.addEventListener("change", this.onChange);
-      this.streams.set(name, s);
+      const source = local ?? streamHub.acquire(name);
+      source.addEventListener("change", this.onChange);
+      this.streams.set(name, { source, hub: !local });
     }
   }
 
@@ -192,7 +201,7 @@ export class LossChart extends LitElement {
     const tables: uPlot.AlignedData[] = [];
     let points = 0;
     for (const run of this.runs) {
-      const records = this.streams.get(run.name)?.records ?? [];
+      const records = this.streams.get(run.name)?.source.records ?? [];
       const { xs, ys: raw } = metricSeries(records, spec.type, field, this.xAxis, run.batchTokens ?? null);
       const ys = smooth(raw, this.smoothing);
       points += xs.length;
