@@ -1,5 +1,6 @@
 // --run NAME | --checkpoint DIR → a checkpoint directory and the tokenizer it was trained
-// with (the run directory's copy when it has one), shared by eval and chat.
+// with (a copy inside the checkpoint, as `export checkpoint` writes, else the run
+// directory's, else --tokenizer-dir), shared by eval and chat.
 import { denoFiles } from "../io/deno_files.ts";
 import { latestCheckpoint } from "../train/deno_checkpoint.ts";
 import { UsageError } from "./args.ts";
@@ -19,8 +20,12 @@ export async function resolveCheckpointArgs(f: { run: string; checkpoint: string
     if (!latest) throw new UsageError(`run '${f.run}' has no checkpoint in ${f["runs-dir"]}/${f.run}/checkpoints (train one with 'deno task train base --run ${f.run}')`);
     dir = latest.dir;
   }
+  const files = denoFiles(".");
+  // An exported checkpoint lives outside any run, so it carries its tokenizer inside.
+  const inside = `${dir}/tokenizer`;
+  if (await files.exists(`${inside}/tokenizer.json`)) return { checkpointDir: dir, tokenizerDir: inside };
   const runDir = dir.replace(/\/checkpoints\/[^/]+\/?$/, "");
   const own = `${runDir}/tokenizer`;
-  const tokenizerDir = runDir !== dir && (await denoFiles(".").exists(`${own}/tokenizer.json`)) ? own : f["tokenizer-dir"];
+  const tokenizerDir = runDir !== dir && (await files.exists(`${own}/tokenizer.json`)) ? own : f["tokenizer-dir"];
   return { checkpointDir: dir, tokenizerDir };
 }

@@ -9,13 +9,20 @@
 // is each file renamed into place (the model last: nanochat finds checkpoints by their
 // model_*.pt). A failure leaves no file of the export behind. Existing files are never
 // replaced: a checkpoint of the same step, or a different tokenizer, is refused.
+//
+// `deno task export checkpoint --run NAME [--step N] --out DIR [--save-dtype bf16|f32]`:
+// an inference copy of a lab checkpoint, as a lab checkpoint directory of its own —
+// DIR/meta.json (weights_dtype recorded), DIR/model.safetensors (bf16: half the bytes),
+// DIR/tokenizer/ — without the optimizer state, so training cannot resume from it. DIR is
+// built beside itself and renamed into place whole; an existing DIR is refused.
 import { loadCheckpoint, findCheckpoint, latestCheckpoint } from "../train/deno_checkpoint.ts";
+import { encodeCheckpoint, MODEL_FILE } from "../formats/checkpoint.ts";
 import { formatNanochatMeta, metaFileName, modelFileName, optimFileName, stateDictFromParams, writeTiktokenPickle } from "../formats/nanochat.ts";
 import { nanochatOptimizer } from "../formats/nanochat_optim.ts";
 import { torchStateDictChunks, TorchWriter } from "../formats/torch_save.ts";
 import { denoFiles } from "../io/deno_files.ts";
 import { NANOCHAT_OPTIM } from "../optim/optimizer.ts";
-import { loadTokenizer } from "../tokenizer/store.ts";
+import { loadTokenizer, saveTokenizer, TOKENIZER_JSON } from "../tokenizer/store.ts";
 import { parseFlags, runMain, UsageError } from "./args.ts";
 import { exists, NANOCHAT_STAGE_DIRS, stagingDir, tokenizerToEncoding, writeChunks } from "./interop.ts";
 
@@ -28,12 +35,35 @@ export const EXPORT_FLAGS = {
   "runs-dir": { type: "string", default: "runs", help: "directory holding the runs" },
 } as const;
 
+export const CHECKPOINT_EXPORT_FLAGS = {
+  run: EXPORT_FLAGS.run,
+  step: EXPORT_FLAGS.step,
+  out: { type: "string", default: "", help: "the checkpoint directory to create (must not exist)" },
+  "save-dtype": { type: "string", default: "bf16", help: "the weights' dtype: bf16 (half the size; inference only, no resume) or f32 (exact)" },
+  "runs-dir": EXPORT_FLAGS["runs-dir"],
+} as const;
+
+const USAGE = `usage: deno task export nanochat --run NAME [--step N] --out DIR [flags]
+       deno task export checkpoint --run NAME [--step N] --out DIR [--save-dtype bf16|f32]
+
+nanochat: the checkpoint and its tokenizer as nanochat's PyTorch files.
+checkpoint: an inference copy as a lab checkpoint directory (bf16 weights: half the size).
+'deno task export nanochat --help' and 'deno task export checkpoint --help' list the flags.`;
+
 runMain(async (args) => {
+  if (!args.length || args[0] === "-h" || args[0] === "--help") return void console.log(USAGE);
+  if (args[0] === "checkpoint") return await exportCheckpoint(args.slice(1));
+  await exportNanochat(args);
+});
+
+async function exportNanochat(args: string[]): Promise<void> {
   const parsed = parseFlags(args, "export", "Write a lab checkpoint and its tokenizer as nanochat's PyTorch files (no Python needed).", EXPORT_FLAGS, "nanochat");
   if (!parsed) return;
   const f = parsed.flags;
   const [format, extra] = parsed.positionals;
-  if (format !== "nanochat") throw new UsageError(`say the format: deno task export nanochat --run NAME --out DIR (got ${format === undefined ? "nothing" : `'${format}'`})`);
+  if (format !== "nanochat") {
+    throw new UsageError(`say the format: deno task export nanochat --run NAME --out DIR, or deno task export checkpoint --run NAME --out DIR (got ${format === undefined ? "nothing" : `'${format}'`})`);
+  }
   if (extra) throw new UsageError(`unexpected argument '${extra}'`);
   if (!f.run || !f.out) throw new UsageError("pass --run NAME and --out DIR");
   const wteDtype = f["embedding-dtype"] === "bf16" ? "BF16" : f["embedding-dtype"] === "fp32" ? "F32" : null;
@@ -91,7 +121,56 @@ runMain(async (args) => {
   }
   console.log(`exported ${dir} (step ${step}) → ${out}/${rel}/${modelFileName(step)}${f.optimizer ? " (+ optimizer)" : ""}, tokenizer → ${out}/tokenizer`);
   console.log(`nanochat reads it with NANOCHAT_BASE_DIR=${out} (docs/interop.md)`);
-});
+}
+
+async function exportCheckpoint(args: string[]): Promise<void> {
+  const parsed = parseFlags(
+    args, "export checkpoint", "Write an inference copy of a lab checkpoint (weights and tokenizer, no optimizer state) as a new checkpoint directory; bf16 halves its size.",
+    CHECKPOINT_EXPORT_FLAGS,
+  );
+  if (!parsed) return;
+  const f = parsed.flags;
+  if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+  if (!f.run || !f.out) throw new UsageError("pass --run NAME and --out DIR");
+  const dtype = f["save-dtype"];
+  if (dtype !== "bf16" && dtype !== "f32") throw new UsageError(`--save-dtype must be bf16 or f32, got '${dtype}'`);
+  const out = f.out.replace(/\/+$/, "");
+  if (await exists(out)) throw new UsageError(`${out} already exists; export to a new --out directory (nothing was written)`);
+
+  const runDir = `${f["runs-dir"]}/${f.run}`;
+  const dir = f.step >= 0 ? await findCheckpoint(runDir, f.step) : (await latestCheckpoint(runDir))?.dir ?? null;
+  if (!dir) throw new UsageError(`run '${f.run}' has no ${f.step >= 0 ? `checkpoint of step ${f.step}` : "checkpoint"} in ${runDir}/checkpoints`);
+  const ckpt = await loadCheckpoint(dir, { withOptimizer: false });
+  const m = ckpt.meta;
+  // Widening is exact, so an f32 copy of narrowed weights would look like master weights
+  // and let a resume train over their rounding.
+  if (m.weights_dtype !== "f32" && dtype === "f32") throw new UsageError(`${dir} holds ${m.weights_dtype} weights; an f32 copy of it would pass for the master weights: export from the float32 checkpoint`);
+  const tokDir = `${runDir}/tokenizer`;
+  const tok = await exists(`${tokDir}/${TOKENIZER_JSON}`) ? await loadTokenizer(denoFiles("."), tokDir) : null;
+  if (tok && m.tokenizer && m.tokenizer.hash !== tok.hash) throw new UsageError(`${dir} was trained with another tokenizer than ${tokDir} holds`);
+  if (tok && tok.vocabSize !== ckpt.cfg.vocab_size) throw new UsageError(`${tokDir} has ${tok.vocabSize} tokens, the model ${ckpt.cfg.vocab_size}`);
+
+  const files = encodeCheckpoint(m.step, {
+    params: ckpt.params, cfg: ckpt.cfg,
+    meta: {
+      user_config: m.user_config, val_bpb: m.val_bpb, loader_state: m.loader_state, rng_state: m.rng_state, metrics: m.metrics,
+      tokenizer: m.tokenizer, stage: m.stage, source: m.source, created_at: m.created_at,
+    },
+  }, { weightsDtype: dtype });
+  const stage = await stagingDir(out, "export-checkpoint");
+  try {
+    for (const file of files) await writeChunks(`${stage}/${file.name}`, file.chunks);
+    if (tok) await saveTokenizer(denoFiles("."), `${stage}/tokenizer`, tok);
+    if (await exists(out)) throw new UsageError(`${out} appeared while exporting; export to a new --out directory (nothing was written)`);
+    await Deno.rename(stage, out);
+  } catch (err) {
+    await Deno.remove(stage, { recursive: true }).catch(() => {});
+    throw err;
+  }
+  const mb = async (path: string) => `${((await Deno.stat(path)).size / 2 ** 20).toFixed(2)} MiB`;
+  console.log(`exported ${dir} (step ${m.step}) → ${out}: ${dtype} weights, ${MODEL_FILE} ${await mb(`${out}/${MODEL_FILE}`)} (source ${await mb(`${dir}/${MODEL_FILE}`)}), no optimizer state`);
+  console.log(tok ? `tokenizer → ${out}/tokenizer; chat with: deno task chat --checkpoint ${out}` : `${tokDir} holds no tokenizer, none copied; chat with: deno task chat --checkpoint ${out} --tokenizer-dir DIR`);
+}
 
 function equalBytes(a: Uint8Array, chunks: Uint8Array[]): boolean {
   let o = 0;

@@ -15,7 +15,7 @@ export const COMMANDS: string[][] = [
   ["tok"], ["tok", "train"], ["tok", "eval"], ["tok", "files"],
   ["train"], ["train", "base"], ["train", "mid"], ["train", "sft"], ["train", "rl"],
   ["eval"], ["eval", "base"], ["eval", "chat"],
-  ["chat"], ["report"], ["archive"], ["export"], ["import"], ["lab"], ["gpu"], ["adapters"],
+  ["chat"], ["report"], ["archive"], ["export"], ["export", "nanochat"], ["export", "checkpoint"], ["import"], ["lab"], ["gpu"], ["adapters"],
   ["bench"], ["bench", "matmul"], ["bench", "model"], ["bench", "optim"], ["bench", "step"], ["bench", "tok"], ["bench", "data"], ["bench", "train"], ["bench", "infer"],
   ["test"], ["mutate"], ["docs"],
 ];

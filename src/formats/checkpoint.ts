@@ -2,9 +2,11 @@
 //
 //   runs/<run>/checkpoints/step_NNNNNN/
 //     model.safetensors   float32 weights, nanochat's names, PyTorch (out, in) shapes
+//                         (bf16 in an inference copy: meta.json's weights_dtype says so)
 //     optim.safetensors   optimizer state tensors; step counters in __metadata__
 //     meta.json           step, model_config, user_config, val_bpb, loader/rng state,
-//                         latest metrics, tokenizer identity, created_at, format_version
+//                         latest metrics, tokenizer identity, created_at, format_version,
+//                         weights_dtype (only when not f32)
 //
 // Crash safety comes from directory renames, which are atomic: a save writes every file
 // into `step_N.tmp-<pid>-<n>/`, fsyncs them, and only then renames the directory to
@@ -22,6 +24,7 @@ import type { FileStore } from "../io/files.ts";
 import { FileNotFound } from "../io/files.ts";
 import { type GPTConfig, numel, paramShapes, validateConfig } from "../model/config.ts";
 import type { RngState } from "../util/rng.ts";
+import { toBFloat16 } from "./bf16.ts";
 import { decodeSafetensors, type SafeTensor, toFloat32 } from "./safetensors.ts";
 import { UserError } from "../util/errors.ts";
 
@@ -36,6 +39,13 @@ export class CheckpointError extends UserError {
 }
 
 export interface TokenizerIdentity { hash: string; vocab_size: number }
+
+/** How model.safetensors stores the weights. Anything but f32 is an inference copy: training cannot resume from it. */
+export type WeightsDtype = "f32" | "bf16" | "f16";
+/** What encodeCheckpoint writes. */
+export type SaveDtype = "f32" | "bf16";
+const WEIGHTS_DTYPES: readonly WeightsDtype[] = ["f32", "bf16", "f16"];
+const SAFE_DTYPE = { f32: "F32", bf16: "BF16", f16: "F16" } as const;
 
 export interface CheckpointMeta {
   step: number;
@@ -55,12 +65,20 @@ export interface CheckpointMeta {
   stage?: string;
   /** The checkpoint a chat stage started from, as "run/step_NNNNNN"; "" for a base run. */
   source?: string;
+  /**
+   * How model.safetensors stores the weights; absent in meta.json means f32. A loaded
+   * checkpoint always has it (from the tensors when meta.json does not say).
+   */
+  weights_dtype?: WeightsDtype;
   created_at: string;
   format_version: number;
 }
 
-/** What the caller supplies; step, model_config, created_at and format_version are filled in. */
-export type CheckpointMetaInput = Omit<CheckpointMeta, "step" | "model_config" | "created_at" | "format_version"> & { created_at?: string };
+/**
+ * What the caller supplies; step, model_config, created_at and format_version are filled in,
+ * and weights_dtype by the encoder from what it actually writes.
+ */
+export type CheckpointMetaInput = Omit<CheckpointMeta, "step" | "model_config" | "created_at" | "format_version" | "weights_dtype"> & { created_at?: string };
 export interface OptimizerState { tensors: Map<string, Float32Array>; meta: Record<string, string> }
 export interface CheckpointData { params: Map<string, Float32Array>; cfg: GPTConfig; optimizer?: OptimizerState; meta: CheckpointMetaInput }
 export interface LoadedCheckpoint extends Omit<CheckpointData, "meta"> { meta: CheckpointMeta }
@@ -108,14 +126,17 @@ export function selectCheckpoints(names: readonly string[]): Map<number, string>
  * The same bytes as encodeSafetensors; float32 views assume a little-endian host (all
  * current JS platforms are).
  */
-export function safetensorsChunks(tensors: readonly { name: string; shape: number[]; data: Float32Array }[], metadata: Record<string, string> = {}): Uint8Array[] {
+export function safetensorsChunks(
+  tensors: readonly ({ name: string; shape: number[]; data: Float32Array } | { name: string; shape: number[]; dtype: "BF16"; data: Uint16Array })[],
+  metadata: Record<string, string> = {},
+): Uint8Array[] {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   const chunks: Uint8Array[] = [new Uint8Array(0)];
   let offset = 0;
   for (const t of tensors) {
     if (numel(t.shape) !== t.data.length) throw new CheckpointError(`tensor ${t.name}: shape [${t.shape}] holds ${numel(t.shape)} values, the array has ${t.data.length}`);
-    header[t.name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    header[t.name] = { dtype: "dtype" in t ? t.dtype : "F32", shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     offset += t.data.byteLength;
   }
@@ -129,8 +150,17 @@ export function safetensorsChunks(tensors: readonly { name: string; shape: numbe
   return chunks;
 }
 
-/** Builds the checkpoint's files (meta.json last) after checking params against cfg. */
-export function encodeCheckpoint(step: number, data: CheckpointData): { name: string; chunks: Uint8Array[] }[] {
+/**
+ * Builds the checkpoint's files (meta.json last) after checking params against cfg.
+ * weightsDtype "bf16" rounds every weight to bf16 (half the bytes): an inference copy,
+ * which may not carry optimizer state, since a resume would train over rounded weights.
+ */
+export function encodeCheckpoint(step: number, data: CheckpointData, opts: { weightsDtype?: SaveDtype } = {}): { name: string; chunks: Uint8Array[] }[] {
+  const dtype = opts.weightsDtype ?? "f32";
+  if (dtype !== "f32" && dtype !== "bf16") throw new CheckpointError(`cannot save step ${step}: weights dtype ${JSON.stringify(dtype)} is not f32 or bf16`);
+  if (dtype !== "f32" && data.optimizer) {
+    throw new CheckpointError(`cannot save step ${step} with ${dtype} weights and optimizer state: a ${dtype} checkpoint is for inference; save the optimizer with f32 weights`);
+  }
   // Exactly nanochat's six fields: its GPTConfig(**model_config) rejects unknown keys.
   const { sequence_len, vocab_size, n_layer, n_head, n_kv_head, n_embd } = data.cfg;
   const cfg = validateConfig({ sequence_len, vocab_size, n_layer, n_head, n_kv_head, n_embd });
@@ -143,7 +173,7 @@ export function encodeCheckpoint(step: number, data: CheckpointData): { name: st
     const v = data.params.get(name);
     if (!v) throw new CheckpointError(`cannot save step ${step}: parameter ${name} is missing`);
     if (v.length !== numel(shape)) throw new CheckpointError(`cannot save step ${step}: parameter ${name} has ${v.length} values, expected [${shape}] = ${numel(shape)}`);
-    return { name, shape, data: v };
+    return dtype === "bf16" ? { name, shape, dtype: "BF16" as const, data: toBFloat16(v) } : { name, shape, data: v };
   });
   const files = [{ name: MODEL_FILE, chunks: safetensorsChunks(model, { format: "pt" }) }];
   if (data.optimizer) {
@@ -160,7 +190,8 @@ export function encodeCheckpoint(step: number, data: CheckpointData): { name: st
   const meta: CheckpointMeta = {
     step, model_config: cfg, user_config: m.user_config ?? {}, val_bpb: m.val_bpb ?? null, loader_state: m.loader_state ?? null,
     rng_state: m.rng_state ?? null, metrics: m.metrics ?? {}, tokenizer: m.tokenizer ?? null, stage: m.stage ?? "",
-    source: m.source ?? "", created_at: m.created_at ?? new Date().toISOString(), format_version: CHECKPOINT_FORMAT_VERSION,
+    source: m.source ?? "", ...(dtype === "f32" ? {} : { weights_dtype: dtype }), created_at: m.created_at ?? new Date().toISOString(),
+    format_version: CHECKPOINT_FORMAT_VERSION,
   };
   // One line per field: readable, without spreading the loader's token buffer over thousands of lines.
   const text = `{\n${Object.entries(meta).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(",\n")}\n}\n`;
@@ -219,11 +250,34 @@ export function validateMeta(raw: unknown, file: string): CheckpointMeta {
   if (raw.val_bpb !== undefined && raw.val_bpb !== null && typeof raw.val_bpb !== "number") bad("val_bpb", "must be a number or null");
   if (raw.stage !== undefined && typeof raw.stage !== "string") bad("stage", "must be a string");
   if (raw.source !== undefined && typeof raw.source !== "string") bad("source", "must be a string (run/step_NNNNNN)");
+  if (raw.weights_dtype !== undefined && !WEIGHTS_DTYPES.includes(raw.weights_dtype as WeightsDtype)) {
+    bad("weights_dtype", `must be one of ${WEIGHTS_DTYPES.join(", ")} (or absent, meaning f32), got ${JSON.stringify(raw.weights_dtype)}`);
+  }
   const r = raw as Partial<CheckpointMeta>;
   return {
     step: r.step!, model_config: cfg, user_config: r.user_config ?? {}, val_bpb: r.val_bpb ?? null, loader_state: r.loader_state ?? null,
-    rng_state: r.rng_state ?? null, metrics: r.metrics ?? {}, tokenizer: r.tokenizer ?? null, stage: r.stage ?? "", source: r.source ?? "", created_at: r.created_at ?? "", format_version: r.format_version ?? 0,
+    rng_state: r.rng_state ?? null, metrics: r.metrics ?? {}, tokenizer: r.tokenizer ?? null, stage: r.stage ?? "", source: r.source ?? "",
+    ...(r.weights_dtype ? { weights_dtype: r.weights_dtype } : {}), created_at: r.created_at ?? "", format_version: r.format_version ?? 0,
   };
+}
+
+/**
+ * The dtype model.safetensors stores its weights in: meta.json's record, which every tensor
+ * must match (a mismatch means the two files come from different saves); without a record,
+ * the tensors' own, where any narrower tensor makes the whole copy lossy.
+ */
+function storedWeightsDtype(tensors: Map<string, SafeTensor>, recorded: WeightsDtype | undefined, file: string): WeightsDtype {
+  let narrow: WeightsDtype | undefined;
+  for (const [name, t] of tensors) {
+    if (recorded && t.dtype !== SAFE_DTYPE[recorded]) {
+      throw new CheckpointError(
+        `${file}: tensor ${name} is ${t.dtype}, but ${META_FILE} records weights_dtype "${recorded}" (${SAFE_DTYPE[recorded]}): the two files come from different saves; save or export the checkpoint again`,
+      );
+    }
+    if (t.dtype === "BF16") narrow ??= "bf16";
+    else if (t.dtype === "F16") narrow ??= "f16";
+  }
+  return recorded ?? narrow ?? "f32";
 }
 
 /** Model tensors (F32, BF16 or F16) → float32 params with exactly paramShapes(cfg). */
@@ -265,6 +319,7 @@ export async function decodeCheckpoint(
   if (!modelBytes) throw new CheckpointError(`${path(MODEL_FILE)} is missing: ${dir} is not a complete checkpoint`);
   const model = decodeSafetensors(modelBytes, path(MODEL_FILE));
   const params = validateModelTensors(model.tensors, meta.model_config, path(MODEL_FILE));
+  meta.weights_dtype = storedWeightsDtype(model.tensors, meta.weights_dtype, path(MODEL_FILE));
   let optimizer: OptimizerState | undefined;
   const optBytes = opts.withOptimizer === false ? null : await read(OPTIM_FILE);
   if (optBytes) {

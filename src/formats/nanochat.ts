@@ -18,6 +18,7 @@ import { type GPTConfig, numel, paramShapes, validateConfig } from "../model/con
 import { UserError } from "../util/errors.ts";
 import { type PickleRules, PyDict, PyGlobal, readPickle } from "./pickle.ts";
 import { PyObjectState, type PyOut, writePickle } from "./pickle_write.ts";
+import { toBFloat16 } from "./bf16.ts";
 import { toFloat32 } from "./safetensors.ts";
 import type { TorchTensor } from "./torch_save.ts";
 
@@ -106,18 +107,6 @@ export function paramsFromStateDict(tensors: Map<string, TorchTensor>, cfg: GPTC
     params.set(name, toFloat32({ dtype: t.dtype, shape: t.shape, data: t.data as Float32Array | Uint16Array }, `${file}: tensor ${name}`));
   }
   return params;
-}
-
-/** float32 → bfloat16 bits, rounding to nearest even (torch's .to(torch.bfloat16)). */
-export function toBFloat16(x: Float32Array): Uint16Array {
-  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
-  const out = new Uint16Array(x.length);
-  for (let i = 0; i < u.length; i++) {
-    const b = u[i];
-    if ((b & 0x7fffffff) > 0x7f800000) out[i] = (b >>> 16) | 0x40; // NaN stays a (quiet) NaN
-    else out[i] = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
-  }
-  return out;
 }
 
 /** The lab's params as nanochat's state dict entries, in its order; wte in `wteDtype`. */

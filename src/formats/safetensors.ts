@@ -3,6 +3,7 @@
 // The header maps names to {dtype, shape, data_offsets: [begin, end)} relative to the
 // data section, plus optional "__metadata__" (string → string). Runtime-agnostic.
 import { UserError } from "../util/errors.ts";
+import { fromBFloat16 } from "./bf16.ts";
 
 export type SafeDType = "F32" | "BF16" | "F16" | "I32" | "U32" | "I64";
 
@@ -102,12 +103,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors"): { 
 /** float32 values of a tensor (BF16 and F16 widened), for loading weights. */
 export function toFloat32(t: SafeTensor, name = "tensor"): Float32Array {
   if (t.dtype === "F32") return t.data as Float32Array;
-  if (t.dtype === "BF16") {
-    const src = t.data as Uint16Array;
-    const out = new Uint32Array(src.length);
-    for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
-    return new Float32Array(out.buffer);
-  }
+  if (t.dtype === "BF16") return fromBFloat16(t.data as Uint16Array);
   if (t.dtype === "F16") {
     const src = t.data as Uint16Array;
     const out = new Float32Array(src.length);

@@ -155,10 +155,13 @@ async function recoveryHint(dir: string): Promise<string> {
     : `delete ${dir}; the run has no other complete checkpoint, so it starts over`;
 }
 
-/** Loads and validates a checkpoint directory; errors name the file and say what to do. */
-export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+/**
+ * Loads and validates a checkpoint directory; errors name the file and say what to do.
+ * withOptimizer: false skips optim.safetensors (an export of the weights needs only them).
+ */
+export async function loadCheckpoint(dir: string, opts: { withOptimizer?: boolean } = {}): Promise<LoadedCheckpoint> {
   try {
-    return await decodeCheckpoint((name) => orNull(() => Deno.readFile(`${dir}/${name}`)), dir);
+    return await decodeCheckpoint((name) => orNull(() => Deno.readFile(`${dir}/${name}`)), dir, opts);
   } catch (err) {
     if (err instanceof CheckpointError || err instanceof SafetensorsError) {
       err.message += `. To go on: ${await recoveryHint(dir)}.`;

@@ -10,7 +10,7 @@
 //   pattern and specials instead of encoding) and token_bytes.pt equal ours;
 // - hostile or broken inputs are refused with a clear message and write nothing.
 import assert from "node:assert/strict";
-import { toBFloat16 } from "../../src/formats/nanochat.ts";
+import { toBFloat16 } from "../../src/formats/bf16.ts";
 import type { GPTConfig } from "../../src/model/config.ts";
 import { paramShapes } from "../../src/model/config.ts";
 import { InferenceGPT } from "../../src/model/inference.ts";

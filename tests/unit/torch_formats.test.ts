@@ -2,7 +2,8 @@
 // GPU: the fixtures under tests/fixtures/nanochat/ were written by real PyTorch
 // (tiny_gpt.py); the broken and hostile inputs are built here or by that script.
 import assert from "node:assert/strict";
-import { paramsFromStateDict, readTiktokenPickle, stateDictFromParams, toBFloat16, writeTiktokenPickle } from "../../src/formats/nanochat.ts";
+import { toBFloat16 } from "../../src/formats/bf16.ts";
+import { paramsFromStateDict, readTiktokenPickle, stateDictFromParams, writeTiktokenPickle } from "../../src/formats/nanochat.ts";
 import { pythonSetOrder } from "../../src/formats/nanochat_optim.ts";
 import { readPickle } from "../../src/formats/pickle.ts";
 import { readTorchStateDict, readTorchTensor, torchStateDictChunks } from "../../src/formats/torch_save.ts";
