@@ -8,6 +8,7 @@
 // MESA_VK_DEVICE_SELECT=VENDOR:DEVICE makes that device the process's first. So each
 // device is probed in a child process of its own (`deno task gpu --json` under that
 // variable), which is also how a training rank is started on it.
+import { SWIFTSHADER_ICDS } from "../dist/deno_world.ts";
 import { parseFlags, runMain } from "./args.ts";
 
 const FLAGS = {
@@ -90,7 +91,26 @@ export async function listAdapters(): Promise<{ selectable: boolean; adapters: A
       ? { ...base, software: d.type === "CPU", description: "", features: [], limits: {}, error: p }
       : { ...base, software: /\bsoftware\b/.test(p.description) || d.type === "CPU", ...p });
   }
+  adapters.push(...await driverFileAdapters());
   return { selectable: true, adapters };
+}
+
+/**
+ * Vulkan drivers outside the system's list that this machine still has: the SwiftShader
+ * Chromium ships (a second software adapter, which a data-parallel rank can use).
+ */
+async function driverFileAdapters(): Promise<AdapterReport[]> {
+  const out: AdapterReport[] = [];
+  for (const icd of SWIFTSHADER_ICDS) {
+    if (!(await Deno.stat(icd).then(() => true, () => false))) continue;
+    const p = parseProbe(await probe({ VK_ICD_FILENAMES: icd }));
+    const base = { id: null, name: "SwiftShader (Chromium's Vulkan driver)", type: "CPU", address: `VK_ICD_FILENAMES=${icd} deno task …, or train --adapters swiftshader` };
+    out.push(typeof p === "string"
+      ? { ...base, software: true, description: "", features: [], limits: {}, error: p }
+      : { ...base, name: p.description.replace(/ \(deno .*$/, ""), software: true, ...p });
+    break; // one copy of the driver is enough
+  }
+  return out;
 }
 
 if (import.meta.main) {

@@ -11,6 +11,7 @@ const BENCHES: Record<string, string> = {
   data: "data loader throughput vs what the tiny model consumes",
   train: "training tokens/s and MFU (tiny preset, d12-shaped layers)",
   infer: "prefill and decode tokens/s",
+  dist: "data-parallel step time, world 1 vs N, and the gradient exchange's share",
   tab: "training tokens/s in the lab's Train tab (Chromium) vs deno task train base (Deno), same preset",
 };
 

@@ -22,8 +22,18 @@ const EXTRA_FLAGS: FlagTable = {
   resume: { type: "boolean", default: false, help: "continue the run's latest checkpoint" },
   adapter: { type: "string", default: "", help: "WebGPU adapter name substring" },
   "no-prepare": { type: "boolean", default: false, help: "do not build missing shards/tokenizer; fail instead" },
+  world: { type: "number", default: 0, min: 0, max: 64, integer: true, help: "ranks training data-parallel, one process and adapter each (same as --world-size; 0: the config's)" },
+  adapters: { type: "string", default: "", help: "where the ranks run, one per rank or one for all: default, VENDOR:DEVICE (deno task adapters), swiftshader, icd:/path.json (docs/distributed.md)" },
   "sample-tokens": { type: "number", default: 16, help: "greedy tokens per sample prompt" },
 };
+
+/** --world N is --world-size N (the issue's and the reference's name for it). */
+function withWorld(overrides: Partial<RunConfig>, f: Record<string, unknown>): Partial<RunConfig> {
+  const w = f.world as number | undefined;
+  if (!w) return overrides;
+  if (overrides.world_size !== undefined && overrides.world_size !== w) throw new UsageError(`--world ${w} and --world-size ${overrides.world_size} disagree; pass one of them`);
+  return { ...overrides, world_size: w };
+}
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
@@ -67,11 +77,11 @@ runMain(async (args) => {
   const f = parsed.flags as Record<string, unknown>;
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
   // Only flags given on the command line override the preset (defaults already are the preset's).
-  const given = overridesFromFlags(Object.fromEntries(Object.entries(f).filter(([k]) => rest.some((a) => a === `--${k}` || a.startsWith(`--${k}=`)))));
+  const given = withWorld(overridesFromFlags(Object.fromEntries(Object.entries(f).filter(([k]) => rest.some((a) => a === `--${k}` || a.startsWith(`--${k}=`))))), f);
   const resolved = resolveRunConfig(preset, given);
   if (!f["no-prepare"]) await prepareMissing(resolved.config);
   const gpu = await acquireGpu({ adapterName: (f.adapter as string) || undefined });
-  const result = await trainBase({ resolved, gpu, resume: !!f.resume, sampleTokens: f["sample-tokens"] as number, preset: presetName });
+  const result = await trainBase({ resolved, gpu, resume: !!f.resume, sampleTokens: f["sample-tokens"] as number, preset: presetName, adapters: f.adapters as string });
   if (result.stopped) {
     console.log(`stopped at step ${result.step}; continue with: deno task train base --config ${presetName} --run ${resolved.config.run} --resume`);
     return;
@@ -85,7 +95,7 @@ runMain(async (args) => {
 
 /** Flags of the chat stages: the run-config fields that can change after pretraining (not the model's shape). */
 const CHAT_FIELDS = [
-  "run", "runs_dir", "mixture", "device_batch_size", "total_batch_size", "target_examples_per_step", "max_seq_len", "num_iterations",
+  "run", "runs_dir", "world_size", "mixture", "device_batch_size", "total_batch_size", "target_examples_per_step", "max_seq_len", "num_iterations",
   "embedding_lr", "unembedding_lr", "matrix_lr", "init_lr_frac", "weight_decay", "grad_clip", "warmup_ratio", "warmdown_ratio", "final_lr_frac",
   "eval_every", "eval_tokens", "checkpoint_every", "keep_last", "seed",
 ];
@@ -138,11 +148,11 @@ async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
     "eval-problems": { type: "number", default: rl.evalProblems, help: "held-out problems per evaluation" },
     "eval-samples": { type: "number", default: rl.evalSamples, help: "completions per held-out problem (pass@1 … pass@k)" },
   } : {};
-  const parsed = parseFlags(rest, `train ${stage}`, summary, { from, ...flags, ...rlFlags, resume: EXTRA_FLAGS.resume, adapter: EXTRA_FLAGS.adapter });
+  const parsed = parseFlags(rest, `train ${stage}`, summary, { from, ...flags, ...rlFlags, resume: EXTRA_FLAGS.resume, adapter: EXTRA_FLAGS.adapter, ...(stage === "rl" ? {} : { world: EXTRA_FLAGS.world, adapters: EXTRA_FLAGS.adapters }) });
   if (!parsed) return;
   const f = parsed.flags as Record<string, unknown>;
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
-  const given = overridesFromFlags(Object.fromEntries(Object.entries(f).filter(([k]) => rest.some((a) => a === `--${k}` || a.startsWith(`--${k}=`)))));
+  const given = withWorld(overridesFromFlags(Object.fromEntries(Object.entries(f).filter(([k]) => rest.some((a) => a === `--${k}` || a.startsWith(`--${k}=`))))), f);
   const overrides = { ...stagePreset, ...given };
   console.log(`${stage} settings: preset ${presetName} (${why})${Object.keys(stagePreset).length ? "" : `, which has no '${stage}' export: the reference defaults`}`);
   const gpu = await acquireGpu({ adapterName: (f.adapter as string) || undefined });
@@ -155,7 +165,7 @@ async function chatStage(stage: ChatStage, rest: string[]): Promise<void> {
     };
     result = await trainRl({ ...common, sampling });
   } else {
-    const r = await trainChat({ ...common, stage });
+    const r = await trainChat({ ...common, stage, adapters: f.adapters as string });
     result = r, mixture = r.mixture.name;
   }
   if (result.stopped) {

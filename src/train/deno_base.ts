@@ -19,6 +19,8 @@ export interface BaseTrainOptions {
   sampleTokens?: number;
   /** The preset's name, recorded in run.json. */
   preset?: string;
+  /** `--adapters` of a world_size > 1 run. */
+  adapters?: string;
   log?: (line: string) => void;
 }
 
@@ -40,7 +42,7 @@ export async function trainBase(opts: BaseTrainOptions): Promise<BaseTrainResult
   const B = c.device_batch_size, T = c.max_seq_len;
   const tok = await loadRunTokenizer(r);
   return await runStage({
-    stage: "base", resolved: r, gpu: opts.gpu, resume: opts.resume, tok, log: opts.log, preset: opts.preset,
+    stage: "base", resolved: r, gpu: opts.gpu, resume: opts.resume, tok, log: opts.log, preset: opts.preset, adapters: opts.adapters,
     initialParams: () => initParams(r.model, c.seed),
     data: ({ sampler, checkpoint, model }) =>
       baseStageData({

@@ -112,7 +112,9 @@ export function chatStageConfig(stage: ChatStage, source: ChatSource, overrides:
   };
   const base = { ...inherited, ...model, ...STAGE_DEFAULTS[stage] };
   const merged = { ...DEFAULT_RUN_CONFIG, ...base, ...overrides } as RunConfig;
-  if (stage === "sft") merged.total_batch_size = merged.target_examples_per_step * merged.max_seq_len * merged.world_size;
+  // target_examples_per_step counts conversations over all ranks (as the reference's): each
+  // of W ranks takes examples / W of them a step.
+  if (stage === "sft") merged.total_batch_size = merged.target_examples_per_step * merged.max_seq_len;
   if (merged.max_seq_len > cfg.sequence_len) {
     const from = "max_seq_len" in overrides ? `--max-seq-len or the preset's '${stage}' export` : "the stage's default";
     throw new TrainError(`max_seq_len ${merged.max_seq_len} (from ${from}) is longer than the source model's sequence_len ${cfg.sequence_len}; pass --max-seq-len ${cfg.sequence_len} or less`);
@@ -136,6 +138,8 @@ export interface ChatTrainOptions {
   overrides: Partial<RunConfig>;
   /** The preset whose stage export gave the overrides, recorded in run.json. */
   preset?: string;
+  /** `--adapters` of a world_size > 1 run. */
+  adapters?: string;
   log?: (line: string) => void;
 }
 
@@ -183,7 +187,7 @@ export async function trainChat(opts: ChatTrainOptions & { stage: "mid" | "sft" 
 
   const result = await runStage({
     stage: opts.stage, resolved: r, gpu: opts.gpu, resume: opts.resume, tok, log,
-    source: `${source.run}/${stepDirName(source.step)}`, preset: opts.preset,
+    source: `${source.run}/${stepDirName(source.step)}`, preset: opts.preset, adapters: opts.adapters,
     fixedMomentum: opts.stage === "sft" ? SFT_MOMENTUM : undefined,
     initialParams: () => source.checkpoint.params,
     data: ({ model, checkpoint }) => {

@@ -19,6 +19,8 @@ import { acquireLock } from "../io/deno_lock.ts";
 import { cleanupCheckpoints, incompleteCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./deno_checkpoint.ts";
 import { dropMetricsFrom, MetricsLog, readRunInfo, updateRunStatus, writeRunInfo } from "./deno_metrics.ts";
 import { runTrainingLoop } from "./loop.ts";
+import { DenoWorld, parsePlacements } from "../dist/deno_world.ts";
+import { flatten, worldStep } from "../dist/step.ts";
 import { checkpointDataOf, loopConfigOf, type Stage, type StageData, startOf } from "./stage.ts";
 import type { ResolvedRunConfig } from "./run_config.ts";
 
@@ -42,6 +44,8 @@ export interface StageSpec {
   source?: string;
   /** The preset the settings came from, for run.json (the next stage defaults to it). */
   preset?: string;
+  /** `--adapters`: where ranks 1… of a world_size > 1 run run (src/dist/deno_world.ts). */
+  adapters?: string;
   data(ctx: { model: GPT; sampler: InferenceGPT; checkpoint: LoadedCheckpoint | null }): Promise<StageData>;
   log?: (line: string) => void;
 }
@@ -70,6 +74,14 @@ async function resumePoint(runDir: string, spec: StageSpec, log: (line: string) 
     log(`--resume: skipping ${bad.dir}: ${bad.missing.join(" and ")} ${bad.missing.length > 1 ? "are" : "is"} missing; using the latest complete checkpoint, ${latest.dir} (step ${latest.step})`);
   }
   const ckpt = await loadCheckpoint(latest.dir);
+  // A narrowed copy would load as if it were the master weights, and the steps after it
+  // would train over its rounding for good (its optimizer state is gone too).
+  if (ckpt.meta.weights_dtype && ckpt.meta.weights_dtype !== "f32") {
+    throw new TrainError(
+      `--resume: ${latest.dir} holds ${ckpt.meta.weights_dtype} weights (an inference copy, as 'deno task export checkpoint --save-dtype ${ckpt.meta.weights_dtype}' writes); ` +
+        `resuming from it would lose the float32 master weights. Resume from the float32 checkpoint it was exported from: put that back in its place, or move it out of ${runDir}/checkpoints to resume from the one before`,
+    );
+  }
   if (JSON.stringify(ckpt.cfg) !== JSON.stringify(r.model)) {
     throw new TrainError(`--resume: ${latest.dir} holds a model ${JSON.stringify(ckpt.cfg)} but the config describes ${JSON.stringify(r.model)}; resume with the same config`);
   }
@@ -88,7 +100,13 @@ export async function runStage(spec: StageSpec): Promise<StageResult> {
   const c = r.config;
   const runDir = `${c.runs_dir}/${c.run}`;
   const B = c.device_batch_size, T = c.max_seq_len;
-  if (c.world_size !== 1) throw new TrainError(`world_size ${c.world_size}: data-parallel training over several adapters is not built yet; use world_size 1`);
+  const placements = parsePlacements(spec.adapters ?? "", c.world_size);
+  if (placements[0].spec !== "default" && !Object.entries(placements[0].env).every(([k, v]) => Deno.env.get(k) === v)) {
+    throw new TrainError(
+      `--adapters: rank 0 runs in this process, on ${gpu.description}; to put it on '${placements[0].spec}', start the command with ` +
+        `${Object.entries(placements[0].env).map(([k, v]) => `${k}=${v}`).join(" ")} (or name 'default' first)`,
+    );
+  }
   checkModelFits(gpu, r.model, { B, T });
 
   // One writer per run directory: two trainings in one run would interleave their metrics
@@ -138,14 +156,20 @@ async function runLocked(spec: StageSpec, runDir: string, log: (line: string) =>
   const opt = await ModelOptimizer.create(gpu, r.model.n_embd, model.params, model.grads, r.optimizer);
   // Samples decode one sequence at a time: a B=1 model over the same weight buffers.
   const sampler = await InferenceGPT.create(gpu, r.model, model.params, { B: 1, T });
-  let data: StageData | null = null, metrics: MetricsLog | null = null;
+  let data: StageData | null = null, metrics: MetricsLog | null = null, world: DenoWorld | null = null;
   try {
     model.loadParams(ckpt ? ckpt.params : spec.initialParams());
     if (ckpt?.optimizer) opt.loadState(ckpt.optimizer, `${dir}/optim.safetensors`);
     data = await spec.data({ model, sampler, checkpoint: ckpt });
+    if (c.world_size > 1) {
+      // Ranks 1… start from rank 0's weights (a fresh init or the checkpoint), bit for bit.
+      world = await DenoWorld.start(parsePlacements(spec.adapters ?? "", c.world_size), { cfg: r.model, B, T }, gpu.description, log);
+      await world.broadcastWeights(flatten(r.model, await model.readParams()));
+    }
     metrics = await MetricsLog.open(runDir);
-    return await trainLoop(spec, runDir, log, progress, { model, opt, sampler, data, metrics, ckpt, dir });
+    return await trainLoop(spec, runDir, log, progress, { model, opt, sampler, data, metrics, ckpt, dir, world });
   } finally {
+    await world?.close();
     metrics?.close();
     data?.close?.();
     sampler.destroy();
@@ -162,20 +186,27 @@ interface LoopParts {
   metrics: MetricsLog;
   ckpt: LoadedCheckpoint | null;
   dir: string | null;
+  world: DenoWorld | null;
 }
 
 async function trainLoop(spec: StageSpec, runDir: string, log: (line: string) => void, progress: { stepped: boolean }, parts: LoopParts): Promise<StageResult> {
   const { resolved: r, gpu, tok, stage } = spec;
   const c = r.config;
   const B = c.device_batch_size, T = c.max_seq_len;
-  const { model, opt, data, metrics, ckpt, dir } = parts;
+  const { model, opt, data, metrics, ckpt, dir, world } = parts;
   const config = { ...c, ...(spec.source ? { source: spec.source } : {}) } as unknown as Record<string, unknown>;
-  await writeRunInfo(runDir, { name: c.run, stage, config, ...(spec.preset ? { preset: spec.preset } : {}), adapter: gpu.description, started_at: new Date().toISOString(), status: "running", step: ckpt?.meta.step ?? 0 });
+  // A world's run.json names every rank's adapter: `adapter` in words, `adapters` one per rank.
+  const adapter = world ? world.adapters.map((a, i) => `rank ${i}: ${a}`).join("; ") : gpu.description;
+  await writeRunInfo(runDir, {
+    name: c.run, stage, config, ...(spec.preset ? { preset: spec.preset } : {}), adapter, ...(world ? { adapters: world.adapters } : {}),
+    started_at: new Date().toISOString(), status: "running", step: ckpt?.meta.step ?? 0,
+  });
+  if (world) await metrics.append({ type: "world", step: ckpt?.meta.step ?? 0, world: world.size, adapters: world.adapters, time: Date.now() / 1000 });
   const peak = await measurePeakFlops(gpu);
   log(`adapter: ${gpu.description} (measured matmul peak ${(peak / 1e9).toFixed(2)} GFLOP/s)`);
   log(
     `${stage}: model ${JSON.stringify(r.model)}, ${r.numParams.toLocaleString("en-US")} params, ${r.flopsPerToken.toExponential(3)} FLOPs/token; ` +
-      `${r.numIterations} steps of ${c.total_batch_size} tokens (${r.gradAccumSteps} micro-batch${r.gradAccumSteps > 1 ? "es" : ""} of ${B}×${T}); run dir ${runDir}`,
+      `${r.numIterations} steps of ${c.total_batch_size} tokens (${c.world_size > 1 ? `${c.world_size} ranks × ` : ""}${r.gradAccumSteps} micro-batch${r.gradAccumSteps > 1 ? "es" : ""} of ${B}×${T}); run dir ${runDir}`,
   );
   if (spec.source && !ckpt) log(`starting from ${spec.source}`);
   if (ckpt) log(`resuming from ${dir} (step ${ckpt.meta.step})`);
@@ -192,6 +223,7 @@ async function trainLoop(spec: StageSpec, runDir: string, log: (line: string) =>
   let firstValBpb = firstBpb;
   try {
     const result = await runTrainingLoop(model, opt, loopConfigOf(r, peak, spec.fixedMomentum), {
+      submitStep: world ? async (micro, lrm, momentum) => ({ result: Promise.resolve(await worldStep(world, model, opt, micro, lrm, momentum)) }) : undefined,
       nextBatch: () => data.nextBatch(),
       batchMetrics: data.batchMetrics && (() => data.batchMetrics!()),
       evaluate: data.evaluate && (async (step) => {

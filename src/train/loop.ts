@@ -14,6 +14,7 @@ import { UserError } from "../util/errors.ts";
 
 export interface LoopConfig {
   numIterations: number;
+  /** Micro-batches per optimizer step, over all ranks of a data-parallel world. */
   gradAccumSteps: number;
   schedule: Omit<LrSchedule, "numIterations">;
   evalEvery: number;
@@ -54,6 +55,8 @@ export interface LoopHooks {
   progress?(line: string): void;
   /** Polled between steps: true asks the loop to checkpoint and stop (Ctrl-C). */
   stopRequested?(): boolean;
+  /** Runs a step instead of submitTrainStep (a data-parallel world: src/dist/step.ts). */
+  submitStep?(micro: MicroBatch[], lrMultiplier: number, momentum: number): Promise<{ result: Promise<StepResult> }>;
 }
 
 /** What a checkpoint needs to continue the loop exactly. */
@@ -151,7 +154,7 @@ export async function runTrainingLoop(
     const extra = hooks.batchMetrics?.() ?? {};
     const lrm = lrMultiplier(step, schedule);
     const momentum = cfg.fixedMomentum ?? muonMomentum(step);
-    const { result } = await submitTrainStep(model, opt, micro, lrm, momentum);
+    const { result } = hooks.submitStep ? await hooks.submitStep(micro, lrm, momentum) : await submitTrainStep(model, opt, micro, lrm, momentum);
     result.catch(() => {}); // surfaced by settle()
     await settle(); // the previous step's loss, read while this one computes
     pending = { step, result, lrm, extra };

@@ -37,7 +37,9 @@ export function loopConfigOf(r: ResolvedRunConfig, peakFlops: number, fixedMomen
   const c = r.config;
   return {
     numIterations: r.numIterations,
-    gradAccumSteps: r.gradAccumSteps,
+    // A world of W ranks takes W× the micro-batches per step (each rank its share): the same
+    // batches, in the same order, as one adapter accumulating them all.
+    gradAccumSteps: r.gradAccumSteps * c.world_size,
     schedule: r.schedule,
     evalEvery: c.eval_every > 0 ? c.eval_every : r.numIterations,
     sampleEvery: c.sample_every,
@@ -125,7 +127,8 @@ export async function baseStageData(opts: {
       return { inputs: b.inputs, targets: b.targets };
     },
     evaluate: async () => {
-      const res = await evaluateBpbOnLoader(model, await opts.open("val"), r.evalSteps, tokenBytes); // closes it
+      // Rank 0 evaluates alone, over every rank's share of eval_tokens (the same batches as world 1).
+      const res = await evaluateBpbOnLoader(model, await opts.open("val"), r.evalSteps * r.config.world_size, tokenBytes); // closes it
       return { bpb: res.bpb, loss: res.loss };
     },
     sample: async () => {
