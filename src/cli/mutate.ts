@@ -24,6 +24,7 @@ const FLAGS = {
   seed: { type: "number", default: 1, help: "seed of the sample when --budget is set" },
   "timeout-factor": { type: "number", default: 3, help: "a mutant's test file may take this many times its unmutated time (+10 s)" },
   "max-test-seconds": { type: "number", default: 30, help: "leave out test files slower than this unmutated (unless nothing else reaches the file)" },
+  "mutant-seconds": { type: "number", default: 90, help: "start no further test file for a mutant after this long (it survives, with the unrun files counted); 0: no limit" },
   list: { type: "boolean", default: false, help: "list the mutants and the tests that would run, then stop" },
   equivalents: { type: "string", default: "tests/mutation/equivalent.txt", help: "reviewed equivalent mutants, left out of the score" },
   report: { type: "string", default: "build/mutate/report.json", help: "where the outcomes go (JSON)" },
@@ -88,7 +89,8 @@ runMain(async (args) => {
   let mutants: Mutant[] = targets.flatMap((p) => findMutants(p, texts.get(p)!));
   const found = mutants.length;
   if (f.budget > 0) mutants = sampleMutants(mutants, f.budget, f.seed);
-  const testsOf = (file: string) => [...(coverage.get(file) ?? [])].sort();
+  const testsOf = (file: string) => [...(coverage.get(file)?.keys() ?? [])].sort();
+  const depthOf = (file: string, test: string) => coverage.get(file)?.get(test) ?? Infinity;
   console.log(`${targets.length} files, ${found} mutants${f.budget > 0 ? `, ${mutants.length} sampled (seed ${f.seed})` : ""}; ${equivalents.length} reviewed equivalents`);
   if (f.list) {
     for (const m of mutants) console.log(`${describeMutant(m)}   [${testsOf(m.file).length} test files]${matchEquivalent(m, equivalents) ? "  (equivalent)" : ""}`);
@@ -117,7 +119,8 @@ runMain(async (args) => {
     const slow = [...baseline].filter(([, ms]) => ms > f["max-test-seconds"] * 1000).map(([t]) => t);
     if (slow.length) console.log(`left out as slower than ${f["max-test-seconds"]} s (--max-test-seconds): ${slow.join(", ")}`);
     const testsFor = (file: string) => {
-      const all = testsOf(file).sort((a, b) => baseline.get(a)! - baseline.get(b)!);
+      // Nearest first (the tests written for the file), then fastest.
+      const all = testsOf(file).sort((a, b) => depthOf(file, a) - depthOf(file, b) || baseline.get(a)! - baseline.get(b)!);
       const fast = all.filter((t) => !slow.includes(t));
       return fast.length ? fast : all;
     };
@@ -136,7 +139,7 @@ runMain(async (args) => {
         const quick = m.file.endsWith(".wgsl") ? await kernels.check(m.file, applyMutant(original, m), 60_000) : undefined;
         if (quick === null) o = { mutant: m, status: "timeout", tests: ["kernel cases"], ms: performance.now() - t0 };
         else if (quick?.killed) o = { mutant: m, status: "killed", tests: ["kernel cases"], ms: performance.now() - t0, failed: quick.failed };
-        else o = await runMutant(box, m, tests.map((t) => ({ file: t, ms: baseline.get(t)! })), f["timeout-factor"], original);
+        else o = await runMutant(box, m, tests.map((t) => ({ file: t, ms: baseline.get(t)! })), f["timeout-factor"], original, f["mutant-seconds"] > 0 ? f["mutant-seconds"] * 1000 : Infinity);
       }
       outcomes.push(o);
       const elapsed = performance.now() - started, eta = (elapsed / (i + 1)) * (mutants.length - i - 1);

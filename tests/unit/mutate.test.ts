@@ -5,7 +5,7 @@ import { globToRegExp, splitGlobs } from "../../src/cli/mutate.ts";
 import { coverageMap, isTestFile } from "../../src/cli/mutate/coverage.ts";
 import { formatEquivalent, matchEquivalent, parseEquivalents } from "../../src/cli/mutate/equivalents.ts";
 import { applyMutant, findMutants, maskNonCode, type Mutant } from "../../src/cli/mutate/mutants.ts";
-import { folderOf, sampleMutants, scores } from "../../src/cli/mutate/report.ts";
+import { folderOf, sampleMutants, scores, survivorLines } from "../../src/cli/mutate/report.ts";
 import type { Outcome } from "../../src/cli/mutate/runner.ts";
 
 const edits = (ms: Mutant[]) => ms.map((m) => `${m.line}:${m.col} ${m.operator} ${m.operator === "statement" ? "drop" : `${m.original}→${m.replacement}`}`);
@@ -118,6 +118,20 @@ Deno.test("mutate: globs and the test graph (imports, kernel URLs, commands a te
     ["src/train/loop.ts", ""],
   ]);
   const cov = coverageMap(files, isTestFile);
-  assert.deepEqual([...cov.get("kernels/a.wgsl")!], ["tests/unit/a.test.ts"]);
-  assert.deepEqual([...cov.get("src/train/loop.ts")!], ["tests/e2e/b.test.ts"]);
+  // Each test with its import distance: a.test.ts → src/nn/a.ts (1) → kernels/a.wgsl (2).
+  assert.deepEqual([...cov.get("kernels/a.wgsl")!], [["tests/unit/a.test.ts", 2]]);
+  assert.deepEqual([...cov.get("src/nn/a.ts")!], [["tests/unit/a.test.ts", 1]]);
+  assert.deepEqual([...cov.get("src/train/loop.ts")!], [["tests/e2e/b.test.ts", 2]]);
+});
+
+Deno.test("mutate: a survivor whose time budget ran out says how many of its test files ran", () => {
+  const mutant = { file: "src/nn/x.ts", line: 3, col: 5, lineText: "a + b", from: "+", to: "-" } as unknown as Mutant;
+  const lines = survivorLines([
+    { mutant, status: "survived", tests: ["t1", "t2"], ms: 1, unrun: 5 },
+    { mutant, status: "survived", tests: ["t1"], ms: 1 },
+    { mutant, status: "killed", tests: ["t1"], ms: 1 },
+  ]);
+  assert.equal(lines.length, 2);
+  assert.match(lines[0], /\(2 of 7 test files run: the --mutant-seconds budget ran out\)/);
+  assert.doesNotMatch(lines[1], /budget/);
 });

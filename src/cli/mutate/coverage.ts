@@ -22,25 +22,30 @@ export function referencedPaths(path: string, text: string): string[] {
   return out;
 }
 
-/** For every file reachable from a test: the test files reaching it. */
-export function coverageMap(files: Map<string, string>, isTest: (path: string) => boolean): Map<string, Set<string>> {
+/**
+ * For every file reachable from a test: the test files reaching it, each with its distance
+ * (import hops from the test to the file: 1 for a test that imports it directly). Mutation
+ * runs the nearest tests first: they are the ones written for the file, and kill soonest.
+ */
+export function coverageMap(files: Map<string, string>, isTest: (path: string) => boolean): Map<string, Map<string, number>> {
   const edges = new Map<string, string[]>();
   for (const [path, text] of files) edges.set(path, referencedPaths(path, text));
-  const covered = new Map<string, Set<string>>();
+  const covered = new Map<string, Map<string, number>>();
   for (const test of files.keys()) {
     if (!isTest(test)) continue;
-    const seen = new Set<string>([test]);
-    const stack = [test];
-    while (stack.length) {
-      for (const next of edges.get(stack.pop()!) ?? []) {
-        if (seen.has(next)) continue;
-        seen.add(next);
-        stack.push(next);
+    // Breadth first, so each file's depth is its shortest import path from the test.
+    const depth = new Map<string, number>([[test, 0]]);
+    const queue = [test];
+    for (let i = 0; i < queue.length; i++) {
+      for (const next of edges.get(queue[i]) ?? []) {
+        if (depth.has(next)) continue;
+        depth.set(next, depth.get(queue[i])! + 1);
+        queue.push(next);
       }
     }
-    for (const f of seen) {
-      if (!covered.has(f)) covered.set(f, new Set());
-      covered.get(f)!.add(test);
+    for (const [f, d] of depth) {
+      if (!covered.has(f)) covered.set(f, new Map());
+      covered.get(f)!.set(test, d);
     }
   }
   return covered;

@@ -63,7 +63,10 @@ export function scoreTable(rows: readonly FolderScore[]): string {
 export function survivorLines(outcomes: readonly Outcome[]): string[] {
   return outcomes
     .filter((o) => o.status === "survived" || o.status === "no-tests")
-    .map((o) => `${describeMutant(o.mutant)}${o.status === "no-tests" ? "  (no test reaches this file)" : ""}\n    ${o.mutant.lineText}`);
+    .map((o) => {
+      const note = o.status === "no-tests" ? "  (no test reaches this file)" : o.unrun ? `  (${o.tests.length} of ${o.tests.length + o.unrun} test files run: the --mutant-seconds budget ran out)` : "";
+      return `${describeMutant(o.mutant)}${note}\n    ${o.mutant.lineText}`;
+    });
 }
 
 /**

@@ -17,6 +17,8 @@ export interface Outcome {
   failed?: string;
   /** Why the entry in equivalent.txt says it cannot matter. */
   why?: string;
+  /** Test files not run because the mutant's time budget ran out (survivors only). */
+  unrun?: number;
 }
 
 export interface TestRun {
@@ -101,18 +103,23 @@ export function firstFailure(output: string): string | undefined {
 
 /**
  * Applies the mutant in the sandbox, runs its test files one `deno test` at a time in the
- * given order (fastest first) until one fails or times out (factor × its unmutated time
- * + 10 s), and writes the file back. One process per file costs a start each, but a
- * mutant the first file kills never loads the others.
+ * given order (nearest, then fastest, first) until one fails or times out (factor × its
+ * unmutated time + 10 s), and writes the file back. One process per file costs a start
+ * each, but a mutant the first file kills never loads the others. Once `budgetMs` is spent
+ * no further file starts: the mutant survives with the files left unrun counted (a
+ * survivor otherwise runs every file that reaches it — the whole suite for a core module).
  */
 export async function runMutant(
-  box: Sandbox, m: Mutant, tests: readonly { file: string; ms: number }[], factor: number, original: string,
+  box: Sandbox, m: Mutant, tests: readonly { file: string; ms: number }[], factor: number, original: string, budgetMs = Infinity,
 ): Promise<Outcome> {
   await box.write(m.file, applyMutant(original, m));
   const t0 = performance.now();
   const ran: string[] = [];
   try {
     for (const t of tests) {
+      if (ran.length > 0 && performance.now() - t0 > budgetMs) {
+        return { mutant: m, status: "survived", tests: ran, ms: performance.now() - t0, unrun: tests.length - ran.length };
+      }
       ran.push(t.file);
       const r = await box.runTests([t.file], factor * t.ms + 10_000);
       if (r.timedOut) return { mutant: m, status: "timeout", tests: ran, ms: performance.now() - t0, failed: t.file };
