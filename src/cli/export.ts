@@ -10,11 +10,12 @@
 // model_*.pt). A failure leaves no file of the export behind. Existing files are never
 // replaced: a checkpoint of the same step, or a different tokenizer, is refused.
 //
-// `deno task export checkpoint --run NAME [--step N] --out DIR [--save-dtype bf16|f32]`:
-// an inference copy of a lab checkpoint, as a lab checkpoint directory of its own —
-// DIR/meta.json (weights_dtype recorded), DIR/model.safetensors (bf16: half the bytes),
-// DIR/tokenizer/ — without the optimizer state, so training cannot resume from it. DIR is
-// built beside itself and renamed into place whole; an existing DIR is refused.
+// `deno task export checkpoint --run NAME [--step N] --out DIR [--save-dtype bf16|mxfp4|f32]
+// [--mxfp4-all]`: an inference copy of a lab checkpoint, as a lab checkpoint directory of
+// its own — DIR/meta.json (weights_dtype recorded), DIR/model.safetensors (bf16: half the
+// bytes; mxfp4: the blocks' matrices at 4.25 bits a weight, wte and lm_head bf16 unless
+// --mxfp4-all), DIR/tokenizer/ — without the optimizer state, so training cannot resume
+// from it. DIR is built beside itself and renamed into place whole; an existing DIR is refused.
 import { loadCheckpoint, findCheckpoint, latestCheckpoint } from "../train/deno_checkpoint.ts";
 import { encodeCheckpoint, MODEL_FILE } from "../formats/checkpoint.ts";
 import { formatNanochatMeta, metaFileName, modelFileName, optimFileName, stateDictFromParams, writeTiktokenPickle } from "../formats/nanochat.ts";
@@ -39,15 +40,19 @@ export const CHECKPOINT_EXPORT_FLAGS = {
   run: EXPORT_FLAGS.run,
   step: EXPORT_FLAGS.step,
   out: { type: "string", default: "", help: "the checkpoint directory to create (must not exist)" },
-  "save-dtype": { type: "string", default: "bf16", help: "the weights' dtype: bf16 (half the size; inference only, no resume) or f32 (exact)" },
+  "save-dtype": {
+    type: "string", default: "bf16",
+    help: "the weights' dtype: bf16 (half the size), mxfp4 (the blocks' matrices in OCP MXFP4, 4.25 bits a weight; wte and lm_head stay bf16) — both inference only, no resume — or f32 (exact)",
+  },
+  "mxfp4-all": { type: "boolean", default: false, help: "with --save-dtype mxfp4: quantise transformer.wte.weight and lm_head.weight to MXFP4 too" },
   "runs-dir": EXPORT_FLAGS["runs-dir"],
 } as const;
 
 const USAGE = `usage: deno task export nanochat --run NAME [--step N] --out DIR [flags]
-       deno task export checkpoint --run NAME [--step N] --out DIR [--save-dtype bf16|f32]
+       deno task export checkpoint --run NAME [--step N] --out DIR [--save-dtype bf16|mxfp4|f32] [--mxfp4-all]
 
 nanochat: the checkpoint and its tokenizer as nanochat's PyTorch files.
-checkpoint: an inference copy as a lab checkpoint directory (bf16 weights: half the size).
+checkpoint: an inference copy as a lab checkpoint directory (bf16 weights: half the size; mxfp4: 4.25 bits a weight in the blocks).
 'deno task export nanochat --help' and 'deno task export checkpoint --help' list the flags.`;
 
 runMain(async (args) => {
@@ -125,7 +130,7 @@ async function exportNanochat(args: string[]): Promise<void> {
 
 async function exportCheckpoint(args: string[]): Promise<void> {
   const parsed = parseFlags(
-    args, "export checkpoint", "Write an inference copy of a lab checkpoint (weights and tokenizer, no optimizer state) as a new checkpoint directory; bf16 halves its size.",
+    args, "export checkpoint", "Write an inference copy of a lab checkpoint (weights and tokenizer, no optimizer state) as a new checkpoint directory; bf16 halves its size, mxfp4 stores the blocks' matrices at 4.25 bits a weight.",
     CHECKPOINT_EXPORT_FLAGS,
   );
   if (!parsed) return;
@@ -133,7 +138,8 @@ async function exportCheckpoint(args: string[]): Promise<void> {
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
   if (!f.run || !f.out) throw new UsageError("pass --run NAME and --out DIR");
   const dtype = f["save-dtype"];
-  if (dtype !== "bf16" && dtype !== "f32") throw new UsageError(`--save-dtype must be bf16 or f32, got '${dtype}'`);
+  if (dtype !== "bf16" && dtype !== "mxfp4" && dtype !== "f32") throw new UsageError(`--save-dtype must be bf16, mxfp4 or f32, got '${dtype}'`);
+  if (f["mxfp4-all"] && dtype !== "mxfp4") throw new UsageError(`--mxfp4-all quantises wte and lm_head to MXFP4 and needs --save-dtype mxfp4 (got ${dtype})`);
   const out = f.out.replace(/\/+$/, "");
   if (await exists(out)) throw new UsageError(`${out} already exists; export to a new --out directory (nothing was written)`);
 
@@ -156,7 +162,7 @@ async function exportCheckpoint(args: string[]): Promise<void> {
       user_config: m.user_config, val_bpb: m.val_bpb, loader_state: m.loader_state, rng_state: m.rng_state, metrics: m.metrics,
       tokenizer: m.tokenizer, stage: m.stage, source: m.source, created_at: m.created_at,
     },
-  }, { weightsDtype: dtype });
+  }, { weightsDtype: dtype, mxfp4All: f["mxfp4-all"] });
   const stage = await stagingDir(out, "export-checkpoint");
   try {
     for (const file of files) await writeChunks(`${stage}/${file.name}`, file.chunks);
@@ -168,7 +174,8 @@ async function exportCheckpoint(args: string[]): Promise<void> {
     throw err;
   }
   const mb = async (path: string) => `${((await Deno.stat(path)).size / 2 ** 20).toFixed(2)} MiB`;
-  console.log(`exported ${dir} (step ${m.step}) → ${out}: ${dtype} weights, ${MODEL_FILE} ${await mb(`${out}/${MODEL_FILE}`)} (source ${await mb(`${dir}/${MODEL_FILE}`)}), no optimizer state`);
+  const what = dtype === "mxfp4" ? `mxfp4 weights (${f["mxfp4-all"] ? "every matrix" : "wte and lm_head bf16"})` : `${dtype} weights`;
+  console.log(`exported ${dir} (step ${m.step}) → ${out}: ${what}, ${MODEL_FILE} ${await mb(`${out}/${MODEL_FILE}`)} (source ${await mb(`${dir}/${MODEL_FILE}`)}), no optimizer state`);
   console.log(tok ? `tokenizer → ${out}/tokenizer; chat with: deno task chat --checkpoint ${out}` : `${tokDir} holds no tokenizer, none copied; chat with: deno task chat --checkpoint ${out} --tokenizer-dir DIR`);
 }
 

@@ -2,7 +2,9 @@
 //
 //   runs/<run>/checkpoints/step_NNNNNN/
 //     model.safetensors   float32 weights, nanochat's names, PyTorch (out, in) shapes
-//                         (bf16 in an inference copy: meta.json's weights_dtype says so)
+//                         (bf16 or mxfp4 in an inference copy: meta.json's weights_dtype
+//                         says so; an MXFP4 matrix is two U8 tensors, <name>.mxfp4_blocks
+//                         [rows, K/2] and <name>.mxfp4_scales [rows, K/32], K padded to 32)
 //     optim.safetensors   optimizer state tensors; step counters in __metadata__
 //     meta.json           step, model_config, user_config, val_bpb, loader/rng state,
 //                         latest metrics, tokenizer identity, created_at, format_version,
@@ -25,6 +27,7 @@ import { FileNotFound } from "../io/files.ts";
 import { type GPTConfig, numel, paramShapes, validateConfig } from "../model/config.ts";
 import type { RngState } from "../util/rng.ts";
 import { toBFloat16 } from "./bf16.ts";
+import { decodeMxfp4, encodeMxfp4, MXFP4_BLOCK, mxfp4PaddedCols } from "./mxfp4.ts";
 import { decodeSafetensors, type SafeTensor, toFloat32 } from "./safetensors.ts";
 import { UserError } from "../util/errors.ts";
 
@@ -40,12 +43,27 @@ export class CheckpointError extends UserError {
 
 export interface TokenizerIdentity { hash: string; vocab_size: number }
 
-/** How model.safetensors stores the weights. Anything but f32 is an inference copy: training cannot resume from it. */
-export type WeightsDtype = "f32" | "bf16" | "f16";
+/**
+ * How model.safetensors stores the weights. Anything but f32 is an inference copy: training
+ * cannot resume from it. mxfp4: the matrices as MXFP4 pairs, any other tensor BF16.
+ */
+export type WeightsDtype = "f32" | "bf16" | "f16" | "mxfp4";
 /** What encodeCheckpoint writes. */
-export type SaveDtype = "f32" | "bf16";
-const WEIGHTS_DTYPES: readonly WeightsDtype[] = ["f32", "bf16", "f16"];
-const SAFE_DTYPE = { f32: "F32", bf16: "BF16", f16: "F16" } as const;
+export type SaveDtype = "f32" | "bf16" | "mxfp4";
+const WEIGHTS_DTYPES: readonly WeightsDtype[] = ["f32", "bf16", "f16", "mxfp4"];
+const SAVE_DTYPES: readonly SaveDtype[] = ["f32", "bf16", "mxfp4"];
+/** The safetensors dtype of a whole-tensor weight under each weights_dtype (mxfp4's unquantised ones are BF16). */
+const SAFE_DTYPE = { f32: "F32", bf16: "BF16", f16: "F16", mxfp4: "BF16" } as const;
+
+/** Suffixes of the two U8 tensors an MXFP4 matrix is stored as. */
+export const MXFP4_BLOCKS_SUFFIX = ".mxfp4_blocks";
+export const MXFP4_SCALES_SUFFIX = ".mxfp4_scales";
+/**
+ * Kept in bf16 in an mxfp4 checkpoint unless asked (mxfp4All): the embedding is a lookup,
+ * not a matmul, and lm_head's logits feed sampling directly, so both gain least and lose
+ * most from 4-bit weights (gpt-oss, the MXFP4 release, keeps them in bf16 too).
+ */
+export const MXFP4_BF16_PARAMS: readonly string[] = ["transformer.wte.weight", "lm_head.weight"];
 
 export interface CheckpointMeta {
   step: number;
@@ -120,6 +138,12 @@ export function selectCheckpoints(names: readonly string[]): Map<number, string>
 
 // ---------------------------------------------------------------- encoding (runtime-agnostic)
 
+/** A tensor safetensorsChunks writes: F32, BF16 bits, or raw bytes (MXFP4's halves). */
+export type ChunkTensor =
+  | { name: string; shape: number[]; data: Float32Array }
+  | { name: string; shape: number[]; dtype: "BF16"; data: Uint16Array }
+  | { name: string; shape: number[]; dtype: "U8"; data: Uint8Array };
+
 /**
  * safetensors bytes as a list of chunks (header, then each tensor's bytes as a view of its
  * array), so a 2 GB model is written without first being copied into one 2 GB buffer.
@@ -127,7 +151,7 @@ export function selectCheckpoints(names: readonly string[]): Map<number, string>
  * current JS platforms are).
  */
 export function safetensorsChunks(
-  tensors: readonly ({ name: string; shape: number[]; data: Float32Array } | { name: string; shape: number[]; dtype: "BF16"; data: Uint16Array })[],
+  tensors: readonly ChunkTensor[],
   metadata: Record<string, string> = {},
 ): Uint8Array[] {
   const header: Record<string, unknown> = {};
@@ -152,12 +176,17 @@ export function safetensorsChunks(
 
 /**
  * Builds the checkpoint's files (meta.json last) after checking params against cfg.
- * weightsDtype "bf16" rounds every weight to bf16 (half the bytes): an inference copy,
- * which may not carry optimizer state, since a resume would train over rounded weights.
+ * weightsDtype "bf16" rounds every weight to bf16 (half the bytes); "mxfp4" stores the
+ * blocks' matrices in MXFP4 (src/formats/mxfp4.ts: 4.25 bits a weight) and wte and lm_head
+ * in bf16, or those too with mxfp4All. Either is an inference copy, which may not carry
+ * optimizer state, since a resume would train over rounded weights.
  */
-export function encodeCheckpoint(step: number, data: CheckpointData, opts: { weightsDtype?: SaveDtype } = {}): { name: string; chunks: Uint8Array[] }[] {
+export function encodeCheckpoint(
+  step: number, data: CheckpointData, opts: { weightsDtype?: SaveDtype; mxfp4All?: boolean } = {},
+): { name: string; chunks: Uint8Array[] }[] {
   const dtype = opts.weightsDtype ?? "f32";
-  if (dtype !== "f32" && dtype !== "bf16") throw new CheckpointError(`cannot save step ${step}: weights dtype ${JSON.stringify(dtype)} is not f32 or bf16`);
+  if (!SAVE_DTYPES.includes(dtype)) throw new CheckpointError(`cannot save step ${step}: weights dtype ${JSON.stringify(dtype)} is not one of ${SAVE_DTYPES.join(", ")}`);
+  if (opts.mxfp4All && dtype !== "mxfp4") throw new CheckpointError(`cannot save step ${step}: mxfp4All applies to mxfp4 weights only, not ${dtype}`);
   if (dtype !== "f32" && data.optimizer) {
     throw new CheckpointError(`cannot save step ${step} with ${dtype} weights and optimizer state: a ${dtype} checkpoint is for inference; save the optimizer with f32 weights`);
   }
@@ -169,12 +198,23 @@ export function encodeCheckpoint(step: number, data: CheckpointData, opts: { wei
   for (const name of data.params.keys()) {
     if (!expected.has(name)) throw new CheckpointError(`cannot save step ${step}: parameter ${name} is not part of the model config (n_layer ${cfg.n_layer})`);
   }
-  const model = shapes.map(({ name, shape }) => {
+  const model = shapes.flatMap(({ name, shape }): ChunkTensor[] => {
     const v = data.params.get(name);
     if (!v) throw new CheckpointError(`cannot save step ${step}: parameter ${name} is missing`);
     if (v.length !== numel(shape)) throw new CheckpointError(`cannot save step ${step}: parameter ${name} has ${v.length} values, expected [${shape}] = ${numel(shape)}`);
-    return dtype === "bf16" ? { name, shape, dtype: "BF16" as const, data: toBFloat16(v) } : { name, shape, data: v };
+    if (dtype === "mxfp4" && shape.length === 2 && (opts.mxfp4All || !MXFP4_BF16_PARAMS.includes(name))) {
+      const [rows, cols] = shape, q = encodeMxfp4(v, rows, cols), padded = mxfp4PaddedCols(cols);
+      return [
+        { name: name + MXFP4_BLOCKS_SUFFIX, shape: [rows, padded / 2], dtype: "U8" as const, data: q.blocks },
+        { name: name + MXFP4_SCALES_SUFFIX, shape: [rows, padded / MXFP4_BLOCK], dtype: "U8" as const, data: q.scales },
+      ];
+    }
+    return [dtype === "f32" ? { name, shape, data: v } : { name, shape, dtype: "BF16" as const, data: toBFloat16(v) }];
   });
+  // Scales come last: their byte counts need not be even, and safetensors allows no gaps,
+  // so anywhere else they could leave a BF16 tensor at an odd offset for zero-copy readers.
+  const rank = (t: ChunkTensor) => (t.name.endsWith(MXFP4_SCALES_SUFFIX) ? 1 : 0);
+  model.sort((x, y) => rank(x) - rank(y));
   const files = [{ name: MODEL_FILE, chunks: safetensorsChunks(model, { format: "pt" }) }];
   if (data.optimizer) {
     // Give state tensors their parameter's shape where one matches, for readability in tools.
@@ -261,6 +301,12 @@ export function validateMeta(raw: unknown, file: string): CheckpointMeta {
   };
 }
 
+/** The parameter an MXFP4 half belongs to, or null for a whole tensor. */
+function mxfp4Param(name: string): string | null {
+  for (const suffix of [MXFP4_BLOCKS_SUFFIX, MXFP4_SCALES_SUFFIX]) if (name.endsWith(suffix)) return name.slice(0, -suffix.length);
+  return null;
+}
+
 /**
  * The dtype model.safetensors stores its weights in: meta.json's record, which every tensor
  * must match (a mismatch means the two files come from different saves); without a record,
@@ -269,30 +315,68 @@ export function validateMeta(raw: unknown, file: string): CheckpointMeta {
 function storedWeightsDtype(tensors: Map<string, SafeTensor>, recorded: WeightsDtype | undefined, file: string): WeightsDtype {
   let narrow: WeightsDtype | undefined;
   for (const [name, t] of tensors) {
-    if (recorded && t.dtype !== SAFE_DTYPE[recorded]) {
+    const mx = mxfp4Param(name) !== null;
+    if (recorded && (mx ? recorded !== "mxfp4" : t.dtype !== SAFE_DTYPE[recorded])) {
+      const want = recorded === "mxfp4" ? "MXFP4 pairs, the rest BF16" : SAFE_DTYPE[recorded];
       throw new CheckpointError(
-        `${file}: tensor ${name} is ${t.dtype}, but ${META_FILE} records weights_dtype "${recorded}" (${SAFE_DTYPE[recorded]}): the two files come from different saves; save or export the checkpoint again`,
+        `${file}: tensor ${name} is ${mx ? "half of an MXFP4 pair" : t.dtype}, but ${META_FILE} records weights_dtype "${recorded}" (${want}): the two files come from different saves; save or export the checkpoint again`,
       );
     }
-    if (t.dtype === "BF16") narrow ??= "bf16";
+    if (mx) narrow = "mxfp4"; // the narrowest there is: it names the copy whatever else it holds
+    else if (t.dtype === "BF16") narrow ??= "bf16";
     else if (t.dtype === "F16") narrow ??= "f16";
+  }
+  // Which tensors an mxfp4 copy quantises is the writer's choice, but it quantises some.
+  if (recorded === "mxfp4" && narrow !== "mxfp4") {
+    throw new CheckpointError(`${file}: ${META_FILE} records weights_dtype "mxfp4", but no tensor is an MXFP4 pair (<name>${MXFP4_BLOCKS_SUFFIX}, <name>${MXFP4_SCALES_SUFFIX}): the two files come from different saves; save or export the checkpoint again`);
   }
   return recorded ?? narrow ?? "f32";
 }
 
-/** Model tensors (F32, BF16 or F16) → float32 params with exactly paramShapes(cfg). */
+/** An MXFP4 pair → the rows × cols float32 matrix it encodes, after checking both halves' dtype and shape. */
+function decodeMxfp4Pair(pair: { blocks?: SafeTensor; scales?: SafeTensor }, name: string, shape: number[], file: string, mismatch: string): Float32Array {
+  if (shape.length !== 2) throw new CheckpointError(`${file}: ${name} is stored as MXFP4, but its shape [${shape}] is not a matrix; MXFP4 holds matrices only${mismatch}`);
+  const [rows, cols] = shape, padded = mxfp4PaddedCols(cols);
+  const halves = [[MXFP4_BLOCKS_SUFFIX, pair.blocks, padded / 2], [MXFP4_SCALES_SUFFIX, pair.scales, padded / MXFP4_BLOCK]] as const;
+  for (const [suffix, t, width] of halves) {
+    if (!t) throw new CheckpointError(`${file}: tensor ${name}${suffix} is missing, but its MXFP4 pair is there: the file is damaged; export the checkpoint again`);
+    if (t.dtype !== "U8") throw new CheckpointError(`${file}: tensor ${name}${suffix} is ${t.dtype}, expected U8 (MXFP4 bytes); export the checkpoint again`);
+    if (t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== width) {
+      throw new CheckpointError(`${file}: tensor ${name}${suffix} has shape [${t.shape}], expected [${rows},${width}] for the MXFP4 of [${shape}]${mismatch}`);
+    }
+  }
+  return decodeMxfp4({ rows, cols, blocks: pair.blocks!.data as Uint8Array, scales: pair.scales!.data as Uint8Array });
+}
+
+/** Model tensors (F32, BF16, F16, or MXFP4 pairs) → float32 params with exactly paramShapes(cfg). */
 export function validateModelTensors(tensors: Map<string, SafeTensor>, cfg: GPTConfig, file: string): Map<string, Float32Array> {
   // nanochat saves from a torch.compile'd model sometimes; its loader strips this prefix.
   const named = new Map<string, SafeTensor>();
-  for (const [name, t] of tensors) named.set(name.startsWith("_orig_mod.") ? name.slice(10) : name, t);
+  const mxfp4 = new Map<string, { blocks?: SafeTensor; scales?: SafeTensor }>();
+  for (const [full, t] of tensors) {
+    const name = full.startsWith("_orig_mod.") ? full.slice(10) : full;
+    const param = mxfp4Param(name);
+    if (param === null) named.set(name, t);
+    else {
+      const pair = mxfp4.get(param) ?? {};
+      pair[name.endsWith(MXFP4_BLOCKS_SUFFIX) ? "blocks" : "scales"] = t;
+      mxfp4.set(param, pair);
+    }
+  }
   const shapes = paramShapes(cfg);
   const expected = new Set(shapes.map((p) => p.name));
   const mismatch = `; it does not match the model_config in ${META_FILE}`;
-  for (const name of named.keys()) {
-    if (!expected.has(name)) throw new CheckpointError(`${file}: unexpected tensor ${name}${mismatch} (n_layer ${cfg.n_layer})`);
+  for (const name of [...named.keys(), ...mxfp4.keys()]) {
+    if (!expected.has(name)) throw new CheckpointError(`${file}: unexpected tensor ${name}${mxfp4.has(name) && !named.has(name) ? " (MXFP4)" : ""}${mismatch} (n_layer ${cfg.n_layer})`);
+    if (named.has(name) && mxfp4.has(name)) throw new CheckpointError(`${file}: ${name} is stored twice, whole and as MXFP4; export the checkpoint again`);
   }
   const params = new Map<string, Float32Array>();
   for (const { name, shape } of shapes) {
+    const pair = mxfp4.get(name);
+    if (pair) {
+      params.set(name, decodeMxfp4Pair(pair, name, shape, file, mismatch));
+      continue;
+    }
     const t = named.get(name);
     if (!t) throw new CheckpointError(`${file}: tensor ${name} is missing (expected shape [${shape}])${mismatch}`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {

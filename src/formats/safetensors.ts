@@ -5,20 +5,20 @@
 import { UserError } from "../util/errors.ts";
 import { fromBFloat16 } from "./bf16.ts";
 
-export type SafeDType = "F32" | "BF16" | "F16" | "I32" | "U32" | "I64";
+export type SafeDType = "F32" | "BF16" | "F16" | "I32" | "U32" | "I64" | "U8";
 
 export interface SafeTensor {
   dtype: SafeDType;
   shape: number[];
   /** F32 data as Float32Array; integer dtypes as their typed array; BF16/F16 raw as Uint16Array. */
-  data: Float32Array | Int32Array | Uint32Array | Uint16Array | BigInt64Array;
+  data: Float32Array | Int32Array | Uint32Array | Uint16Array | BigInt64Array | Uint8Array;
 }
 
 export class SafetensorsError extends UserError {
   override name = "SafetensorsError";
 }
 
-const BYTES: Record<SafeDType, number> = { F32: 4, BF16: 2, F16: 2, I32: 4, U32: 4, I64: 8 };
+const BYTES: Record<SafeDType, number> = { F32: 4, BF16: 2, F16: 2, I32: 4, U32: 4, I64: 8, U8: 1 };
 
 function dtypeOf(data: SafeTensor["data"], declared?: SafeDType): SafeDType {
   if (declared) return declared;
@@ -26,6 +26,7 @@ function dtypeOf(data: SafeTensor["data"], declared?: SafeDType): SafeDType {
   if (data instanceof Int32Array) return "I32";
   if (data instanceof Uint32Array) return "U32";
   if (data instanceof BigInt64Array) return "I64";
+  if (data instanceof Uint8Array) return "U8";
   throw new SafetensorsError("a Uint16Array tensor needs an explicit dtype (BF16 or F16)");
 }
 
@@ -94,6 +95,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors"): { 
       : dtype === "I32" ? new Int32Array(raw.buffer)
       : dtype === "U32" ? new Uint32Array(raw.buffer)
       : dtype === "I64" ? new BigInt64Array(raw.buffer)
+      : dtype === "U8" ? raw
       : new Uint16Array(raw.buffer);
     tensors.set(name, { dtype, shape: e.shape!, data });
   }

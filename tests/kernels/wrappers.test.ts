@@ -11,6 +11,7 @@ import { EmbeddingBackward, embeddingForwardOp } from "../../src/nn/embedding.ts
 import { kvAppendOp, kvBroadcastOp } from "../../src/nn/kv_write.ts";
 import { linearBackwardOps, linearOp } from "../../src/nn/linear.ts";
 import { matmulOp } from "../../src/nn/matmul.ts";
+import { mxfp4DequantizeOp, mxfp4MatmulOp, mxfp4QuantizeOp } from "../../src/nn/mxfp4.ts";
 import { axpbyOp, clipFactorOp, sumOfSquaresOps, sumPartialsOp, sumsqPartialOp } from "../../src/nn/reduce.ts";
 import { rmsnormBackwardOp, rmsnormForwardOp } from "../../src/nn/rmsnorm.ts";
 import { rotaryBackwardOp, rotaryForwardOp } from "../../src/nn/rotary.ts";
@@ -59,6 +60,13 @@ const SPECS: Spec[] = [
   {
     name: "linear backward", sizes: { x: N * C, w: 4 * C, dy: N * 4, dx: N * C, dw: 4 * C },
     build: (g, t) => linearBackwardOps(g, { x: t.x, w: t.w, dy: t.dy, dx: t.dx, dw: t.dw }, { N, inF: C, outF: 4 }),
+  },
+  // MXFP4 of 3 × 40: two blocks a row, 24 block words, 6 scale bytes in 2 words.
+  { name: "mxfp4 quantize", sizes: { x: 120, blocks: [24, "u32"], scales: [2, "u32"] }, build: (g, t) => mxfp4QuantizeOp(g, { x: t.x, blocks: t.blocks, scales: t.scales }, { rows: 3, K: 40 }) },
+  { name: "mxfp4 dequantize", sizes: { blocks: [24, "u32"], scales: [2, "u32"], out: 120 }, build: (g, t) => mxfp4DequantizeOp(g, { blocks: t.blocks, scales: t.scales, out: t.out }, { rows: 3, K: 40 }) },
+  {
+    name: "mxfp4 matmul", sizes: { x: 2 * 40, blocks: [24, "u32"], scales: [2, "u32"], y: 2 * 3 },
+    build: (g, t) => mxfp4MatmulOp(g, { x: t.x, w: { blocks: t.blocks, scales: t.scales }, y: t.y }, { M: 2, N: 3, K: 40 }),
   },
   {
     name: "attention forward", sizes: { q: 4 * 2 * 4, k: 4 * 4, v: 4 * 4, o: 4 * 2 * 4, lse: 2 * 4 },

@@ -169,7 +169,7 @@ Deno.test("checkpoint: bf16 weights refuse optimizer state; unknown dtypes are r
   assert.throws(() => encodeCheckpoint(1, { ...data, optimizer }, { weightsDtype: "bf16" }), (e) => e instanceof CheckpointError && /bf16 weights and optimizer state: a bf16 checkpoint is for inference/.test(e.message));
   assert.ok(toFiles(encodeCheckpoint(1, { ...data, optimizer })).has(OPTIM_FILE), "f32 keeps the optimizer");
   // @ts-expect-error: a dtype the encoder does not write
-  assert.throws(() => encodeCheckpoint(1, data, { weightsDtype: "fp8" }), /weights dtype "fp8" is not f32 or bf16/);
+  assert.throws(() => encodeCheckpoint(1, data, { weightsDtype: "fp8" }), /weights dtype "fp8" is not one of f32, bf16, mxfp4/);
 });
 
 Deno.test("checkpoint: meta.json's weights_dtype is validated and must match the tensors; unrecorded narrow tensors are reported", async () => {
@@ -178,7 +178,7 @@ Deno.test("checkpoint: meta.json's weights_dtype is validated and must match the
   const f32Files = toFiles(encodeCheckpoint(12, data));
   const withMeta = (files: Files, meta: Record<string, unknown>): Files => new Map([...files, [META_FILE, new TextEncoder().encode(JSON.stringify(meta))]]);
 
-  await assert.rejects(load(withMeta(bf16Files, { ...metaOf(bf16Files), weights_dtype: "fp8" })), /mem\/step_000012\/meta\.json: field "weights_dtype" must be one of f32, bf16, f16 .*got "fp8"/);
+  await assert.rejects(load(withMeta(bf16Files, { ...metaOf(bf16Files), weights_dtype: "fp8" })), /mem\/step_000012\/meta\.json: field "weights_dtype" must be one of f32, bf16, f16, mxfp4 .*got "fp8"/);
   // An f32 model file under a meta.json that says bf16 (or the other way round): files of two saves.
   await assert.rejects(load(withMeta(f32Files, { ...metaOf(f32Files), weights_dtype: "bf16" })), /model\.safetensors: tensor transformer\.wte\.weight is F32, but meta\.json records weights_dtype "bf16" \(BF16\): the two files come from different saves/);
   await assert.rejects(load(withMeta(bf16Files, { ...metaOf(bf16Files), weights_dtype: "f32" })), /tensor transformer\.wte\.weight is BF16, but meta\.json records weights_dtype "f32"/);

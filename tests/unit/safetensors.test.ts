@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeSafetensors, encodeSafetensors, toFloat32 } from "../../src/formats/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors, type SafeTensor, toFloat32 } from "../../src/formats/safetensors.ts";
 
 Deno.test("safetensors: round trip of several dtypes with metadata, header as the format specifies", () => {
   const w = Float32Array.from({ length: 12 }, (_, i) => i * 0.5 - 3);
@@ -27,6 +27,20 @@ Deno.test("safetensors: bf16 widens to float32 exactly", () => {
   const bytes = encodeSafetensors(new Map([["x", { dtype: "BF16" as const, shape: [3], data: bf }]]));
   const t = decodeSafetensors(bytes).tensors.get("x")!;
   assert.deepEqual([...toFloat32(t)], [1, -2, 0.125]);
+});
+
+Deno.test("safetensors: U8 (MXFP4's block and scale bytes) round-trips at odd lengths, and is not a float tensor", () => {
+  const u8 = Uint8Array.from([0x21, 0xf7, 0x00, 0x7f, 0xff]);
+  const bytes = encodeSafetensors(new Map<string, SafeTensor | Float32Array>([["w.mxfp4_scales", { dtype: "U8", shape: [1, 5], data: u8 }], ["b", Float32Array.from([2])]]));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true)))));
+  assert.deepEqual(header["w.mxfp4_scales"], { dtype: "U8", shape: [1, 5], data_offsets: [0, 5] });
+  const { tensors } = decodeSafetensors(bytes);
+  const t = tensors.get("w.mxfp4_scales")!;
+  assert.equal(t.dtype, "U8");
+  assert.ok(t.data instanceof Uint8Array);
+  assert.deepEqual([...t.data as Uint8Array], [...u8]);
+  assert.deepEqual([...tensors.get("b")!.data as Float32Array], [2], "a tensor after 5 bytes is read from its own offset");
+  assert.throws(() => toFloat32(t, "w.mxfp4_scales"), /w\.mxfp4_scales has dtype U8, expected a float tensor/);
 });
 
 Deno.test("safetensors: truncated or corrupt files name the file and the problem", () => {

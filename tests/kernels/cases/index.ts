@@ -4,6 +4,7 @@ import { attentionCases } from "./attention.ts";
 import { boundsCases } from "./bounds.ts";
 import { layerCases } from "./layers.ts";
 import { matmulCases } from "./matmul.ts";
+import { mxfp4Cases } from "./mxfp4.ts";
 import { optimCases } from "./optim.ts";
 
 export const ALL_CASES: Record<string, KernelCase[]> = {
@@ -12,4 +13,5 @@ export const ALL_CASES: Record<string, KernelCase[]> = {
   optim: optimCases,
   attention: attentionCases,
   bounds: boundsCases,
+  mxfp4: mxfp4Cases,
 };
