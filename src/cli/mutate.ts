@@ -15,7 +15,7 @@ const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 /** The core: kernels and every runtime-agnostic and Deno-side library folder (not cli/). */
 export const CORE = [
   "kernels/*.wgsl",
-  "src/{gpu,nn,model,optim,formats,data,tokenizer,engine,eval,train,server,util,io}/*.ts",
+  "src/{gpu,nn,model,optim,formats,data,tokenizer,engine,eval,dist,train,server,util,io}/*.ts",
 ].join(",");
 
 const FLAGS = {

@@ -12,19 +12,19 @@ import { expectLength, linearBackward, linearForward, type Vec } from "./linalg.
 
 export const SOFTCAP = 15;
 
-/** logits = cap·tanh(z/cap) elementwise. */
+/** logits = cap·tanh(z/cap) elementwise; cap ≤ 0 means no softcap (logits = z), as the kernel's. */
 export function softcapForward(z: Vec, cap = SOFTCAP): Float64Array {
   const y = new Float64Array(z.length);
-  for (let i = 0; i < z.length; i++) y[i] = cap * Math.tanh(z[i] / cap);
+  for (let i = 0; i < z.length; i++) y[i] = cap > 0 ? cap * Math.tanh(z[i] / cap) : z[i];
   return y;
 }
 
-/** dz = dlogits · (1 − tanh(z/cap)²). */
+/** dz = dlogits · (1 − tanh(z/cap)²); dz = dlogits without a softcap (cap ≤ 0). */
 export function softcapBackward(dy: Vec, z: Vec, cap = SOFTCAP): Float64Array {
   expectLength("softcapBackward dy", dy, z.length);
   const dz = new Float64Array(z.length);
   for (let i = 0; i < z.length; i++) {
-    const t = Math.tanh(z[i] / cap);
+    const t = cap > 0 ? Math.tanh(z[i] / cap) : 0;
     dz[i] = dy[i] * (1 - t * t);
   }
   return dz;

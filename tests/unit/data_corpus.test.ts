@@ -107,6 +107,13 @@ Deno.test("corpus: prepareCorpus writes readable shards + manifest, then says al
     assert.equal(reseeded.reason, "the options changed");
     assert.notDeepEqual(reseeded.manifest.shards.map((s) => s.sha256), first.manifest.shards.map((s) => s.sha256));
 
+    // A manifest in another format vouches for nothing: the shards it lists count as someone else's.
+    const manifestPath = `${dir}/manifest.json`;
+    const saved = await Deno.readTextFile(manifestPath);
+    await Deno.writeTextFile(manifestPath, JSON.stringify({ ...JSON.parse(saved), format: "webgpu-nanochat/shards@0" }));
+    await assert.rejects(prepareCorpus(req), /that 'data prepare' did not write/);
+    await Deno.writeTextFile(manifestPath, saved);
+
     // Somebody else's shard in the directory: refuse to mix datasets.
     await Deno.writeFile(`${dir}/shard_00007.parquet`, new Uint8Array(10));
     await assert.rejects(prepareCorpus(req), /already holds 1 parquet file\(s\) that 'data prepare' did not write \(shard_00007\.parquet\)/);

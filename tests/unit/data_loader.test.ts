@@ -216,4 +216,10 @@ Deno.test("loader: a corrupt shard mid-run fails with its file name after the go
 Deno.test("loader: splitShards keeps the reference split (sorted, last = val)", () => {
   const s = splitShards(["/d/shard_00002.parquet", "/d/shard_00000.parquet", "/d/shard_00001.parquet"]);
   assert.deepEqual(s, { train: ["/d/shard_00000.parquet", "/d/shard_00001.parquet"], val: ["/d/shard_00002.parquet"] });
+  // The reference's 1,823 shards, listed in a scrambled order (long runs either way, as a
+  // directory listing gives): sorted by file name, whatever the directories.
+  const names = Array.from({ length: 1823 }, (_, i) => `shard_${String(i).padStart(5, "0")}.parquet`);
+  const scrambled = [...names.slice(900).reverse(), ...names.slice(0, 900)].map((n, i) => `${i % 2 ? "/a" : "/b/c"}/${n}`);
+  const big = splitShards(scrambled);
+  assert.deepEqual([...big.train, ...big.val].map((p) => p.slice(p.lastIndexOf("/") + 1)), names);
 });

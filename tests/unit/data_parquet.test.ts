@@ -99,6 +99,12 @@ Deno.test("parquet: a server that ignores Range (200 with the whole file) is rea
   });
 });
 
+Deno.test("parquet: an HTTP error names the URL and the status", async () => {
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("no such shard ".repeat(1000), { status: 404, statusText: "Not Found" }));
+  const url = `http://127.0.0.1:${server.addr.port}/shard_00009.parquet`;
+  await assert.rejects(urlSource(url), (err: Error) => err.message === `${url}: HTTP 404 Not Found`);
+});
+
 Deno.test("parquet: a local file source reads concurrent ranges correctly", async () => {
   await withTempDir(async (dir) => {
     const bytes = new Uint8Array(100_000).map((_, i) => (i * 31) & 255);

@@ -13,3 +13,12 @@ Deno.test("bits per byte: nats over counted targets / (ln 2 · their bytes); spe
   assert.ok(Math.abs(r.bpb - 5.0 / (Math.LN2 * 9)) < 1e-15);
   assert.ok(Math.abs(r.loss - 5.0 / 4) < 1e-15);
 });
+
+Deno.test("bits per byte: a single one-byte target is its loss in bits; nothing counted is NaN", () => {
+  const one = new BpbAccumulator(Int32Array.from([1, 0]));
+  one.add([0.75, 3.0], [0, 1]); // id 1 is a special token: not counted
+  assert.equal(one.result().bytes, 1);
+  assert.ok(Math.abs(one.result().bpb - 0.75 / Math.LN2) < 1e-15);
+  const none = new BpbAccumulator(Int32Array.from([1, 0])).result();
+  assert.ok(Number.isNaN(none.bpb) && Number.isNaN(none.loss));
+});

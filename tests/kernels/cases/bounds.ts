@@ -11,7 +11,7 @@ import { attentionBackwardOps, attentionForwardOp } from "../../../src/nn/attent
 import { LmHeadLoss, softcapOp } from "../../../src/nn/cross_entropy.ts";
 import { addOp, fillOp, relu2BackwardOp, relu2ForwardOp, scaleOp } from "../../../src/nn/elementwise.ts";
 import { EmbeddingBackward, embeddingForwardOp } from "../../../src/nn/embedding.ts";
-import { kvAppendOp } from "../../../src/nn/kv_write.ts";
+import { kvAppendOp, kvBroadcastOp } from "../../../src/nn/kv_write.ts";
 import { matmulOp } from "../../../src/nn/matmul.ts";
 import { axpbyOp, sumOfSquaresOps } from "../../../src/nn/reduce.ts";
 import { rotaryBackwardOp, rotaryForwardOp } from "../../../src/nn/rotary.ts";
@@ -189,9 +189,13 @@ async function kvBounds(gpu: Gpu) {
   const CACHE = slack(gpu, [rows, capacity, width], cache0), SRC = slack(gpu, [rows * T * width], src);
   const append = await kvAppendOp(gpu, { src: SRC.t, cache: CACHE.t }, { B: rows, T, width, capacity });
   append.setPos(capacity - T); // the last positions: one more row would run past the cache
-  await run(gpu, [append]);
+  // Then row 0's first 5 positions to row 1: 30 elements, so most of the 256 threads of the
+  // one workgroup are past the end, and a thread one past the last must not write.
+  const broadcast = await kvBroadcastOp(gpu, { cache: CACHE.t }, { B: rows, width, capacity }, { length: 5 });
+  await run(gpu, [append, broadcast]);
   const want = Float32Array.from(cache0);
   for (let b = 0; b < rows; b++) want.set(src.subarray(b * T * width, (b + 1) * T * width), (b * capacity + capacity - T) * width);
+  want.copyWithin(capacity * width, 0, 5 * width);
   return verdict([CACHE, SRC], [[CACHE, want]], 1e-7);
 }
 
@@ -229,7 +233,7 @@ export const boundsCases: KernelCase[] = [
   { name: "bounds: rotary fwd/bwd on views", run: rotaryBounds },
   { name: "bounds: embedding fwd/bwd on views (id V−1 included)", run: embeddingBounds },
   { name: "bounds: lm_head+CE (chunks of 5) and softcap on views", run: lossBounds },
-  { name: "bounds: kv append into the last positions of a view", run: kvBounds },
+  { name: "bounds: kv append into the last positions of a view, and a broadcast one thread past its end", run: kvBounds },
   { name: "bounds: tiled and skinny matmul on views", run: matmulBounds },
   { name: "bounds: attention fwd/bwd on views", run: attentionBounds },
 ];

@@ -142,7 +142,7 @@ async function embeddingDeterminismCase(gpu: Gpu) {
 }
 
 /** weighted: per-row weights in [−1.5, 1.5) (RL's advantages: negative, zero, positive), read at each chunk's offset. */
-async function lmHeadCase(gpu: Gpu, N: number, C: number, V: number, chunkRows: number, ignoreEvery: number, edgeTargets = false, weighted = false) {
+async function lmHeadCase(gpu: Gpu, N: number, C: number, V: number, chunkRows: number, ignoreEvery: number, edgeTargets = false, weighted = false, cap?: number) {
   const rng = freshRng();
   const x = randomF32(rng, N * C), w = randomF32(rng, V * C, 2); // large logits exercise the softcap
   // edgeTargets: ids 0 and V−1 on alternate rows, where an off-by-one in the target's bounds would show.
@@ -153,11 +153,11 @@ async function lmHeadCase(gpu: Gpu, N: number, C: number, V: number, chunkRows: 
   const tx = uploadTensor(gpu, x), tw = uploadTensor(gpu, w), tt = uploadTensor(gpu, targets), tdw = uploadTensor(gpu, dw0);
   const tweights = weights ? uploadTensor(gpu, weights) : undefined;
   const losses = poisoned(gpu, [N], "losses"), loss = poisoned(gpu, [1], "loss"), tdx = poisoned(gpu, [N * C], "dx");
-  const head = await LmHeadLoss.create(gpu, { x: tx, w: tw, targets: tt, weights: tweights, losses, loss, dx: tdx, dw: tdw }, { N, C, V }, { chunkRows });
+  const head = await LmHeadLoss.create(gpu, { x: tx, w: tw, targets: tt, weights: tweights, losses, loss, dx: tdx, dw: tdw }, { N, C, V }, { chunkRows, cap });
   const count = targets.filter((t) => t >= 0).length;
   head.setSupervisedCount(count, 0.5);
-  const ref = lmHeadLossForward(x, w, targets, N, C, V, undefined, weights);
-  const dref = lmHeadLossBackward(x, w, targets, N, C, V, { gradScale: 0.5, weights });
+  const ref = lmHeadLossForward(x, w, targets, N, C, V, cap, weights);
+  const dref = lmHeadLossBackward(x, w, targets, N, C, V, { gradScale: 0.5, weights, cap });
   const r = await finish(gpu, head.trainOps, [[loss, [ref.loss]], [losses, ref.losses], [tdx, dref.dx], [tdw, dref.dw.map((v, i) => v + dw0[i])]], [tx, tw, tt, tdw, losses, loss, tdx, ...(tweights ? [tweights] : [])]);
   head.destroy();
   return r;
@@ -240,6 +240,8 @@ export const layerCases: KernelCase[] = [
   { name: "lm_head+softcap+CE N=23 C=16 V=300, chunks of 5, ignore −1", run: (gpu) => lmHeadCase(gpu, 23, 16, 300, 5, 4) },
   { name: "lm_head+softcap+CE targets 0 and V−1 (N=12 C=8 V=37)", run: (gpu) => lmHeadCase(gpu, 12, 8, 37, 12, 5, true) },
   { name: "lm_head+softcap+CE with row weights (RL advantages), chunks of 4, ignore −1", run: (gpu) => lmHeadCase(gpu, 19, 8, 37, 4, 6, false, true) },
+  // cap 0 turns the softcap off: the logits and their gradient pass through unscaled.
+  { name: "lm_head+CE without softcap (cap 0) N=13 C=24 V=37", run: (gpu) => lmHeadCase(gpu, 13, 24, 37, 13, 0, false, false, 0) },
   // More rows than one workgroup's threads (the mean's sum loops) and than one grid dimension (2-D grid).
   { name: "lm_head+softcap+CE N=300 (the mean loops over rows)", run: (gpu) => lmHeadCase(gpu, 300, 4, 7, 300, 9) },
   { name: "lm_head+softcap+CE N=65537 C=2 V=3, one chunk (2-D grid)", run: (gpu) => lmHeadCase(gpu, 65537, 2, 3, 65537, 7) },
