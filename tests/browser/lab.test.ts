@@ -985,3 +985,42 @@ Deno.test({
     assert.equal(left, 0, "metric event streams still open after every page closed");
   },
 });
+
+Deno.test({
+  name: "lab: an MXFP4 checkpoint (deno task export checkpoint --save-dtype mxfp4) loads from picked files and chats: its greedy tokens equal `deno task chat --checkpoint`'s",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    const out = `${f.tmp}/mxfp4-copy`;
+    const exp = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "src/cli/export.ts", "checkpoint", "--run", f.run, "--runs-dir", f.runsDir, "--out", out, "--save-dtype", "mxfp4"],
+      cwd: ROOT, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" },
+    }).output();
+    assert.equal(exp.code, 0, new TextDecoder().decode(exp.stderr));
+    assert.equal(JSON.parse(await Deno.readTextFile(`${out}/meta.json`)).weights_dtype, "mxfp4");
+    const prompt = "The cat sat";
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "src/cli/chat.ts", "--checkpoint", out, "-p", prompt, "--tokens", "--temperature", "0", "--max-tokens", "8"],
+      cwd: ROOT, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" },
+    }).output();
+    const err = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, 0, err);
+    const cliTokens = err.match(/^tokens: (.*)$/m)?.[1];
+    assert.ok(cliTokens, err);
+    try {
+      await withLab(f, "#chat", async (page) => {
+        await page.setInputFiles("[data-testid=loader-files]", [`${out}/meta.json`, `${out}/model.safetensors`, `${out}/tokenizer/tokenizer.json`]);
+        await page.waitForSelector("[data-testid=loaded-model], [data-testid=loader-error]", { timeout: 120_000 });
+        const error = await page.$("[data-testid=loader-error]");
+        if (error) throw new Error(`loading the MXFP4 copy failed: ${await error.textContent()}`);
+        await setField(page, "chat-temperature", "0", "input");
+        await setField(page, "chat-max-tokens", "8", "change");
+        const reply = await sendAndWait(page, prompt);
+        assert.equal(reply.state, "done");
+        assert.equal(reply.tokens, cliTokens, "greedy tokens of the MXFP4 copy: page vs deno task chat");
+      });
+    } finally {
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+    }
+  },
+});

@@ -161,3 +161,37 @@ Deno.test({
     assert.ok(chat.length > 0);
   },
 });
+
+Deno.test({
+  name: "lab: a run training in one tab shows as running in another, which cannot train it too",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    const lab = await f.open("#train");
+    const a = lab.page;
+    try {
+      await a.fill("[data-testid=train-run]", "busy");
+      await a.fill("[data-testid=train-steps]", "400");
+      await a.fill("[data-testid=train-settings]", SETTINGS);
+      await a.click("[data-testid=train-start]");
+      await waitFor(a, "the first checkpoint", () => /\b2\b/.test(document.querySelector("[data-testid=train-run-busy-checkpoints]")?.textContent ?? ""));
+      // A second tab of the same browser (same IndexedDB, same locks).
+      const b = await a.context().newPage();
+      await b.goto(f.server.url + "#train");
+      await waitFor(b, "the other tab's view of the run", () => document.querySelector("[data-testid=train-run-busy]")?.getAttribute("data-status") === "running elsewhere");
+      assert.equal(await b.$("[data-testid=train-resume-busy]"), null, "no Resume for a run another tab trains");
+      await b.fill("[data-testid=train-run]", "busy");
+      await b.click("[data-testid=train-start]");
+      await waitFor(b, "the refusal", () => /run 'busy' is training in another tab of this browser/.test(document.querySelector("[data-testid=train-error]")?.textContent ?? ""));
+      await a.click("[data-testid=train-stop]");
+      await waitFor(a, "the stop", () => document.querySelector("[data-testid=train-run-busy]")?.getAttribute("data-status") === "stopped");
+      // Stopped, the lock is free: the second tab may resume it now.
+      await b.reload();
+      await waitFor(b, "Resume in the other tab", () => document.querySelector("[data-testid=train-resume-busy]") !== null);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\npage console:\n${lab.console() || "(empty)"}`);
+    } finally {
+      await lab.close();
+    }
+  },
+});

@@ -12,7 +12,7 @@ import { errorOf } from "./api.ts";
 import { fmtNum, fmtRate } from "./format.ts";
 import type { ChartRun, RecordSource } from "./loss-chart.ts";
 import "./loss-chart.ts";
-import { type FromWorker, parseOverrides, resumeCommand, TAB_PRESETS, type ToWorker } from "./train_protocol.ts";
+import { type FromWorker, parseOverrides, resumeCommand, TAB_PRESETS, type ToWorker, TRAIN_LOCK_PREFIX } from "./train_protocol.ts";
 import { IdbFileStore, type LocalRun, localRunNames, readLocalRun, runDirOf, zipLocalRun } from "./train_store.ts";
 
 /** A run's records as the charts read them, growing as the worker logs. */
@@ -60,6 +60,8 @@ export class TrainView extends LitElement {
   declare shown: string | null;
 
   private store = new IdbFileStore();
+  /** Runs whose training lock another tab holds (train_worker.ts takes one per run). */
+  private elsewhere = new Set<string>();
   private worker: Worker | null = null;
   private sources = new Map<string, LocalRecords>();
 
@@ -111,6 +113,9 @@ export class TrainView extends LitElement {
         const r = await readLocalRun(this.store, name).catch(() => null);
         if (r) runs.push(r);
       }
+      const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+      const held = locks ? ((await locks.query()).held ?? []).map((l) => l.name ?? "") : [];
+      this.elsewhere = new Set(held.filter((n) => n.startsWith(TRAIN_LOCK_PREFIX)).map((n) => n.slice(TRAIN_LOCK_PREFIX.length)));
       this.runs = runs.sort((a, b) => (a.info.started_at < b.info.started_at ? 1 : -1));
       for (const r of runs) if (r.info.name !== this.active) this.sourceOf(r.info.name).replace(r.records);
       this.shown ??= this.runs[0]?.info.name ?? null;
@@ -238,8 +243,10 @@ export class TrainView extends LitElement {
   }
 
   private statusOf(r: LocalRun): string {
-    // run.json says running only while this tab's worker trains it; otherwise the tab was closed mid-run.
-    return r.info.status === "running" && r.info.name !== this.active ? "interrupted" : r.info.status;
+    // run.json says running while a worker trains it: this tab's, another tab's (it holds the
+    // run's lock), or none — the tab was closed mid-run.
+    if (r.info.status !== "running" || r.info.name === this.active) return r.info.status;
+    return this.elsewhere.has(r.info.name) ? "running elsewhere" : "interrupted";
   }
 
   protected override render() {
@@ -294,7 +301,7 @@ export class TrainView extends LitElement {
     const last = r.checkpoints.at(-1);
     const resumable = !this.training && last !== undefined && (status === "stopped" || status === "failed" || status === "interrupted");
     return html`<tr data-testid="train-run-${name}" data-status=${status} class=${this.shown === name ? "active" : ""} @click=${() => (this.shown = name)}>
-      <td class="run-name">${name}</td><td><span class="badge badge-${status}">${status}</span></td>
+      <td class="run-name">${name}</td><td><span class="badge badge-${status === "running elsewhere" ? "running" : status}">${status}</span></td>
       <td class="num">${stepsDone(records, r.info.step ?? 0)}${total && total > 0 ? ` / ${total}` : ""}</td>
       <td class="num">${fmtNum(lastOf(records, "train", "loss"))}</td><td class="num">${fmtNum(lastOf(records, "eval", "val_bpb"))}</td>
       <td class="num">${fmtRate(lastOf(records, "train", "tok_per_sec"))}</td>

@@ -9,6 +9,9 @@ import tiny from "../../configs/tiny.ts";
 /** The base presets the page offers (configs/NAME.ts), tiny first: it is the one a software adapter trains in minutes. */
 export const TAB_PRESETS: Record<string, Partial<RunConfig>> = { tiny, d12, d20 };
 
+/** The Web Lock a worker holds while it trains a run (name = prefix + run): one writer per run across tabs. */
+export const TRAIN_LOCK_PREFIX = "nanochat-train:";
+
 export type ToWorker =
   | { type: "start"; run: string; preset: string; overrides: Partial<RunConfig> }
   | { type: "resume"; run: string }

@@ -22,7 +22,7 @@ import { runTrainingLoop } from "../../src/train/loop.ts";
 import { type ResolvedRunConfig, resolveRunConfig, type RunConfig } from "../../src/train/run_config.ts";
 import { baseStageData, checkpointDataOf, loopConfigOf, startOf } from "../../src/train/stage.ts";
 import { errorMessage, UserError } from "../../src/util/errors.ts";
-import { type FromWorker, TAB_PRESETS, type ToWorker } from "./train_protocol.ts";
+import { type FromWorker, TAB_PRESETS, type ToWorker, TRAIN_LOCK_PREFIX } from "./train_protocol.ts";
 import { dataInfo, serverTokenizer, shardOpener } from "./train_data.ts";
 import { checkpointSteps, IdbFileStore, readLocalCheckpoint, readLocalRun, recordsBefore, runDirOf, runInfoBytes, saveLocalCheckpoint } from "./train_store.ts";
 
@@ -93,6 +93,18 @@ async function prepareResume(store: IdbFileStore, gpu: Gpu, run: string): Promis
 }
 
 async function train(msg: Extract<ToWorker, { type: "start" | "resume" }>): Promise<void> {
+  // One writer per run, as the CLI's owner lock: another tab of this browser training the
+  // same run would interleave its checkpoints with ours. The lock ends with the training
+  // (or the tab), so a closed tab never leaves it held.
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  if (!locks) return await trainLocked(msg);
+  await locks.request(`${TRAIN_LOCK_PREFIX}${msg.run}`, { ifAvailable: true }, async (lock) => {
+    if (!lock) throw new UserError(`run '${msg.run}' is training in another tab of this browser; stop it there first`);
+    await trainLocked(msg);
+  });
+}
+
+async function trainLocked(msg: Extract<ToWorker, { type: "start" | "resume" }>): Promise<void> {
   const gpu = await acquireGpu();
   say(`adapter: ${gpu.description}`);
   try {
