@@ -18,6 +18,7 @@ import { checkpointPaths, HttpStore, type Progress, urlForPath } from "../../web
 import { LocalFilesStore } from "../../web/src/local_store.ts";
 import { RunStream, StreamHub } from "../../web/src/run_stream.ts";
 import { writeScriptedChatRun } from "../fixtures/scripted_chat.ts";
+import { trainTiny } from "../e2e/tiny_run.ts";
 import { appendText, type LabFixture, ROOT, labFixture, type LabPage, recordsOf, SCREENSHOT_DIR, VIEWPORT } from "./lab_fixture.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -973,27 +974,16 @@ Deno.test({
 });
 
 Deno.test({
-  name: "lab: closing the pages ends their event streams on the server",
-  ...opts,
-  fn: async () => {
-    const f = await labFixture();
-    await f.browser.close();
-    const deadline = Date.now() + 10_000;
-    while (f.server.activeStreams() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const left = f.server.activeStreams();
-    await f.close();
-    assert.equal(left, 0, "metric event streams still open after every page closed");
-  },
-});
-
-Deno.test({
   name: "lab: an MXFP4 checkpoint (deno task export checkpoint --save-dtype mxfp4) loads from picked files and chats: its greedy tokens equal `deno task chat --checkpoint`'s",
   ...opts,
   fn: async () => {
     const f = await labFixture();
+    // A run of its own: earlier tests of this file take the fixture run's checkpoints apart.
+    const source = "mxfp4-source";
+    await trainTiny(f.tmp, source, { checkpointEvery: 4 });
     const out = `${f.tmp}/mxfp4-copy`;
     const exp = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "src/cli/export.ts", "checkpoint", "--run", f.run, "--runs-dir", f.runsDir, "--out", out, "--save-dtype", "mxfp4"],
+      args: ["run", "-A", "src/cli/export.ts", "checkpoint", "--run", source, "--runs-dir", f.runsDir, "--out", out, "--save-dtype", "mxfp4"],
       cwd: ROOT, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" },
     }).output();
     assert.equal(exp.code, 0, new TextDecoder().decode(exp.stderr));
@@ -1021,6 +1011,21 @@ Deno.test({
       });
     } finally {
       await Deno.remove(out, { recursive: true }).catch(() => {});
+      await Deno.remove(`${f.runsDir}/${source}`, { recursive: true }).catch(() => {});
     }
+  },
+});
+
+Deno.test({
+  name: "lab: closing the pages ends their event streams on the server",
+  ...opts,
+  fn: async () => {
+    const f = await labFixture();
+    await f.browser.close();
+    const deadline = Date.now() + 10_000;
+    while (f.server.activeStreams() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const left = f.server.activeStreams();
+    await f.close();
+    assert.equal(left, 0, "metric event streams still open after every page closed");
   },
 });
