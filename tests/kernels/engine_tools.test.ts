@@ -130,3 +130,23 @@ Deno.test({
     for (const t of params.values()) t.destroy();
   },
 });
+
+Deno.test({
+  ...opts,
+  name: "engine: a second generation while one runs is refused (not interleaved); a context of 2 is the smallest, 1 is refused",
+  fn: async () => {
+    const gpu = await testGpu();
+    const engine = await Engine.create(gpu, GQA, weights(GQA, 7), NO_SPECIAL_TOKENS, { maxBatch: 1 });
+    const first = engine.generate([1, 2], { maxTokens: 3, temperature: 0 });
+    const step = await first.next(); // the first generation is under way
+    assert.equal(step.done, false);
+    await assert.rejects(collect(engine.generate([1, 2], { maxTokens: 1, temperature: 0 })), /the engine is already generating/);
+    await first.return(undefined);
+    engine.destroy();
+    const tiny = await Engine.create(gpu, GQA, weights(GQA, 7), NO_SPECIAL_TOKENS, { maxBatch: 1, capacity: 2 });
+    // Two positions: the prompt's token and the first reply token; the second comes from the logits at the last position.
+    assert.equal((await collect(tiny.generate([1], { maxTokens: 4, temperature: 0 }))).length, 2, "a context of 2 answers a one-token prompt with 2 tokens");
+    tiny.destroy();
+    await assert.rejects(async () => await Engine.create(gpu, GQA, weights(GQA, 7), NO_SPECIAL_TOKENS, { maxBatch: 1, capacity: 1 }), /capacity must be 2 … sequence_len/);
+  },
+});
