@@ -7,6 +7,7 @@ import { fromBFloat16, toBFloat16 } from "../../src/formats/bf16.ts";
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type CheckpointData, META_FILE, MODEL_FILE, OPTIM_FILE } from "../../src/formats/checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors, toFloat32 } from "../../src/formats/safetensors.ts";
 import { type GPTConfig, paramShapes } from "../../src/model/config.ts";
+import { concatChunks } from "../../src/formats/zip.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 const f32 = (...bits: number[]) => new Float32Array(Uint32Array.from(bits).buffer);
@@ -111,16 +112,7 @@ function makeData(seed: number): CheckpointData {
 }
 
 type Files = Map<string, Uint8Array>;
-function toFiles(parts: { name: string; chunks: Uint8Array[] }[]): Files {
-  const out: Files = new Map();
-  for (const p of parts) {
-    const bytes = new Uint8Array(p.chunks.reduce((n, c) => n + c.length, 0));
-    let o = 0;
-    for (const c of p.chunks) bytes.set(c, (o += c.length) - c.length);
-    out.set(p.name, bytes);
-  }
-  return out;
-}
+const toFiles = (parts: { name: string; chunks: Uint8Array[] }[]): Files => new Map(parts.map((p) => [p.name, concatChunks(p.chunks)]));
 const load = (files: Files) => decodeCheckpoint((name) => Promise.resolve(files.get(name) ?? null), "mem/step_000012");
 const metaOf = (files: Files) => JSON.parse(new TextDecoder().decode(files.get(META_FILE)!));
 

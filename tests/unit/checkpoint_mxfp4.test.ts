@@ -9,6 +9,7 @@ import { CheckpointError, type CheckpointData, decodeCheckpoint, encodeCheckpoin
 import { decodeMxfp4, encodeMxfp4 } from "../../src/formats/mxfp4.ts";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../../src/formats/safetensors.ts";
 import { type GPTConfig, paramShapes } from "../../src/model/config.ts";
+import { concatChunks } from "../../src/formats/zip.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 // n_embd 16: every K = 16 row is padded to one 32-element block; the MLP's K = 64 rows hold two.
@@ -26,16 +27,7 @@ function makeData(seed: number): CheckpointData {
 }
 
 type Files = Map<string, Uint8Array>;
-function toFiles(parts: { name: string; chunks: Uint8Array[] }[]): Files {
-  const out: Files = new Map();
-  for (const p of parts) {
-    const bytes = new Uint8Array(p.chunks.reduce((n, c) => n + c.length, 0));
-    let o = 0;
-    for (const c of p.chunks) bytes.set(c, (o += c.length) - c.length);
-    out.set(p.name, bytes);
-  }
-  return out;
-}
+const toFiles = (parts: { name: string; chunks: Uint8Array[] }[]): Files => new Map(parts.map((p) => [p.name, concatChunks(p.chunks)]));
 const load = (files: Files) => decodeCheckpoint((name) => Promise.resolve(files.get(name) ?? null), "mem/step_000003");
 const metaOf = (files: Files) => JSON.parse(new TextDecoder().decode(files.get(META_FILE)!));
 const dataBytes = (b: Uint8Array) => b.length - 8 - Number(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true));

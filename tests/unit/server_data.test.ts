@@ -3,7 +3,8 @@
 // nothing else: no other file of the directories, no link out of them, no malformed name.
 import assert from "node:assert/strict";
 import { startLabServer } from "../../src/server/server.ts";
-import { sha256Hex, shardOpener } from "../../web/src/train_data.ts";
+import { sha256Hex } from "../../src/data/prepare.ts";
+import { shardOpener } from "../../web/src/train_data.ts";
 
 async function withData(fn: (url: string, dirs: { data: string; tok: string; outside: string }) => Promise<void>, opts: { manifest?: unknown } = {}): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "nanochat-server-data-" });

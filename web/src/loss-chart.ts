@@ -27,7 +27,7 @@ const runsKey = (runs: ChartRun[] | undefined) =>
   (runs ?? []).map((r) => `${r.name}\u0000${r.color}\u0000${r.batchTokens ?? ""}\u0000${r.source ? "local" : ""}`).join("\u0001");
 
 /** Saves `blob` as a file named `name` (the browser's download), then lets the blob go. */
-function download(name: string, blob: Blob): void {
+export function download(name: string, blob: Blob): void {
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
   a.download = name;

@@ -10,8 +10,7 @@ import type { MetricsRecord } from "../../src/formats/metrics.ts";
 import { resolveRunConfig } from "../../src/train/run_config.ts";
 import { errorOf } from "./api.ts";
 import { fmtNum, fmtRate } from "./format.ts";
-import type { ChartRun, RecordSource } from "./loss-chart.ts";
-import "./loss-chart.ts";
+import { type ChartRun, download, type RecordSource } from "./loss-chart.ts";
 import { type FromWorker, parseOverrides, resumeCommand, TAB_PRESETS, type ToWorker, TRAIN_LOCK_PREFIX } from "./train_protocol.ts";
 import { IdbFileStore, type LocalRun, localRunNames, readLocalRun, runDirOf, zipLocalRun } from "./train_store.ts";
 
@@ -219,12 +218,7 @@ export class TrainView extends LitElement {
 
   private async download(run: string): Promise<void> {
     try {
-      const blob = await zipLocalRun(this.store, run);
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = `${run}.zip`;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(a.href), 0);
+      download(`${run}.zip`, await zipLocalRun(this.store, run));
     } catch (err) {
       this.error = `cannot download ${run}: ${(err as Error).message}`;
     }

@@ -3,6 +3,7 @@
 // shard whose manifest records a SHA-256 is fetched whole once and checked before any of its
 // rows reach the loader (as Deno's loader checks local shards), the others read by ranges.
 import { DataError } from "../../src/data/errors.ts";
+import { sha256Hex } from "../../src/data/prepare.ts";
 import { bytesSource, type ShardSource, urlSource } from "../../src/data/sources.ts";
 import type { DataInfo } from "../../src/formats/lab_api.ts";
 import { FileNotFound, type FileStore } from "../../src/io/files.ts";
@@ -21,11 +22,6 @@ export const serverTokenizer: FileStore = {
   list: () => Promise.resolve([]),
   writeAtomic: () => Promise.reject(new UserError("the lab server's tokenizer is read-only")),
 };
-
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
-  return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Opens shards by name from the server: a shard with a recorded SHA-256 is fetched whole once and checked. */
 export function shardOpener(data: DataInfo, base: string): (name: string) => Promise<ShardSource> {

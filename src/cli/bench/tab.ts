@@ -11,6 +11,7 @@ import { startLabServer } from "../../server/server.ts";
 import { buildWeb } from "../../server/static.ts";
 import { parseFlags, UsageError } from "../args.ts";
 import { CHROMIUM_ARGS, findChromium } from "../chromium_path.ts";
+import { median } from "./compare.ts";
 import { markdownTable } from "./matmul.ts";
 
 const FLAGS = {
@@ -22,11 +23,6 @@ const FLAGS = {
 } as const;
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-}
 
 const rates = (jsonl: string) =>
   readMetrics(jsonl).filter((r) => r.type === "train" && (r.step as number) >= 1 && typeof r.tok_per_sec === "number").map((r) => r.tok_per_sec as number);
