@@ -16,6 +16,8 @@ struct Params {
   K: u32,     // logical columns; each row holds bpr·32 elements
   bpr: u32,   // blocks per row = ceil(K / 32)
   M: u32,     // rows of x (matmul only)
+  lda: u32,   // x's row stride (matmul only; K when packed)
+  offA: u32,  // x's first element (matmul only)
 }
 
 @group(0) @binding(0) var<storage, read> xbits: array<u32>;           // quantize: x (f32 bits)
@@ -135,7 +137,7 @@ fn dequantize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   }
 }
 
-// y = x · Wᵀ with x M×K f32 (packed rows), W N×K in MXFP4, y M×N: the skinny matmul's shape
+// y = x · Wᵀ with x M×K f32 (rows lda apart from offA), W N×K in MXFP4, y M×N: the skinny matmul's shape
 // (kernels/matmul.wgsl) for decoding, M a few rows. A workgroup of SW threads owns one
 // output column n (W's row n); the threads split that row's words (8 weights each, the
 // scale read once a word), keep SM row sums each in f32, and a tree reduction finishes
@@ -168,7 +170,7 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
           let nib = (pk >> (4u * j)) & 15u;
           var wv = f32(halves(nib & 7u)) * unit;
           if ((nib & 8u) != 0u) { wv = -wv; }
-          for (var i = 0u; i < rows; i++) { acc[i] = fma(x[(m0 + i) * params.K + k], wv, acc[i]); }
+          for (var i = 0u; i < rows; i++) { acc[i] = fma(x[params.offA + (m0 + i) * params.lda + k], wv, acc[i]); }
         }
       }
     }

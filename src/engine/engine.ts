@@ -14,11 +14,12 @@
 import type { Gpu } from "../gpu/device.ts";
 import { throwIfUncaptured } from "../gpu/errors.ts";
 import { runOps } from "../gpu/kernel.ts";
-import { readF32, type Tensor } from "../gpu/tensor.ts";
-import type { GPTConfig } from "../model/config.ts";
+import { createTensor, readF32, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { type GPTConfig, paramShapes } from "../model/config.ts";
 import { InferenceGPT } from "../model/inference.ts";
 import { KVCache } from "../model/kv_cache.ts";
-import { createParamTensors, writeParams } from "../model/tensors.ts";
+import { decodeMxfp4, type Mxfp4Matrix } from "../formats/mxfp4.ts";
+import { type Mxfp4Tensors, uploadMxfp4 } from "../nn/mxfp4.ts";
 import { Rng } from "../util/rng.ts";
 import { type SamplingOptions, sampleToken, sampleTopK } from "./sampling.ts";
 import { MAX_TOPK, type TopKOp, topKOp } from "../nn/topk.ts";
@@ -30,6 +31,12 @@ export interface EngineOptions {
   maxBatch?: number;
   /** Positions per sequence (prompt + generated), ≤ sequence_len. Default sequence_len. */
   capacity?: number;
+  /**
+   * Matrices to keep in MXFP4 on the GPU (an MXFP4 checkpoint's, as stored): the forward
+   * multiplies by their 4-bit blocks directly, and `weights` need not hold them. The
+   * embedding is a lookup, so a quantised wte is decoded to float32 once here.
+   */
+  mxfp4?: Map<string, Mxfp4Matrix>;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -109,19 +116,42 @@ export class Engine {
     readonly cache: KVCache,
     private readonly tok: ToolTokenizer,
     private readonly ownsParams: boolean,
+    private readonly quantized = new Map<string, Mxfp4Tensors>(),
   ) {}
 
-  /** Uploads the weights (nanochat names, float32) and allocates the cache. */
+  /** Uploads the weights (nanochat names, float32; MXFP4 where opts.mxfp4 has them) and allocates the cache. */
   static create(gpu: Gpu, cfg: GPTConfig, weights: Map<string, Float32Array>, tok: ToolTokenizer, opts: EngineOptions = {}): Promise<Engine> {
     const { maxBatch, capacity } = engineShape(cfg, opts);
-    const params = createParamTensors(gpu, cfg);
-    try {
-      writeParams(params, cfg, weights, "Engine weights");
-      return Promise.resolve(new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok, true));
-    } catch (err) {
+    const params = new Map<string, Tensor>(), quantized = new Map<string, Mxfp4Tensors>();
+    const destroyAll = () => {
       for (const t of params.values()) t.destroy();
+      for (const q of quantized.values()) q.blocks.destroy(), q.scales.destroy();
+    };
+    try {
+      for (const { name, shape } of paramShapes(cfg)) {
+        const q = opts.mxfp4?.get(name);
+        if (q && (q.rows !== shape[0] || q.cols !== shape[1])) throw new EngineError(`Engine weights: the MXFP4 ${name} is ${q.rows}×${q.cols}, expected ${shape.join("×")}`);
+        if (q && name !== "transformer.wte.weight") {
+          quantized.set(name, uploadMxfp4(gpu, q, { rows: q.rows, K: q.cols }, name));
+          continue;
+        }
+        const v = q ? decodeMxfp4(q) : weights.get(name), n = shape.reduce((a, b) => a * b, 1);
+        if (!v) throw new EngineError(`Engine weights: missing ${name}`);
+        if (v.length !== n) throw new EngineError(`Engine weights: ${name} has ${v.length} values, expected ${n} (${shape.join("×")})`);
+        const t = createTensor(gpu, shape, "f32", name);
+        params.set(name, t);
+        writeTensor(t, v);
+      }
+      return Promise.resolve(new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok, true, quantized));
+    } catch (err) {
+      destroyAll();
       return Promise.reject(err);
     }
+  }
+
+  /** Names of the matrices this engine multiplies by in MXFP4. */
+  get quantizedWeights(): string[] {
+    return [...this.quantized.keys()];
   }
 
   /**
@@ -147,7 +177,7 @@ export class Engine {
     const key = kind === "prefill" ? B * 1_000_000 + T : B;
     let m = map.get(key);
     if (!m) {
-      m = await InferenceGPT.create(this.gpu, this.cfg, this.params, { B, T, kvCache: this.cache });
+      m = await InferenceGPT.create(this.gpu, this.cfg, this.params, { B, T, kvCache: this.cache, quantized: this.quantized });
       map.set(key, m);
     }
     return m;
@@ -290,7 +320,8 @@ export class Engine {
 
   /** GPU bytes: weights and the KV cache. */
   get bufferBytes(): { params: number; kvCache: number } {
-    return { params: [...this.params.values()].reduce((s, t) => s + t.buffer.size, 0), kvCache: this.cache.bytes };
+    const quantized = [...this.quantized.values()].reduce((s, q) => s + q.blocks.buffer.size + q.scales.buffer.size, 0);
+    return { params: [...this.params.values()].reduce((s, t) => s + t.buffer.size, 0) + quantized, kvCache: this.cache.bytes };
   }
 
   /**
@@ -315,5 +346,6 @@ export class Engine {
     for (const byShape of this.topks.values()) for (const op of byShape.values()) op.destroy();
     this.cache.destroy();
     if (this.ownsParams) for (const t of this.params.values()) t.destroy();
+    for (const q of this.quantized.values()) q.blocks.destroy(), q.scales.destroy();
   }
 }

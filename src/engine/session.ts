@@ -64,7 +64,8 @@ export async function loadChatModel(
   if (tokenizer.vocabSize !== ckpt.cfg.vocab_size) {
     throw new EngineError(`${paths.tokenizerDir} has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${ckpt.cfg.vocab_size}`);
   }
-  const engine = await Engine.create(gpu, ckpt.cfg, ckpt.params, tokenizer, opts);
+  // An MXFP4 copy stays MXFP4 on the GPU (its matmuls read the blocks) unless told otherwise.
+  const engine = await Engine.create(gpu, ckpt.cfg, ckpt.params, tokenizer, { mxfp4: ckpt.mxfp4, ...opts });
   const stage = ckpt.meta.stage || "base";
   return { engine, tokenizer, meta: ckpt.meta, defaultMode: stage === "base" ? "complete" : "chat", destroy: () => engine.destroy() };
 }

@@ -27,7 +27,7 @@ import { FileNotFound } from "../io/files.ts";
 import { type GPTConfig, numel, paramShapes, validateConfig } from "../model/config.ts";
 import type { RngState } from "../util/rng.ts";
 import { toBFloat16 } from "./bf16.ts";
-import { decodeMxfp4, encodeMxfp4, MXFP4_BLOCK, mxfp4PaddedCols } from "./mxfp4.ts";
+import { decodeMxfp4, encodeMxfp4, MXFP4_BLOCK, type Mxfp4Matrix, mxfp4PaddedCols } from "./mxfp4.ts";
 import { decodeSafetensors, type SafeTensor, toFloat32 } from "./safetensors.ts";
 import { UserError } from "../util/errors.ts";
 
@@ -99,7 +99,14 @@ export interface CheckpointMeta {
 export type CheckpointMetaInput = Omit<CheckpointMeta, "step" | "model_config" | "created_at" | "format_version" | "weights_dtype"> & { created_at?: string };
 export interface OptimizerState { tensors: Map<string, Float32Array>; meta: Record<string, string> }
 export interface CheckpointData { params: Map<string, Float32Array>; cfg: GPTConfig; optimizer?: OptimizerState; meta: CheckpointMetaInput }
-export interface LoadedCheckpoint extends Omit<CheckpointData, "meta"> { meta: CheckpointMeta }
+export interface LoadedCheckpoint extends Omit<CheckpointData, "meta"> {
+  meta: CheckpointMeta;
+  /**
+   * The matrices an MXFP4 copy stores quantised, as stored (params holds them decoded too):
+   * the engine keeps these in MXFP4 on the GPU and multiplies by them directly.
+   */
+  mxfp4: Map<string, Mxfp4Matrix>;
+}
 
 // ---------------------------------------------------------------- names
 
@@ -334,7 +341,7 @@ function storedWeightsDtype(tensors: Map<string, SafeTensor>, recorded: WeightsD
 }
 
 /** An MXFP4 pair → the rows × cols float32 matrix it encodes, after checking both halves' dtype and shape. */
-function decodeMxfp4Pair(pair: { blocks?: SafeTensor; scales?: SafeTensor }, name: string, shape: number[], file: string, mismatch: string): Float32Array {
+function mxfp4Pair(pair: { blocks?: SafeTensor; scales?: SafeTensor }, name: string, shape: number[], file: string, mismatch: string): Mxfp4Matrix {
   if (shape.length !== 2) throw new CheckpointError(`${file}: ${name} is stored as MXFP4, but its shape [${shape}] is not a matrix; MXFP4 holds matrices only${mismatch}`);
   const [rows, cols] = shape, padded = mxfp4PaddedCols(cols);
   const halves = [[MXFP4_BLOCKS_SUFFIX, pair.blocks, padded / 2], [MXFP4_SCALES_SUFFIX, pair.scales, padded / MXFP4_BLOCK]] as const;
@@ -345,11 +352,16 @@ function decodeMxfp4Pair(pair: { blocks?: SafeTensor; scales?: SafeTensor }, nam
       throw new CheckpointError(`${file}: tensor ${name}${suffix} has shape [${t.shape}], expected [${rows},${width}] for the MXFP4 of [${shape}]${mismatch}`);
     }
   }
-  return decodeMxfp4({ rows, cols, blocks: pair.blocks!.data as Uint8Array, scales: pair.scales!.data as Uint8Array });
+  return { rows, cols, blocks: pair.blocks!.data as Uint8Array, scales: pair.scales!.data as Uint8Array };
 }
 
-/** Model tensors (F32, BF16, F16, or MXFP4 pairs) → float32 params with exactly paramShapes(cfg). */
-export function validateModelTensors(tensors: Map<string, SafeTensor>, cfg: GPTConfig, file: string): Map<string, Float32Array> {
+/**
+ * Model tensors (F32, BF16, F16, or MXFP4 pairs) → float32 params with exactly paramShapes(cfg);
+ * the MXFP4 pairs, checked, also go into `quantized` as stored when it is given.
+ */
+export function validateModelTensors(
+  tensors: Map<string, SafeTensor>, cfg: GPTConfig, file: string, quantized?: Map<string, Mxfp4Matrix>,
+): Map<string, Float32Array> {
   // nanochat saves from a torch.compile'd model sometimes; its loader strips this prefix.
   const named = new Map<string, SafeTensor>();
   const mxfp4 = new Map<string, { blocks?: SafeTensor; scales?: SafeTensor }>();
@@ -374,7 +386,9 @@ export function validateModelTensors(tensors: Map<string, SafeTensor>, cfg: GPTC
   for (const { name, shape } of shapes) {
     const pair = mxfp4.get(name);
     if (pair) {
-      params.set(name, decodeMxfp4Pair(pair, name, shape, file, mismatch));
+      const matrix = mxfp4Pair(pair, name, shape, file, mismatch);
+      quantized?.set(name, matrix);
+      params.set(name, decodeMxfp4(matrix));
       continue;
     }
     const t = named.get(name);
@@ -402,7 +416,8 @@ export async function decodeCheckpoint(
   const modelBytes = await read(MODEL_FILE);
   if (!modelBytes) throw new CheckpointError(`${path(MODEL_FILE)} is missing: ${dir} is not a complete checkpoint`);
   const model = decodeSafetensors(modelBytes, path(MODEL_FILE));
-  const params = validateModelTensors(model.tensors, meta.model_config, path(MODEL_FILE));
+  const mxfp4 = new Map<string, Mxfp4Matrix>();
+  const params = validateModelTensors(model.tensors, meta.model_config, path(MODEL_FILE), mxfp4);
   meta.weights_dtype = storedWeightsDtype(model.tensors, meta.weights_dtype, path(MODEL_FILE));
   let optimizer: OptimizerState | undefined;
   const optBytes = opts.withOptimizer === false ? null : await read(OPTIM_FILE);
@@ -412,7 +427,7 @@ export async function decodeCheckpoint(
     for (const [name, t] of opt.tensors) tensors.set(name, toFloat32(t, `${path(OPTIM_FILE)}: tensor ${name}`));
     optimizer = { tensors, meta: opt.metadata };
   }
-  return { params, cfg: meta.model_config, optimizer, meta };
+  return { params, cfg: meta.model_config, optimizer, meta, mxfp4 };
 }
 
 /** The browser's way in: checkpoints of a run through a FileStore (names only, no stat). */

@@ -23,7 +23,8 @@ import { attentionBackwardOps, attentionForwardOp, type AttentionForwardOp } fro
 import { addOp, relu2BackwardOp, relu2ForwardOp } from "../nn/elementwise.ts";
 import { EmbeddingBackward, embeddingForwardOp } from "../nn/embedding.ts";
 import { type KvAppendOp, kvAppendOp } from "../nn/kv_write.ts";
-import { linearBackwardOps, linearOp } from "../nn/linear.ts";
+import { type LinearWeight, linearBackwardOps, linearOp } from "../nn/linear.ts";
+import type { Mxfp4Tensors } from "../nn/mxfp4.ts";
 import { rmsnormBackwardOp, rmsnormForwardOp } from "../nn/rmsnorm.ts";
 import { rotaryBackwardOp, rotaryForwardOp, type RotaryOp, type RotaryTables } from "../nn/rotary.ts";
 import type { Activations } from "./activations.ts";
@@ -46,6 +47,8 @@ export interface Trunk {
   acts: Activations;
   rope: RotaryTables;
   param(name: string): Tensor;
+  /** A matrix kept in MXFP4 (an inference copy): the forward multiplies by it directly; param() is not asked for it. */
+  quantized?(name: string): Mxfp4Tensors | undefined;
   /** Gradients (training only). */
   grad(name: string): Tensor;
   /** Generation: write keys/values into this cache and attend over it (forward only). */
@@ -53,6 +56,11 @@ export interface Trunk {
 }
 
 export const layerName = (l: number, rest: string) => `transformer.h.${l}.${rest}`;
+
+/** The forward's view of a linear weight: its MXFP4 form where the trunk keeps one, else the float32 tensor. */
+function forwardWeight(m: Trunk, name: string): LinearWeight {
+  return m.quantized?.(name) ?? m.param(name);
+}
 
 function dims(m: Trunk) {
   const C = m.cfg.n_embd, H = m.cfg.n_head, Hkv = m.cfg.n_kv_head, hd = C / H;
@@ -102,7 +110,7 @@ export async function trunkBackwardOps(m: Trunk): Promise<{ ops: Op[]; embedding
 /** x_mid = x + c_proj(attn(norm1(x))). */
 export async function selfAttentionForwardOps(m: Trunk, l: number, x: Tensor): Promise<Op[]> {
   const { gpu, acts: a } = m, L = a.layers[l], { N, C, H, Hkv, hd, B, T } = dims(m);
-  const w = (n: string) => m.param(layerName(l, `attn.${n}.weight`));
+  const w = (n: string) => forwardWeight(m, layerName(l, `attn.${n}.weight`));
   const rope = { cos: m.rope.cos, sin: m.rope.sin };
   const rotQ = await rotaryForwardOp(gpu, { x: L.qRot, ...rope }, { B, T, heads: H, hd }, { label: `h${l}.rotary_q` });
   const rotK = await rotaryForwardOp(gpu, { x: L.kRot, ...rope }, { B, T, heads: Hkv, hd }, { label: `h${l}.rotary_k` });
@@ -168,7 +176,7 @@ export async function selfAttentionBackwardOps(m: Trunk, l: number, x: Tensor): 
 /** x_out = x_mid + c_proj(relu(c_fc(norm2(x_mid)))²). */
 export async function mlpForwardOps(m: Trunk, l: number): Promise<Op[]> {
   const { gpu, acts: a } = m, L = a.layers[l], { N, C, F } = dims(m);
-  const w = (n: string) => m.param(layerName(l, `mlp.${n}.weight`));
+  const w = (n: string) => forwardWeight(m, layerName(l, `mlp.${n}.weight`));
   return [
     await rmsnormForwardOp(gpu, { x: L.xMid, y: L.xn2, rstd: L.rstd2 }, { rows: N, D: C }, { label: `h${l}.norm2` }),
     await linearOp(gpu, { x: L.xn2, w: w("c_fc"), y: L.hPre }, { N, inF: C, outF: F }, { label: `h${l}.c_fc` }),

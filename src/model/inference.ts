@@ -12,6 +12,7 @@ import { runOps } from "../gpu/kernel.ts";
 import { createTensor, readF32, type Tensor, writeTensor } from "../gpu/tensor.ts";
 import { softcapOp } from "../nn/cross_entropy.ts";
 import { type MatmulOp, matmulOp } from "../nn/matmul.ts";
+import { mxfp4MatmulOp, type Mxfp4MatmulOp, type Mxfp4Tensors } from "../nn/mxfp4.ts";
 import { type Activations, allocateActivations } from "./activations.ts";
 import { type PositionalOps, trunkForwardOps } from "./block.ts";
 import { type GPTConfig, paramShapes } from "./config.ts";
@@ -25,6 +26,12 @@ export interface InferenceOptions {
   T: number;
   /** Keys/values go to (and attention reads from) this cache, for its first B rows, at the position set by setPosition(). */
   kvCache?: KVCache;
+  /**
+   * Matrices kept in MXFP4 (an MXFP4 inference copy): the linear layers and the logits
+   * multiply by them directly, and `params` need not hold them. The embedding is a lookup
+   * and stays float32.
+   */
+  quantized?: Map<string, Mxfp4Tensors>;
 }
 
 export class InferenceGPT {
@@ -34,9 +41,12 @@ export class InferenceGPT {
   private readonly positional: PositionalOps = { rotary: [], append: [], attention: [] };
   private rope: ReturnType<typeof createRope>;
   /** Softcapped logits of chosen rows (one per sequence): (B, V). */
-  private logitsHead: { out: Tensor; matmul: MatmulOp; softcap: Op } | null = null;
+  private logitsHead: { out: Tensor; matmul: MatmulOp | Mxfp4MatmulOp; softcap: Op } | null = null;
 
-  private constructor(readonly gpu: Gpu, readonly cfg: GPTConfig, readonly params: Map<string, Tensor>, readonly B: number, readonly T: number, kvCache?: KVCache) {
+  private constructor(
+    readonly gpu: Gpu, readonly cfg: GPTConfig, readonly params: Map<string, Tensor>, readonly B: number, readonly T: number,
+    kvCache?: KVCache, private readonly quantized = new Map<string, Mxfp4Tensors>(),
+  ) {
     this.kvCache = kvCache ?? null;
     this.acts = allocateActivations(gpu, cfg, B, T, false);
     this.rope = createRope(gpu, cfg);
@@ -49,14 +59,18 @@ export class InferenceGPT {
     if (cache && (cache.rows < opts.B || cache.capacity < opts.T)) {
       throw new RangeError(`InferenceGPT: a KV cache of ${cache.rows} rows × ${cache.capacity} positions cannot hold B=${opts.B} T=${opts.T}`);
     }
+    const quantized = opts.quantized ?? new Map<string, Mxfp4Tensors>();
+    if (quantized.has("transformer.wte.weight")) throw new Error("InferenceGPT: the embedding is a lookup and must be float32, not MXFP4");
     for (const { name, shape } of paramShapes(cfg)) {
+      if (quantized.has(name)) continue; // its shape was checked when it was uploaded (uploadMxfp4)
       const t = params.get(name);
       if (!t || t.size !== shape.reduce((a, b) => a * b, 1)) throw new Error(`InferenceGPT: parameter ${name} is missing or has the wrong size`);
     }
-    const m = new InferenceGPT(gpu, cfg, params, opts.B, opts.T, cache);
+    const m = new InferenceGPT(gpu, cfg, params, opts.B, opts.T, cache, quantized);
     m.forwardOps.push(...await trunkForwardOps({
       gpu, cfg, B: m.B, T: m.T, acts: m.acts, rope: m.rope,
       param: (name) => params.get(name)!,
+      quantized: (name) => quantized.get(name),
       grad: (name) => {
         throw new Error(`InferenceGPT has no gradients (asked for ${name})`);
       },
@@ -109,8 +123,10 @@ export class InferenceGPT {
     const { gpu, cfg, B, T } = this;
     const C = cfg.n_embd, V = cfg.vocab_size;
     if (!this.logitsHead) {
-      const out = createTensor(gpu, [B, V], "f32", "logits");
-      const matmul = await matmulOp(gpu, { a: this.acts.xf, b: this.params.get("lm_head.weight")!, c: out }, { M: B, N: V, K: C }, { transB: true, label: "lm_head(logits)" });
+      const out = createTensor(gpu, [B, V], "f32", "logits"), q = this.quantized.get("lm_head.weight"), label = "lm_head(logits)";
+      const matmul = q
+        ? await mxfp4MatmulOp(gpu, { x: this.acts.xf, w: q, y: out }, { M: B, N: V, K: C }, { label })
+        : await matmulOp(gpu, { a: this.acts.xf, b: this.params.get("lm_head.weight")!, c: out }, { M: B, N: V, K: C }, { transB: true, label });
       this.logitsHead = { out, matmul, softcap: await softcapOp(gpu, { logits: out }, { rows: B, V }) };
     }
     if (!(a.offA >= 0 && a.offA + (a.M - 1) * a.lda + C <= B * T * C)) throw new RangeError(`logits of ${what}: outside B·T = ${B * T} rows`);

@@ -4,7 +4,8 @@
 // E8M0 bytes packed four to a word), bpr = ceil(K / 32) blocks a row.
 //   mxfp4QuantizeOp    f32 rows × K → blocks, scales
 //   mxfp4DequantizeOp  blocks, scales → f32 rows × K (exactly the CPU decode)
-//   mxfp4MatmulOp      y = x · Wᵀ, x M × K f32, W N × K in MXFP4, f32 accumulation (decode steps)
+//   mxfp4MatmulOp      y = x · Wᵀ, x M × K f32, W N × K in MXFP4, f32 accumulation (the engine's
+//                      linear layers and logits when a checkpoint is MXFP4)
 import { type Gpu, GpuError } from "../gpu/device.ts";
 import { grid1d, gridOp, requireSize } from "../gpu/grid.ts";
 import { loadKernel, type Op } from "../gpu/kernel.ts";
@@ -51,8 +52,8 @@ function requireF32(name: string, role: string, t: Tensor): void {
   if (t.dtype !== "f32") throw new GpuError(`${name}: ${role} ${t} must be f32, got ${t.dtype}`);
 }
 
-function params(s: Mxfp4Shape, M = 0) {
-  return { rows: s.rows, K: s.K, bpr: Math.ceil(s.K / BLOCK), M };
+function params(s: Mxfp4Shape, M = 0, x: { lda?: number; offA?: number } = {}) {
+  return { rows: s.rows, K: s.K, bpr: Math.ceil(s.K / BLOCK), M, lda: x.lda ?? s.K, offA: x.offA ?? 0 };
 }
 
 /** Uploads MXFP4 bytes (src/formats/mxfp4.ts's blocks and scales) as the two u32 tensors. */
@@ -105,21 +106,55 @@ export async function mxfp4DequantizeOp(gpu: Gpu, t: Mxfp4Tensors & { out: Tenso
   return gridOp(bound, grid1d(gpu, mxfp4Words(s).blocks, 64, name));
 }
 
-/**
- * y = x · Wᵀ: x M × K f32 (packed rows), W N × K in MXFP4, y M × N. One workgroup a column
- * of y, so it suits decode steps (M a few rows); any M is correct.
- */
-export async function mxfp4MatmulOp(gpu: Gpu, t: { x: Tensor; w: Mxfp4Tensors; y: Tensor }, s: { M: number; N: number; K: number }, opts: { label?: string } = {}): Promise<Op> {
-  const name = `${opts.label ?? "mxfp4.matmul"}(x·Wᵀ M=${s.M} N=${s.N} K=${s.K})`;
+/** Where x's rows are: lda elements apart (default K, packed), from element offA (default 0). */
+export interface Mxfp4MatmulLayout {
+  lda?: number;
+  offA?: number;
+}
+
+export interface Mxfp4MatmulOp extends Op {
+  /** Re-aims the same binding at M rows of x at another stride/offset (the logits of chosen rows). */
+  update(shape: { M: number; N: number; K: number }, layout?: Mxfp4MatmulLayout): void;
+}
+
+function checkMatmul(name: string, t: { x: Tensor; w: Mxfp4Tensors; y: Tensor }, s: { M: number; N: number; K: number }, layout: Mxfp4MatmulLayout): void {
   checkShape(name, s);
   for (const [role, tensor] of [["x", t.x], ["y", t.y]] as const) requireF32(name, role, tensor);
-  requireSize(name, "x", t.x, s.M * s.K);
+  const lda = layout.lda ?? s.K, offA = layout.offA ?? 0;
+  if (!Number.isInteger(lda) || lda < s.K) throw new GpuError(`${name}: x's row stride lda ${lda} is smaller than K ${s.K}`);
+  if (!Number.isInteger(offA) || offA < 0) throw new GpuError(`${name}: offA must be a non-negative integer, got ${offA}`);
+  requireSize(name, "x", t.x, offA + (s.M - 1) * lda + s.K);
   checkWeights(name, t.w, { rows: s.N, K: s.K });
   requireSize(name, "y", t.y, s.M * s.N);
+}
+
+/**
+ * y = x · Wᵀ: x M × K f32 (rows lda apart from offA), W N × K in MXFP4, y M × N packed.
+ * One workgroup a column of y, so it suits decode steps (M a few rows); any M is correct.
+ */
+export async function mxfp4MatmulOp(
+  gpu: Gpu, t: { x: Tensor; w: Mxfp4Tensors; y: Tensor }, s: { M: number; N: number; K: number },
+  opts: { label?: string } & Mxfp4MatmulLayout = {},
+): Promise<Mxfp4MatmulOp> {
+  const describe = (sh: { M: number; N: number; K: number }) => `${opts.label ?? "mxfp4.matmul"}(x·Wᵀ M=${sh.M} N=${sh.N} K=${sh.K})`;
+  let name = describe(s);
+  checkMatmul(name, t, s, opts);
   const kernel = await loadKernel(gpu, { url: MXFP4_WGSL, entry: "matmul", overrides: { SW: MATMUL_THREADS } });
-  const bound = kernel.bind({ x: t.x, blocks: t.w.blocks, scales: t.w.scales, y: t.y }, params({ rows: s.N, K: s.K }, s.M), name);
+  const bound = kernel.bind({ x: t.x, blocks: t.w.blocks, scales: t.w.scales, y: t.y }, params({ rows: s.N, K: s.K }, s.M, opts), name);
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
   const x = Math.min(s.N, max);
   if (Math.ceil(s.N / x) > max) throw new GpuError(`${name}: N=${s.N} columns need more than ${max}² workgroups`);
-  return gridOp(bound, [x, Math.ceil(s.N / x)], name);
+  const grid = gridOp(bound, [x, Math.ceil(s.N / x)], name);
+  return {
+    get label() {
+      return name;
+    },
+    record: (pass) => grid.record(pass),
+    update(shape, layout = {}) {
+      if (shape.N !== s.N || shape.K !== s.K) throw new GpuError(`${name}: update() keeps W's N=${s.N} K=${s.K}; make a new op for another matrix`);
+      name = describe(shape);
+      checkMatmul(name, t, shape, layout);
+      bound.setParams(params({ rows: s.N, K: s.K }, shape.M, layout));
+    },
+  };
 }

@@ -228,6 +228,8 @@ Deno.test({
     const gpu = await testGpu();
     const model = await loadChatModel(gpu, denoFiles("."), { checkpointDir: `${TMP}/mx4`, tokenizerDir: `${TMP}/mx4/tokenizer` }, { maxBatch: 1 });
     assert.equal(model.meta.weights_dtype, "mxfp4");
+    // Its block matrices stay MXFP4 on the GPU (the forward multiplies by them directly); wte and lm_head were bf16.
+    assert.deepEqual(model.engine.quantizedWeights.sort(), [...shapes.keys()].filter((n) => n.startsWith("transformer.h.")).sort());
     const prompt = [model.tokenizer.bosId, ...model.tokenizer.encodeOrdinary("The")];
     const greedy = async (engine: Engine) => {
       const ids: number[] = [];

@@ -123,17 +123,26 @@ export function mxfp4MatmulGamma(K: number): number {
   return (n * u) / (1 - n * u);
 }
 
-async function matmulCase(gpu: Gpu, M: number, N: number, K: number, opts: { nanRow?: number } = {}) {
+/**
+ * strided: x's rows are every other row of a wider matrix past an offset (the logits of
+ * chosen positions); the op is first made for other rows and re-aimed with update().
+ */
+async function matmulCase(gpu: Gpu, M: number, N: number, K: number, opts: { nanRow?: number; strided?: boolean } = {}) {
   const rng = freshRng();
   const w = randomF32(rng, N * K, 0.5);
   for (let i = 0; i < N * K; i += 97) w[i] *= 16; // outliers: some blocks with small values flushed
   if (opts.nanRow !== undefined) w[opts.nanRow * K + K - 1] = NaN;
   const q = encodeMxfp4(w, N, K), wd = decodeMxfp4(q);
   const x = randomF32(rng, M * K);
-  const X = uploadTensor(gpu, x, [M * K], "x"), Y = createTensor(gpu, [M * N], "f32", "y");
+  const lda = opts.strided ? 2 * K + 3 : K, offA = opts.strided ? K + 5 : 0;
+  const stored = new Float32Array(offA + (M - 1) * lda + K + 7).fill(1e30); // anything else read would blow up the sums
+  for (let m = 0; m < M; m++) stored.set(x.subarray(m * K, (m + 1) * K), offA + m * lda);
+  const X = uploadTensor(gpu, stored, [stored.length], "x"), Y = createTensor(gpu, [M * N], "f32", "y");
   fillTensorBits(Y, NAN_BITS);
   const W = uploadMxfp4(gpu, q, { rows: N, K });
-  await runOps(gpu, [await mxfp4MatmulOp(gpu, { x: X, w: W, y: Y }, { M, N, K })]);
+  const op = await mxfp4MatmulOp(gpu, { x: X, w: W, y: Y }, opts.strided ? { M: 1, N, K } : { M, N, K });
+  if (opts.strided) op.update({ M, N, K }, { lda, offA });
+  await runOps(gpu, [op]);
   const y = await readF32(Y);
   for (const t of [X, Y, W.blocks, W.scales]) t.destroy();
   const ref = new Float64Array(M * N), abs = new Float64Array(M * N);
@@ -209,5 +218,6 @@ export const mxfp4Cases: KernelCase[] = [
   { name: "mxfp4 matmul x·Wᵀ over 8 rows 19×21×70", run: (g) => matmulCase(g, 19, 21, 70) },
   { name: "mxfp4 matmul x·Wᵀ long rows 4×40×1100", run: (g) => matmulCase(g, 4, 40, 1100) },
   { name: "mxfp4 matmul: a NaN block makes its column NaN, only it 2×33×64", run: (g) => matmulCase(g, 2, 33, 64, { nanRow: 5 }) },
+  { name: "mxfp4 matmul re-aimed (update) at strided rows past an offset 3×50×70", run: (g) => matmulCase(g, 3, 50, 70, { strided: true }) },
   { name: "bounds: mxfp4 quantize, dequantize, matmul on views", run: boundsCase },
 ];
