@@ -15,10 +15,9 @@ import { Engine } from "../engine/engine.ts";
 import { chatCore, evalCategorical, evalGenerative, type TaskScore } from "../eval/chat.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { writeFileAtomic } from "../io/deno_files.ts";
-import type { GPTConfig } from "../model/config.ts";
 import { InferenceGPT } from "../model/inference.ts";
 import { KVCache } from "../model/kv_cache.ts";
-import { createParamTensors, writeParams } from "../model/tensors.ts";
+import { uploadParams } from "../model/tensors.ts";
 import { MetricsLog } from "../train/deno_metrics.ts";
 import { createEvalTask, EVAL_TASK_NAMES, evalTaskHelp } from "../../tasks/deno_eval_tasks.ts";
 import { CHECKPOINT_FLAGS, resolveCheckpointArgs } from "./checkpoint_args.ts";
@@ -98,7 +97,7 @@ async function evalChat(rest: string[]): Promise<void> {
     const T = ckpt.cfg.sequence_len;
     const maxBatch = f["batch-size"] || KVCache.batchRows(ckpt.cfg, T);
     const engine = await Engine.create(gpu, ckpt.cfg, ckpt.params, tok, { maxBatch });
-    const scorer = await InferenceGPT.create(gpu, ckpt.cfg, createParamTensorsFrom(gpu, ckpt), { B: 1, T });
+    const scorer = await InferenceGPT.create(gpu, ckpt.cfg, uploadParams(gpu, ckpt.cfg, ckpt.params, dir), { B: 1, T });
     const lastLogits = async (ids: readonly number[]) => {
       const keep = ids.length > T ? ids.slice(ids.length - T) : ids;
       const padded = new Int32Array(T);
@@ -144,13 +143,6 @@ async function evalChat(rest: string[]): Promise<void> {
   }
   if (table.some((t) => t.chatcore !== null)) console.log(`| ChatCORE | ${table.map((t) => (t.chatcore === null ? "—" : t.chatcore.toFixed(4))).join(" | ")} |`);
   console.log(`\ncheckpoints: ${table.map((t) => `${t.label} ${t.dir}`).join("; ")}`);
-}
-
-/** Weights of a checkpoint as GPU tensors (the scorer's own copy; the engine keeps another). */
-function createParamTensorsFrom(gpu: Gpu, ckpt: { cfg: GPTConfig; params: Map<string, Float32Array> }) {
-  const t = createParamTensors(gpu, ckpt.cfg);
-  writeParams(t, ckpt.cfg, ckpt.params);
-  return t;
 }
 
 /** Validation bits per byte (today's `eval base --bpb`). */

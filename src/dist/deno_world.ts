@@ -137,7 +137,7 @@ export class DenoWorld implements RemoteRanks {
     });
   }
 
-  /** How the rank's process ended ("was killed (SIGKILL)", "exited with code 1"); waits up to a second for it. */
+  /** How the rank's process ended ("was killed (SIGKILL)", "exited with code 1"); waits up to a second for it, else "closed its output". */
   private async exitReason(rank: Rank): Promise<string> {
     const s = await Promise.race([rank.child.status, new Promise<null>((r) => setTimeout(() => r(null), 1000))]);
     if (!s) return "closed its output";
@@ -157,7 +157,9 @@ export class DenoWorld implements RemoteRanks {
       for (const part of encodeFrame(kind, head, data)) await Promise.race([rank.writer.write(part), this.failed.promise]);
     } catch (err) {
       if (this.failure) throw this.failure;
-      this.fail(rank, `could not be written to (${(err as Error).message})`);
+      // A broken pipe usually means the rank died: name how it ended when its exit arrives soon.
+      const ended = await this.exitReason(rank);
+      this.fail(rank, ended === "closed its output" ? `could not be written to (${(err as Error).message})` : ended);
       throw this.failure;
     }
   }

@@ -14,12 +14,13 @@
 import type { Gpu } from "../gpu/device.ts";
 import { throwIfUncaptured } from "../gpu/errors.ts";
 import { runOps } from "../gpu/kernel.ts";
-import { createTensor, readF32, type Tensor, writeTensor } from "../gpu/tensor.ts";
+import { readF32, type Tensor } from "../gpu/tensor.ts";
+import { uploadParams } from "../model/tensors.ts";
 import { type GPTConfig, paramShapes } from "../model/config.ts";
 import { InferenceGPT } from "../model/inference.ts";
 import { KVCache } from "../model/kv_cache.ts";
 import { decodeMxfp4, type Mxfp4Matrix } from "../formats/mxfp4.ts";
-import { type Mxfp4Tensors, uploadMxfp4 } from "../nn/mxfp4.ts";
+import { destroyMxfp4, type Mxfp4Tensors, uploadMxfp4 } from "../nn/mxfp4.ts";
 import { Rng } from "../util/rng.ts";
 import { type SamplingOptions, sampleToken, sampleTopK } from "./sampling.ts";
 import { MAX_TOPK, type TopKOp, topKOp } from "../nn/topk.ts";
@@ -122,29 +123,21 @@ export class Engine {
   /** Uploads the weights (nanochat names, float32; MXFP4 where opts.mxfp4 has them) and allocates the cache. */
   static create(gpu: Gpu, cfg: GPTConfig, weights: Map<string, Float32Array>, tok: ToolTokenizer, opts: EngineOptions = {}): Promise<Engine> {
     const { maxBatch, capacity } = engineShape(cfg, opts);
-    const params = new Map<string, Tensor>(), quantized = new Map<string, Mxfp4Tensors>();
-    const destroyAll = () => {
-      for (const t of params.values()) t.destroy();
-      for (const q of quantized.values()) q.blocks.destroy(), q.scales.destroy();
-    };
+    const quantized = new Map<string, Mxfp4Tensors>();
+    const values = new Map(weights);
     try {
       for (const { name, shape } of paramShapes(cfg)) {
         const q = opts.mxfp4?.get(name);
-        if (q && (q.rows !== shape[0] || q.cols !== shape[1])) throw new EngineError(`Engine weights: the MXFP4 ${name} is ${q.rows}×${q.cols}, expected ${shape.join("×")}`);
-        if (q && name !== "transformer.wte.weight") {
-          quantized.set(name, uploadMxfp4(gpu, q, { rows: q.rows, K: q.cols }, name));
-          continue;
-        }
-        const v = q ? decodeMxfp4(q) : weights.get(name), n = shape.reduce((a, b) => a * b, 1);
-        if (!v) throw new EngineError(`Engine weights: missing ${name}`);
-        if (v.length !== n) throw new EngineError(`Engine weights: ${name} has ${v.length} values, expected ${n} (${shape.join("×")})`);
-        const t = createTensor(gpu, shape, "f32", name);
-        params.set(name, t);
-        writeTensor(t, v);
+        if (!q) continue;
+        if (q.rows !== shape[0] || q.cols !== shape[1]) throw new EngineError(`Engine weights: the MXFP4 ${name} is ${q.rows}×${q.cols}, expected ${shape.join("×")}`);
+        // The embedding is a row lookup, not a matmul: it stays float32 (its decoded values).
+        if (name === "transformer.wte.weight") values.set(name, weights.get(name) ?? decodeMxfp4(q));
+        else quantized.set(name, uploadMxfp4(gpu, q, { rows: q.rows, K: q.cols }, name));
       }
+      const params = uploadParams(gpu, cfg, values, "Engine weights", new Set(quantized.keys()));
       return Promise.resolve(new Engine(gpu, cfg, params, new KVCache(gpu, cfg, maxBatch, capacity), tok, true, quantized));
     } catch (err) {
-      destroyAll();
+      for (const q of quantized.values()) destroyMxfp4(q);
       return Promise.reject(err);
     }
   }
@@ -346,6 +339,6 @@ export class Engine {
     for (const byShape of this.topks.values()) for (const op of byShape.values()) op.destroy();
     this.cache.destroy();
     if (this.ownsParams) for (const t of this.params.values()) t.destroy();
-    for (const q of this.quantized.values()) q.blocks.destroy(), q.scales.destroy();
+    for (const q of this.quantized.values()) destroyMxfp4(q);
   }
 }

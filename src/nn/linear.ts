@@ -7,7 +7,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Op } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { type MatmulOp, matmulOp } from "./matmul.ts";
+import { matmulOp } from "./matmul.ts";
 import { mxfp4MatmulOp, type Mxfp4Tensors } from "./mxfp4.ts";
 
 export interface LinearShape {

@@ -72,6 +72,11 @@ export function uploadMxfp4(gpu: Gpu, bytes: { blocks: Uint8Array; scales: Uint8
   return out;
 }
 
+export function destroyMxfp4(t: Mxfp4Tensors): void {
+  t.blocks.destroy();
+  t.scales.destroy();
+}
+
 /** Reads the two tensors back as the CPU layout's bytes (scales without the last word's padding). */
 export async function readMxfp4(gpu: Gpu, t: Mxfp4Tensors, s: Mxfp4Shape): Promise<{ blocks: Uint8Array; scales: Uint8Array }> {
   const bpr = Math.ceil(s.K / BLOCK);

@@ -17,7 +17,7 @@ Deno.test({
     assert.ok(sections.get("train base")!.includes("--num-iterations"));
     const committed = await Deno.readTextFile(`${ROOT}${REFERENCE}`);
     if (committed !== text) {
-      const stale = [...sections].filter(([c, help]) => !committed.includes("```text\n" + help + "\n```")).map(([c]) => c);
+      const stale = [...sections].filter(([, help]) => !committed.includes("```text\n" + help + "\n```")).map(([c]) => c);
       assert.fail(`${REFERENCE} is out of date for: ${stale.join(", ") || "its index"}; run 'deno task docs' and commit it`);
     }
   },

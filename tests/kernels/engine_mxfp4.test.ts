@@ -92,3 +92,25 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  ...opts,
+  name: "engine (MXFP4): a quantised matrix needs no float32 copy; every other weight must be there, whole",
+  fn: async () => {
+    const gpu = await testGpu();
+    const name = "transformer.h.1.mlp.c_fc.weight", [rows, cols] = [4 * GQA.n_embd, GQA.n_embd];
+    const params = engineWeights(GQA, 1);
+    const mxfp4 = new Map([[name, encodeMxfp4(params.get(name)!, rows, cols)]]);
+    params.delete(name);
+    const engine = await Engine.create(gpu, GQA, params, NO_SPECIAL_TOKENS, { mxfp4 });
+    assert.deepEqual(engine.quantizedWeights, [name]);
+    engine.destroy();
+    const other = "transformer.h.0.attn.c_v.weight";
+    const missing = new Map(params);
+    missing.delete(other);
+    await assert.rejects(Engine.create(gpu, GQA, missing, NO_SPECIAL_TOKENS, { mxfp4 }), /Engine weights: missing transformer\.h\.0\.attn\.c_v\.weight/);
+    const short = new Map(params).set(other, params.get(other)!.subarray(1));
+    const n = params.get(other)!.length;
+    await assert.rejects(Engine.create(gpu, GQA, short, NO_SPECIAL_TOKENS, { mxfp4 }), new RegExp(`Engine weights: transformer\\.h\\.0\\.attn\\.c_v\\.weight has ${n - 1} values, expected ${n}`));
+  },
+});

@@ -280,7 +280,7 @@ Deno.test("download hashes: a shard damaged on disk is refused by the loader (na
       const lines: string[] = [];
       const again = await downloadShards([0, 1, 2], { dir, baseUrl: base, backoffMs: 1, log: (l) => lines.push(l), progress: quiet() });
       assert.deepEqual(again.downloaded, ["shard_00001.parquet"]);
-      assert.ok(lines.some((l) => /shard_00001\.parquet: the bytes on disk .* are not what downloads\.json recorded .*\n  -> downloading it again/.test(l)), lines.join("\n"));
+      assert.ok(lines.some((l) => /shard_00001\.parquet: the bytes on disk .* are not what downloads\.json recorded .*\n {2}-> downloading it again/.test(l)), lines.join("\n"));
       assert.deepEqual(await Deno.readFile(path), FILES[1]);
       await verifyShard(path);
     } finally {

@@ -33,7 +33,7 @@ Deno.test("progress: the line counts bytes, files and the not-yet-started files 
   all.p.setSize("a", 2e6, 0);
   all.p.setSize("b", 2e6, 0);
   all.p.add("a", 1e6);
-  assert.match(all.p.line(), /^\[######-+\]  25% 0\/2 shards 1\.0\/4\.0 MB/);
+  assert.match(all.p.line(), /^\[######-+\] {2}25% 0\/2 shards 1\.0\/4\.0 MB/);
 });
 
 Deno.test("progress: terminal redraws one line at most every 100 ms and ends it; logs print a line every few seconds", () => {
