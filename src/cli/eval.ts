@@ -3,21 +3,17 @@
 // validation bits per byte of a checkpoint.
 // `deno task eval chat -a TASK[,TASK…] [--run NAME | --checkpoint DIR]`: chat evaluation
 // (src/eval/chat.ts) of a checkpoint and, beside it, of the checkpoints it was trained from.
-import { createLocalLoader, listShardFiles } from "../data/deno_shards.ts";
-import { evaluateBpbOnLoader } from "../eval/bpb.ts";
+import { listShardFiles } from "../data/deno_shards.ts";
+import { validationBpb } from "../eval/deno_val_bpb.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { denoFiles } from "../io/deno_files.ts";
-import { GPT } from "../model/gpt.ts";
 import { loadTokenizer } from "../tokenizer/store.ts";
 import { loadCheckpoint } from "../train/deno_checkpoint.ts";
 import { parseFlags, runMain, UsageError } from "./args.ts";
-import { Engine } from "../engine/engine.ts";
-import { chatCore, evalCategorical, evalGenerative, type TaskScore } from "../eval/chat.ts";
+import { chatCore, chatEvalProgress, scoreChatTasks, type TaskScore } from "../eval/chat.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { writeFileAtomic } from "../io/deno_files.ts";
-import { InferenceGPT } from "../model/inference.ts";
 import { KVCache } from "../model/kv_cache.ts";
-import { uploadParams } from "../model/tensors.ts";
 import { MetricsLog } from "../train/deno_metrics.ts";
 import { createEvalTask, EVAL_TASK_NAMES, evalTaskHelp } from "../../tasks/deno_eval_tasks.ts";
 import { CHECKPOINT_FLAGS, resolveCheckpointArgs } from "./checkpoint_args.ts";
@@ -94,34 +90,10 @@ async function evalChat(rest: string[]): Promise<void> {
   for (const { dir, label } of chain) {
     const ckpt = await loadCheckpoint(dir);
     if (ckpt.meta.tokenizer && ckpt.meta.tokenizer.hash !== tok.hash) throw new UsageError(`${dir} was trained with another tokenizer than ${tokenizerDir}`);
-    const T = ckpt.cfg.sequence_len;
-    const maxBatch = f["batch-size"] || KVCache.batchRows(ckpt.cfg, T);
-    const engine = await Engine.create(gpu, ckpt.cfg, ckpt.params, tok, { maxBatch });
-    const scorer = await InferenceGPT.create(gpu, ckpt.cfg, uploadParams(gpu, ckpt.cfg, ckpt.params, dir), { B: 1, T });
-    const lastLogits = async (ids: readonly number[]) => {
-      const keep = ids.length > T ? ids.slice(ids.length - T) : ids;
-      const padded = new Int32Array(T);
-      padded.set(keep);
-      return await scorer.logitsAt(padded, keep.length - 1);
-    };
-    const scores: TaskScore[] = [];
-    for (const { name, task } of tasks) {
-      const n = f["max-problems"] > 0 ? Math.min(f["max-problems"], task.length) : task.length;
-      const t0 = performance.now();
-      let last = 0;
-      const progress = (_t: string, done: number, total: number, correct: number) => {
-        if (performance.now() - last < 2000 && done < total) return;
-        last = performance.now();
-        const eta = ((performance.now() - t0) / done) * (total - done) / 1000;
-        console.log(`  ${label} ${name}: ${done}/${total}, ${correct} correct (${(100 * correct / done).toFixed(1)}%), eta ${eta.toFixed(0)} s`);
-      };
-      const s = task.evalType === "categorical"
-        ? await evalCategorical(task, tok, lastLogits, n, progress)
-        : await evalGenerative(task, tok, engine, n, { maxTokens: f["max-tokens"] }, progress);
-      scores.push({ ...s, task: name });
-    }
-    engine.destroy();
-    scorer.destroy();
+    const maxBatch = f["batch-size"] || KVCache.batchRows(ckpt.cfg, ckpt.cfg.sequence_len);
+    const scores = await scoreChatTasks(gpu, ckpt.cfg, ckpt.params, tok, tasks, {
+      maxProblems: f["max-problems"], maxTokens: f["max-tokens"], maxBatch, mxfp4: ckpt.mxfp4, progress: chatEvalProgress(label, console.log),
+    }, dir);
     const core = chatCore(scores);
     table.push({ label, dir, scores, chatcore: core });
     // Into the run: a metrics record (the lab reads it) and a JSON file beside the checkpoints.
@@ -147,15 +119,9 @@ async function evalChat(rest: string[]): Promise<void> {
 
 /** Validation bits per byte (today's `eval base --bpb`). */
 async function evalBpb(gpu: Gpu, dir: string, ckpt: LoadedCheckpoint, tok: Tokenizer, f: { "data-dir": string; tokens: number; "batch-size": number }): Promise<void> {
-  const B = f["batch-size"], T = ckpt.cfg.sequence_len;
-  const model = await GPT.create(gpu, ckpt.cfg, { B, T });
-  model.loadParams(ckpt.params);
-  const val = await createLocalLoader(f["data-dir"], "val", { tokenizer: tok, B, T });
-  const steps = Math.max(1, Math.floor(f.tokens / (B * T)));
-  const res = await evaluateBpbOnLoader(model, val, steps, tok.tokenBytes());
+  const res = await validationBpb(gpu, ckpt.cfg, ckpt.params, tok, { dataDir: f["data-dir"], tokens: f.tokens, batchSize: f["batch-size"] });
   console.log(`${dir} (step ${ckpt.meta.step}) on ${gpu.description}`);
   console.log(`validation bits per byte: ${res.bpb.toFixed(4)}  (loss ${res.loss.toFixed(4)} nats/token over ${res.tokens.toLocaleString("en-US")} tokens, ${res.bytes.toLocaleString("en-US")} bytes)`);
-  model.destroy();
 }
 
 /** CORE on the bundle: the per-task table, the mean, and a `core` record in the run's metrics (the report's BASE column). */

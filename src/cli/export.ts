@@ -10,10 +10,10 @@
 // model_*.pt). A failure leaves no file of the export behind. Existing files are never
 // replaced: a checkpoint of the same step, or a different tokenizer, is refused.
 //
-// `deno task export checkpoint --run NAME [--step N] --out DIR [--save-dtype bf16|mxfp4|f32]
+// `deno task export checkpoint --run NAME [--step N] --out DIR [--save-dtype bf16|f16|mxfp4|f32]
 // [--mxfp4-all]`: an inference copy of a lab checkpoint, as a lab checkpoint directory of
-// its own — DIR/meta.json (weights_dtype recorded), DIR/model.safetensors (bf16: half the
-// bytes; mxfp4: the blocks' matrices at 4.25 bits a weight, wte and lm_head bf16 unless
+// its own — DIR/meta.json (weights_dtype recorded), DIR/model.safetensors (bf16, f16: half
+// the bytes; mxfp4: the blocks' matrices at 4.25 bits a weight, wte and lm_head bf16 unless
 // --mxfp4-all), DIR/tokenizer/ — without the optimizer state, so training cannot resume
 // from it. DIR is built beside itself and renamed into place whole; an existing DIR is refused.
 import { loadCheckpoint, findCheckpoint, latestCheckpoint } from "../train/deno_checkpoint.ts";
@@ -42,17 +42,17 @@ export const CHECKPOINT_EXPORT_FLAGS = {
   out: { type: "string", default: "", help: "the checkpoint directory to create (must not exist)" },
   "save-dtype": {
     type: "string", default: "bf16",
-    help: "the weights' dtype: bf16 (half the size), mxfp4 (the blocks' matrices in OCP MXFP4, 4.25 bits a weight; wte and lm_head stay bf16) — both inference only, no resume — or f32 (exact)",
+    help: "the weights' dtype: bf16 or f16 (half the size; f16 keeps 3 more mantissa bits, bf16 f32's range), mxfp4 (the blocks' matrices in OCP MXFP4, 4.25 bits a weight; wte and lm_head stay bf16) — all inference only, no resume — or f32 (exact)",
   },
   "mxfp4-all": { type: "boolean", default: false, help: "with --save-dtype mxfp4: quantise transformer.wte.weight and lm_head.weight to MXFP4 too" },
   "runs-dir": EXPORT_FLAGS["runs-dir"],
 } as const;
 
 const USAGE = `usage: deno task export nanochat --run NAME [--step N] --out DIR [flags]
-       deno task export checkpoint --run NAME [--step N] --out DIR [--save-dtype bf16|mxfp4|f32] [--mxfp4-all]
+       deno task export checkpoint --run NAME [--step N] --out DIR [--save-dtype bf16|f16|mxfp4|f32] [--mxfp4-all]
 
 nanochat: the checkpoint and its tokenizer as nanochat's PyTorch files.
-checkpoint: an inference copy as a lab checkpoint directory (bf16 weights: half the size; mxfp4: 4.25 bits a weight in the blocks).
+checkpoint: an inference copy as a lab checkpoint directory (bf16 or f16 weights: half the size; mxfp4: 4.25 bits a weight in the blocks).
 'deno task export nanochat --help' and 'deno task export checkpoint --help' list the flags.`;
 
 runMain(async (args) => {
@@ -138,7 +138,7 @@ async function exportCheckpoint(args: string[]): Promise<void> {
   if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
   if (!f.run || !f.out) throw new UsageError("pass --run NAME and --out DIR");
   const dtype = f["save-dtype"];
-  if (dtype !== "bf16" && dtype !== "mxfp4" && dtype !== "f32") throw new UsageError(`--save-dtype must be bf16, mxfp4 or f32, got '${dtype}'`);
+  if (dtype !== "bf16" && dtype !== "f16" && dtype !== "mxfp4" && dtype !== "f32") throw new UsageError(`--save-dtype must be bf16, f16, mxfp4 or f32, got '${dtype}'`);
   if (f["mxfp4-all"] && dtype !== "mxfp4") throw new UsageError(`--mxfp4-all quantises wte and lm_head to MXFP4 and needs --save-dtype mxfp4 (got ${dtype})`);
   const out = f.out.replace(/\/+$/, "");
   if (await exists(out)) throw new UsageError(`${out} already exists; export to a new --out directory (nothing was written)`);

@@ -11,7 +11,12 @@
 // ChatCORE, as the reference: when every one of its tasks ran, the mean over them of
 // (accuracy − baseline) / (1 − baseline), with baseline 0.25 for the four-way multiple
 // choice tasks and 0 for the generative ones.
-import type { Engine } from "../engine/engine.ts";
+import { Engine } from "../engine/engine.ts";
+import type { Mxfp4Matrix } from "../formats/mxfp4.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { GPTConfig } from "../model/config.ts";
+import { InferenceGPT } from "../model/inference.ts";
+import { uploadParams } from "../model/tensors.ts";
 import { keepPromptEnd, renderForCompletion } from "../tokenizer/chat.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import type { Task, TaskExample } from "../../tasks/common.ts";
@@ -90,4 +95,63 @@ export function chatCore(scores: readonly TaskScore[]): number | null {
   const names = Object.keys(CHATCORE_BASELINES);
   if (!names.every((n) => by.has(n))) return null;
   return names.reduce((sum, n) => sum + (by.get(n)! - CHATCORE_BASELINES[n]) / (1 - CHATCORE_BASELINES[n]), 0) / names.length;
+}
+
+export interface ChatEvalOptions {
+  /** Problems per task at most (0: the whole test split). */
+  maxProblems: number;
+  /** Longest generated reply. */
+  maxTokens: number;
+  /** Problems decoded together. */
+  maxBatch: number;
+  /** The checkpoint's MXFP4 matrices: the engine multiplies by them directly (the scorer by their decoded values). */
+  mxfp4?: Map<string, Mxfp4Matrix>;
+  progress?: EvalProgress;
+}
+
+/**
+ * Every task scored on one set of weights: categorical tasks by a B=1 forward's logits at
+ * the prompt's last position (the prompt's end kept when it is longer than the context),
+ * generative ones by the engine. `where` names the weights in errors.
+ */
+export async function scoreChatTasks(
+  gpu: Gpu, cfg: GPTConfig, params: Map<string, Float32Array>, tok: Tokenizer, tasks: readonly { name: string; task: Task }[], opts: ChatEvalOptions, where: string,
+): Promise<TaskScore[]> {
+  const T = cfg.sequence_len;
+  const engine = await Engine.create(gpu, cfg, params, tok, { maxBatch: opts.maxBatch, mxfp4: opts.mxfp4 });
+  const weights = uploadParams(gpu, cfg, params, where);
+  const scorer = await InferenceGPT.create(gpu, cfg, weights, { B: 1, T });
+  const lastLogits = async (ids: readonly number[]) => {
+    const keep = ids.length > T ? ids.slice(ids.length - T) : ids;
+    const padded = new Int32Array(T);
+    padded.set(keep);
+    return await scorer.logitsAt(padded, keep.length - 1);
+  };
+  try {
+    const scores: TaskScore[] = [];
+    for (const { name, task } of tasks) {
+      const n = opts.maxProblems > 0 ? Math.min(opts.maxProblems, task.length) : task.length;
+      const s = task.evalType === "categorical"
+        ? await evalCategorical(task, tok, lastLogits, n, opts.progress)
+        : await evalGenerative(task, tok, engine, n, { maxTokens: opts.maxTokens }, opts.progress);
+      scores.push({ ...s, task: name });
+    }
+    return scores;
+  } finally {
+    engine.destroy();
+    scorer.destroy();
+    for (const t of weights.values()) t.destroy();
+  }
+}
+
+/** A progress callback printing `label task: done/total, correct (acc), eta` at most every 2 s. */
+export function chatEvalProgress(label: string, log: (line: string) => void): EvalProgress {
+  let t0 = 0, last = 0, current = "";
+  return (task, done, total, correct) => {
+    if (task !== current) [current, t0, last] = [task, performance.now(), 0];
+    if (performance.now() - last < 2000 && done < total) return;
+    last = performance.now();
+    const eta = ((performance.now() - t0) / done) * (total - done) / 1000;
+    log(`  ${label} ${task}: ${done}/${total}, ${correct} correct (${(100 * correct / done).toFixed(1)}%), eta ${eta.toFixed(0)} s`);
+  };
 }

@@ -27,6 +27,7 @@ import { FileNotFound } from "../io/files.ts";
 import { type GPTConfig, numel, paramShapes, validateConfig } from "../model/config.ts";
 import type { RngState } from "../util/rng.ts";
 import { toBFloat16 } from "./bf16.ts";
+import { toFloat16 } from "./f16.ts";
 import { decodeMxfp4, encodeMxfp4, MXFP4_BLOCK, type Mxfp4Matrix, mxfp4PaddedCols } from "./mxfp4.ts";
 import { decodeSafetensors, type SafeTensor, toFloat32 } from "./safetensors.ts";
 import { UserError } from "../util/errors.ts";
@@ -48,10 +49,10 @@ export interface TokenizerIdentity { hash: string; vocab_size: number }
  * cannot resume from it. mxfp4: the matrices as MXFP4 pairs, any other tensor BF16.
  */
 export type WeightsDtype = "f32" | "bf16" | "f16" | "mxfp4";
-/** What encodeCheckpoint writes. */
-export type SaveDtype = "f32" | "bf16" | "mxfp4";
+/** What encodeCheckpoint writes: every form a checkpoint loads from. */
+export type SaveDtype = WeightsDtype;
 const WEIGHTS_DTYPES: readonly WeightsDtype[] = ["f32", "bf16", "f16", "mxfp4"];
-const SAVE_DTYPES: readonly SaveDtype[] = ["f32", "bf16", "mxfp4"];
+const SAVE_DTYPES = WEIGHTS_DTYPES;
 /** The safetensors dtype of a whole-tensor weight under each weights_dtype (mxfp4's unquantised ones are BF16). */
 const SAFE_DTYPE = { f32: "F32", bf16: "BF16", f16: "F16", mxfp4: "BF16" } as const;
 
@@ -145,10 +146,10 @@ export function selectCheckpoints(names: readonly string[]): Map<number, string>
 
 // ---------------------------------------------------------------- encoding (runtime-agnostic)
 
-/** A tensor safetensorsChunks writes: F32, BF16 bits, or raw bytes (MXFP4's halves). */
+/** A tensor safetensorsChunks writes: F32, BF16 or F16 bits, or raw bytes (MXFP4's halves). */
 export type ChunkTensor =
   | { name: string; shape: number[]; data: Float32Array }
-  | { name: string; shape: number[]; dtype: "BF16"; data: Uint16Array }
+  | { name: string; shape: number[]; dtype: "BF16" | "F16"; data: Uint16Array }
   | { name: string; shape: number[]; dtype: "U8"; data: Uint8Array };
 
 /**
@@ -183,7 +184,8 @@ export function safetensorsChunks(
 
 /**
  * Builds the checkpoint's files (meta.json last) after checking params against cfg.
- * weightsDtype "bf16" rounds every weight to bf16 (half the bytes); "mxfp4" stores the
+ * weightsDtype "bf16" rounds every weight to bf16 (half the bytes), "f16" to half precision
+ * (the same size, 3 more mantissa bits, a range to 65504); "mxfp4" stores the
  * blocks' matrices in MXFP4 (src/formats/mxfp4.ts: 4.25 bits a weight) and wte and lm_head
  * in bf16, or those too with mxfp4All. Either is an inference copy, which may not carry
  * optimizer state, since a resume would train over rounded weights.
@@ -216,7 +218,8 @@ export function encodeCheckpoint(
         { name: name + MXFP4_SCALES_SUFFIX, shape: [rows, padded / MXFP4_BLOCK], dtype: "U8" as const, data: q.scales },
       ];
     }
-    return [dtype === "f32" ? { name, shape, data: v } : { name, shape, dtype: "BF16" as const, data: toBFloat16(v) }];
+    if (dtype === "f32") return [{ name, shape, data: v }];
+    return [dtype === "f16" ? { name, shape, dtype: "F16" as const, data: toFloat16(v) } : { name, shape, dtype: "BF16" as const, data: toBFloat16(v) }];
   });
   // Scales come last: their byte counts need not be even, and safetensors allows no gaps,
   // so anywhere else they could leave a BF16 tensor at an odd offset for zero-copy readers.

@@ -4,6 +4,7 @@
 // data section, plus optional "__metadata__" (string → string). Runtime-agnostic.
 import { UserError } from "../util/errors.ts";
 import { fromBFloat16 } from "./bf16.ts";
+import { fromFloat16 } from "./f16.ts";
 
 export type SafeDType = "F32" | "BF16" | "F16" | "I32" | "U32" | "I64" | "U8";
 
@@ -106,14 +107,6 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors"): { 
 export function toFloat32(t: SafeTensor, name = "tensor"): Float32Array {
   if (t.dtype === "F32") return t.data as Float32Array;
   if (t.dtype === "BF16") return fromBFloat16(t.data as Uint16Array);
-  if (t.dtype === "F16") {
-    const src = t.data as Uint16Array;
-    const out = new Float32Array(src.length);
-    for (let i = 0; i < src.length; i++) {
-      const h = src[i], s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
-      out[i] = e === 0 ? s * 2 ** -14 * (m / 1024) : e === 31 ? (m ? NaN : s * Infinity) : s * 2 ** (e - 15) * (1 + m / 1024);
-    }
-    return out;
-  }
+  if (t.dtype === "F16") return fromFloat16(t.data as Uint16Array);
   throw new SafetensorsError(`${name} has dtype ${t.dtype}, expected a float tensor`);
 }

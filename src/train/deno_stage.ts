@@ -19,6 +19,8 @@ import { acquireLock } from "../io/deno_lock.ts";
 import { cleanupCheckpoints, incompleteCheckpoints, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./deno_checkpoint.ts";
 import { dropMetricsFrom, MetricsLog, readRunInfo, updateRunStatus, writeRunInfo } from "./deno_metrics.ts";
 import { runTrainingLoop } from "./loop.ts";
+import { createFakeQuant, type FakeQuant } from "./qat.ts";
+import { submitTrainStep } from "./step.ts";
 import { DenoWorld, parsePlacements } from "../dist/deno_world.ts";
 import { flatten, worldStep } from "../dist/step.ts";
 import { checkpointDataOf, loopConfigOf, type Stage, type StageData, startOf } from "./stage.ts";
@@ -156,9 +158,13 @@ async function runLocked(spec: StageSpec, runDir: string, log: (line: string) =>
   const opt = await ModelOptimizer.create(gpu, r.model.n_embd, model.params, model.grads, r.optimizer);
   // Samples decode one sequence at a time: a B=1 model over the same weight buffers.
   const sampler = await InferenceGPT.create(gpu, r.model, model.params, { B: 1, T });
-  let data: StageData | null = null, metrics: MetricsLog | null = null, world: DenoWorld | null = null;
+  let data: StageData | null = null, metrics: MetricsLog | null = null, world: DenoWorld | null = null, qat: FakeQuant | null = null;
   try {
     model.loadParams(ckpt ? ckpt.params : spec.initialParams());
+    if (c.qat) {
+      qat = await createFakeQuant(gpu, r.model, model.params);
+      log(`qat ${c.qat}: forward and backward on ${qat.names.length} matrices rounded to MXFP4 (wte and lm_head as they are); the optimizer updates the float32 weights, which evaluations, samples and checkpoints hold`);
+    }
     if (ckpt?.optimizer) opt.loadState(ckpt.optimizer, `${dir}/optim.safetensors`);
     data = await spec.data({ model, sampler, checkpoint: ckpt });
     if (c.world_size > 1) {
@@ -167,8 +173,9 @@ async function runLocked(spec: StageSpec, runDir: string, log: (line: string) =>
       await world.broadcastWeights(flatten(r.model, await model.readParams()));
     }
     metrics = await MetricsLog.open(runDir);
-    return await trainLoop(spec, runDir, log, progress, { model, opt, sampler, data, metrics, ckpt, dir, world });
+    return await trainLoop(spec, runDir, log, progress, { model, opt, sampler, data, metrics, ckpt, dir, world, qat });
   } finally {
+    qat?.destroy();
     await world?.close();
     metrics?.close();
     data?.close?.();
@@ -187,13 +194,14 @@ interface LoopParts {
   ckpt: LoadedCheckpoint | null;
   dir: string | null;
   world: DenoWorld | null;
+  qat: FakeQuant | null;
 }
 
 async function trainLoop(spec: StageSpec, runDir: string, log: (line: string) => void, progress: { stepped: boolean }, parts: LoopParts): Promise<StageResult> {
   const { resolved: r, gpu, tok, stage } = spec;
   const c = r.config;
   const B = c.device_batch_size, T = c.max_seq_len;
-  const { model, opt, data, metrics, ckpt, dir, world } = parts;
+  const { model, opt, data, metrics, ckpt, dir, world, qat } = parts;
   const config = { ...c, ...(spec.source ? { source: spec.source } : {}) } as unknown as Record<string, unknown>;
   // A world's run.json names every rank's adapter: `adapter` in words, `adapters` one per rank.
   const adapter = world ? world.adapters.map((a, i) => `rank ${i}: ${a}`).join("; ") : gpu.description;
@@ -223,7 +231,9 @@ async function trainLoop(spec: StageSpec, runDir: string, log: (line: string) =>
   let firstValBpb = firstBpb;
   try {
     const result = await runTrainingLoop(model, opt, loopConfigOf(r, peak, spec.fixedMomentum), {
-      submitStep: world ? async (micro, lrm, momentum) => ({ result: Promise.resolve(await worldStep(world, model, opt, micro, lrm, momentum)) }) : undefined,
+      submitStep: world
+        ? async (micro, lrm, momentum) => ({ result: Promise.resolve(await worldStep(world, model, opt, micro, lrm, momentum)) })
+        : qat ? (micro, lrm, momentum) => submitTrainStep(model, opt, micro, lrm, momentum, { around: qat }) : undefined,
       nextBatch: () => data.nextBatch(),
       batchMetrics: data.batchMetrics && (() => data.batchMetrics!()),
       evaluate: data.evaluate && (async (step) => {

@@ -19,6 +19,7 @@ export interface RunConfig {
   eval_every: number; eval_tokens: number; sample_every: number; core_metric_every: number; core_metric_max_per_task: number;
   checkpoint_every: number; keep_last: number; seed: number;
   init_lr_frac: number; mixture: string; target_examples_per_step: number;
+  qat: string;
 }
 
 /** A run config that cannot be used; also a ConfigError, so one catch serves both. */
@@ -76,6 +77,10 @@ export const RUN_CONFIG_SPECS: Readonly<Record<keyof RunConfig, FieldSpec>> = {
   init_lr_frac: { kind: "number", min: 0, max: 1, help: "every group's LR is scaled by this (mid 1.0, SFT 0.02 in the reference)" },
   mixture: { kind: "string", help: "chat stages: the task mixture (deno task train mid --help lists them; empty: the stage's default)", pattern: [/^[a-z0-9-]*$/, "a mixture name: lowercase letters, digits and '-'"] },
   target_examples_per_step: { kind: "int", min: 1, max: 1 << 20, unset: [0, "not an SFT run"], help: "SFT: conversations per optimizer step (sets the gradient accumulation)" },
+  qat: {
+    kind: "string", pattern: [/^(mxfp4)?$/, "'mxfp4' or empty (off)"],
+    help: "quantisation-aware training: mxfp4 runs each step's forward and backward on the blocks' matrices rounded to MXFP4, updating the float32 master weights (straight-through; src/train/qat.ts); empty: off",
+  },
 };
 
 export const RUN_CONFIG_FIELDS = Object.keys(RUN_CONFIG_SPECS) as (keyof RunConfig)[];
@@ -90,7 +95,7 @@ export const DEFAULT_RUN_CONFIG: Readonly<RunConfig> = Object.freeze({
   warmup_ratio: 0, warmdown_ratio: 0.2, final_lr_frac: 0,
   eval_every: 250, eval_tokens: 20 * 524288, sample_every: 2000, core_metric_every: 2000, core_metric_max_per_task: 500,
   checkpoint_every: -1, keep_last: -1, seed: 42,
-  init_lr_frac: 1, mixture: "", target_examples_per_step: 0,
+  init_lr_frac: 1, mixture: "", target_examples_per_step: 0, qat: "",
 });
 
 export interface ResolvedRunConfig {
@@ -226,6 +231,7 @@ export function resolveRunConfig(base: Partial<RunConfig> = {}, overrides: Parti
         (ok.length ? ` or device_batch_size one of ${ok.join(", ")}` : ""),
     );
   }
+  if (c.qat && c.world_size > 1) fail(`qat (${c.qat}) trains on one adapter: the ranks of a world_size ${c.world_size} run would not round their weights; pass world_size 1`);
   if (c.warmup_ratio + c.warmdown_ratio > 1) fail(`warmup_ratio + warmdown_ratio (${c.warmup_ratio} + ${c.warmdown_ratio}) must be at most 1`);
   const evalSteps = Math.floor(c.eval_tokens / micro);
   if (evalSteps < 1) fail(`eval_tokens (${c.eval_tokens}) is less than one validation batch (device_batch_size·max_seq_len·world_size = ${micro}); use at least ${micro}`);

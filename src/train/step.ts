@@ -22,6 +22,15 @@ export interface StepResult {
   gradNorm: number;
 }
 
+export interface StepOptions {
+  /**
+   * Ops around the micro-batches (quantisation-aware training, src/train/qat.ts): `before`
+   * ahead of the first forward, `after` behind the last backward, ahead of the optimizer.
+   * Not recorded when no micro-batch carries loss.
+   */
+  around?: { before: Op[]; after: Op[] };
+}
+
 /** Whether any target of the micro-batch carries loss (a target ≥ 0 whose weight is not 0). */
 function carriesLoss(m: MicroBatch): boolean {
   for (let i = 0; i < m.targets.length; i++) if (m.targets[i] >= 0 && (!m.weights || m.weights[i] !== 0)) return true;
@@ -41,7 +50,7 @@ function carriesLoss(m: MicroBatch): boolean {
  * optimizer still steps when every micro-batch is skipped, as it would on a zero gradient.
  */
 export async function submitTrainStep(
-  model: GPT, opt: ModelOptimizer, micro: MicroBatch[], lrMultiplier: number, momentum: number,
+  model: GPT, opt: ModelOptimizer, micro: MicroBatch[], lrMultiplier: number, momentum: number, opts: StepOptions = {},
 ): Promise<{ result: Promise<StepResult> }> {
   const gpu = model.gpu;
   const losses: Promise<ArrayBuffer>[] = [];
@@ -50,7 +59,7 @@ export async function submitTrainStep(
   // The first step runs checked (error scopes name the failing op); later ones are not,
   // so the host can prepare the next step while this one computes.
   const checked = opt.adamw.step <= 1;
-  let pending: Op[] = [...model.zeroGradOps];
+  let pending: Op[] = [...model.zeroGradOps, ...(lastLive >= 0 ? opts.around?.before ?? [] : [])];
   for (let i = 0; i < micro.length; i++) {
     if (!live[i]) continue;
     model.setBatch(micro[i].inputs, micro[i].targets, { gradScale: 1 / micro.length, weights: micro[i].weights });
@@ -58,7 +67,7 @@ export async function submitTrainStep(
     pending = [];
     if (i === lastLive) {
       opt.prepareStep(lrMultiplier, momentum);
-      ops.push(...opt.ops);
+      ops.push(...(opts.around?.after ?? []), ...opt.ops);
     }
     await runOps(gpu, ops, `train step (micro-batch ${i + 1}/${micro.length})`, { checked });
     // Queue the copy of the loss right behind its submit, before the next micro-batch overwrites it.
@@ -82,7 +91,7 @@ export async function submitTrainStep(
 
 /** Submits one step and waits for its loss. */
 export async function trainStep(
-  model: GPT, opt: ModelOptimizer, micro: MicroBatch[], lrMultiplier: number, momentum: number,
+  model: GPT, opt: ModelOptimizer, micro: MicroBatch[], lrMultiplier: number, momentum: number, opts: StepOptions = {},
 ): Promise<StepResult> {
-  return await (await submitTrainStep(model, opt, micro, lrMultiplier, momentum)).result;
+  return await (await submitTrainStep(model, opt, micro, lrMultiplier, momentum, opts)).result;
 }

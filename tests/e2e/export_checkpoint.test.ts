@@ -90,7 +90,7 @@ Deno.test({
     assert.match(again.out, /exp16 already exists; export to a new --out directory \(nothing was written\)/);
     assert.deepEqual(await Deno.readFile(`${TMP}/exp16/model.safetensors`), before);
     const badDtype = await exportCkpt("--run", "tiny", "--out", `${TMP}/exp8`, "--save-dtype", "fp8");
-    assert.match(badDtype.out, /--save-dtype must be bf16, mxfp4 or f32, got 'fp8'/);
+    assert.match(badDtype.out, /--save-dtype must be bf16, f16, mxfp4 or f32, got 'fp8'/);
     const noStep = await exportCkpt("--run", "tiny", "--step", "3", "--out", `${TMP}/exp3`);
     assert.match(noStep.out, /run 'tiny' has no checkpoint of step 3 in .*runs\/tiny\/checkpoints/);
     for (const p of ["exp8", "exp3"]) assert.equal(await Deno.stat(`${TMP}/${p}`).then(() => true, () => false), false, `${p} not created`);

@@ -161,7 +161,7 @@ Deno.test("checkpoint: bf16 weights refuse optimizer state; unknown dtypes are r
   assert.throws(() => encodeCheckpoint(1, { ...data, optimizer }, { weightsDtype: "bf16" }), (e) => e instanceof CheckpointError && /bf16 weights and optimizer state: a bf16 checkpoint is for inference/.test(e.message));
   assert.ok(toFiles(encodeCheckpoint(1, { ...data, optimizer })).has(OPTIM_FILE), "f32 keeps the optimizer");
   // @ts-expect-error: a dtype the encoder does not write
-  assert.throws(() => encodeCheckpoint(1, data, { weightsDtype: "fp8" }), /weights dtype "fp8" is not one of f32, bf16, mxfp4/);
+  assert.throws(() => encodeCheckpoint(1, data, { weightsDtype: "fp8" }), /weights dtype "fp8" is not one of f32, bf16, f16, mxfp4/);
 });
 
 Deno.test("checkpoint: meta.json's weights_dtype is validated and must match the tensors; unrecorded narrow tensors are reported", async () => {

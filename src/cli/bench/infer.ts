@@ -5,6 +5,7 @@
 // choosing the token on the host, as a user of the engine sees it.
 import { parseFlags } from "../args.ts";
 import { Engine } from "../../engine/engine.ts";
+import { timeGeneration } from "../../engine/speed.ts";
 import { NO_SPECIAL_TOKENS } from "../../engine/tools.ts";
 import { acquireGpu } from "../../gpu/device.ts";
 import { type GPTConfig, numParams } from "../../model/config.ts";
@@ -28,16 +29,7 @@ async function timeConfig(gpu: Awaited<ReturnType<typeof acquireGpu>>, name: str
   const rng = new Rng(7);
   const prompt = Array.from({ length: f["prompt-len"] }, () => rng.int(cfg.vocab_size));
   const rows: string[][] = [];
-  const run = async (n: number) => {
-    let t0 = performance.now(), tFirst = 0, cols = 0;
-    for await (const _ of engine.generate(prompt, { maxTokens: f["decode-tokens"] + 1, temperature: 0, numSamples: n })) {
-      if (cols++ === 0) tFirst = performance.now();
-    }
-    const tEnd = performance.now();
-    const prefillMs = tFirst - t0;
-    t0 = tFirst;
-    return { prefillMs, decodeMs: (tEnd - t0) / (cols - 1) };
-  };
+  const run = (n: number) => timeGeneration(engine, prompt, f["decode-tokens"], n);
   await run(Math.max(...batches)); // warm-up: pipelines, prefill and decode graphs
   await run(1);
   for (const n of batches) {
