@@ -17,14 +17,14 @@ export const COMMANDS: string[][] = [
   ["eval"], ["eval", "base"], ["eval", "chat"],
   ["chat"], ["report"], ["archive"], ["export"], ["export", "nanochat"], ["export", "checkpoint"], ["import"], ["lab"], ["gpu"], ["adapters"],
   ["bench"], ["bench", "matmul"], ["bench", "model"], ["bench", "optim"], ["bench", "step"], ["bench", "tok"], ["bench", "data"], ["bench", "train"], ["bench", "infer"],
-  ["test"], ["mutate"], ["docs"],
+  ["experiment"], ["experiment", "mxfp4"], ["test"], ["mutate"], ["docs"],
 ];
 
 const SCRIPTS: Record<string, string> = {
   pipeline: "src/cli/pipeline.ts", data: "src/cli/data.ts", tok: "src/cli/tok.ts", train: "src/cli/train.ts", eval: "src/cli/eval.ts",
   chat: "src/cli/chat.ts", report: "src/cli/report.ts", archive: "src/cli/archive.ts",
   export: "src/cli/export.ts", import: "src/cli/import.ts", lab: "src/cli/lab.ts", gpu: "src/cli/gpu.ts", adapters: "src/cli/adapters.ts", bench: "src/cli/bench.ts",
-  test: "src/cli/test.ts", mutate: "src/cli/mutate.ts", docs: "src/cli/scripts_reference.ts",
+  experiment: "src/cli/experiment.ts", test: "src/cli/test.ts", mutate: "src/cli/mutate.ts", docs: "src/cli/scripts_reference.ts",
 };
 
 // The chat stages' help depends on the newest run of the previous stage (its preset): ask
