@@ -69,7 +69,8 @@ function seconds(ms: number): string {
   return ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-runMain(async (args) => {
+// Only as a script: tests import the glob helpers above, and must not start a run.
+if (import.meta.main) runMain(async (args) => {
   const parsed = parseFlags(args, "mutate", "Mutation testing of TypeScript and WGSL: plant one-line bugs, run the tests that reach them, report what survives.", FLAGS);
   if (!parsed) return;
   const f = parsed.flags;
