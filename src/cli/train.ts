@@ -97,7 +97,7 @@ runMain(async (args) => {
 const CHAT_FIELDS = [
   "run", "runs_dir", "world_size", "mixture", "device_batch_size", "total_batch_size", "target_examples_per_step", "max_seq_len", "num_iterations",
   "embedding_lr", "unembedding_lr", "matrix_lr", "init_lr_frac", "weight_decay", "grad_clip", "warmup_ratio", "warmdown_ratio", "final_lr_frac",
-  "eval_every", "eval_tokens", "checkpoint_every", "keep_last", "seed",
+  "eval_every", "eval_tokens", "checkpoint_every", "keep_last", "seed", "qat",
 ];
 
 /**
