@@ -4,7 +4,8 @@
 // `export checkpoint` writes it and loaded back as `chat` loads it — one row of:
 //   model.safetensors size, the engine's GPU weight bytes, validation bits per byte (the last
 //   parquet shard), chat-task accuracy when the run is a chat model (greedy, as eval chat),
-//   and decode tokens/s at batch 1 (the MXFP4 forms multiply by their blocks directly).
+//   and decode tokens/s at batch 1 (the MXFP4 forms multiply by their blocks directly); a mid or
+//   SFT run is also scored on its own val split, exactly as its stage evaluated it.
 // With --qat-run, a run trained the same way with `--qat mxfp4` (src/train/qat.ts) adds its
 // f32 and MXFP4 rows to the same table. Decode speeds are measured round-robin over every
 // form in the same window (median of --repeats), since this machine's speed drifts.
@@ -15,14 +16,16 @@ import { Engine } from "../engine/engine.ts";
 import { timeGeneration } from "../engine/speed.ts";
 import { NO_SPECIAL_TOKENS } from "../engine/tools.ts";
 import { chatEvalProgress, scoreChatTasks, type TaskScore } from "../eval/chat.ts";
-import { validationBpb } from "../eval/deno_val_bpb.ts";
+import { batchesBpb, validationBpb } from "../eval/deno_val_bpb.ts";
 import { inForm, WEIGHT_FORMS, type WeightForm } from "../eval/weight_forms.ts";
 import type { LoadedCheckpoint } from "../formats/checkpoint.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { denoFiles, writeFileAtomic } from "../io/deno_files.ts";
 import { KVCache } from "../model/kv_cache.ts";
 import { loadTokenizer } from "../tokenizer/store.ts";
+import { chatValidation } from "../train/deno_chat.ts";
 import { latestCheckpoint, loadCheckpoint } from "../train/deno_checkpoint.ts";
+import type { RunConfig } from "../train/run_config.ts";
 import { Rng } from "../util/rng.ts";
 import { createEvalTask, EVAL_TASK_NAMES } from "../../tasks/deno_eval_tasks.ts";
 import { parseFlags, runMain, UsageError } from "./args.ts";
@@ -56,6 +59,8 @@ interface Row {
   modelBytes: number;
   gpuWeightBytes: number;
   bpb: number;
+  /** Bits per byte on the chat run's own val split (mid, sft), null otherwise. */
+  chatBpb: number | null;
   scores: TaskScore[];
   decodeTokPerSec: number;
 }
@@ -106,6 +111,13 @@ async function mxfp4Experiment(args: string[]): Promise<void> {
   const tasks = [];
   for (const n of names) tasks.push({ name: n, task: await createEvalTask(n) });
 
+  // A mid or SFT run is also scored on its own val split, as its stage evaluated it.
+  const stage = ckpt.meta.stage === "mid" || ckpt.meta.stage === "sft" ? ckpt.meta.stage : null;
+  const uc = ckpt.meta.user_config as Partial<RunConfig>;
+  const chatVal = stage && uc.max_seq_len && uc.device_batch_size && uc.eval_tokens
+    ? { ...(await chatValidation(stage, { mixture: uc.mixture ?? "", max_seq_len: uc.max_seq_len, device_batch_size: uc.device_batch_size, eval_tokens: uc.eval_tokens }, tok)), B: uc.device_batch_size, T: uc.max_seq_len }
+    : null;
+
   const gpu = await acquireGpu({ adapterName: f.adapter || undefined });
   console.log(`experiment mxfp4 on ${gpu.description}: ${subjects.map((s) => s.dir).join(" and ")}`);
   const rows: Row[] = [];
@@ -116,6 +128,7 @@ async function mxfp4Experiment(args: string[]): Promise<void> {
         const label = s.prefix + form.label;
         const { modelBytes, loaded } = await inForm(s.ckpt, form);
         const bpb = (await validationBpb(gpu, loaded.cfg, loaded.params, tok, { dataDir: f["data-dir"], tokens: f.tokens, batchSize: f["batch-size"] })).bpb;
+        const chatBpb = chatVal ? (await batchesBpb(gpu, loaded.cfg, loaded.params, chatVal.batches, tok.tokenBytes(), chatVal)).bpb : null;
         const scores = tasks.length
           ? await scoreChatTasks(gpu, loaded.cfg, loaded.params, tok, tasks, {
             maxProblems: f["max-problems"], maxTokens: f["max-tokens"], maxBatch: KVCache.batchRows(loaded.cfg, loaded.cfg.sequence_len),
@@ -126,8 +139,8 @@ async function mxfp4Experiment(args: string[]): Promise<void> {
         const capacity = Math.min(loaded.cfg.sequence_len, 16 + f["decode-tokens"] + 1);
         const engine = await Engine.create(gpu, loaded.cfg, loaded.params, NO_SPECIAL_TOKENS, { maxBatch: 1, capacity, mxfp4: loaded.mxfp4 });
         engines.push(engine);
-        rows.push({ label, source: s.dir, modelBytes, gpuWeightBytes: engine.bufferBytes.params, bpb, scores, decodeTokPerSec: NaN });
-        console.log(`${label}: model.safetensors ${mib(modelBytes)}, val bpb ${bpb.toFixed(4)}${scores.map((x) => `, ${x.task} ${pct(x)}`).join("")}`);
+        rows.push({ label, source: s.dir, modelBytes, gpuWeightBytes: engine.bufferBytes.params, bpb, chatBpb, scores, decodeTokPerSec: NaN });
+        console.log(`${label}: model.safetensors ${mib(modelBytes)}, val bpb ${bpb.toFixed(4)}${chatBpb === null ? "" : `, ${stage} val bpb ${chatBpb.toFixed(4)}`}${scores.map((x) => `, ${x.task} ${pct(x)}`).join("")}`);
       }
     }
     const speeds = await decodeSpeeds(engines, ckpt.cfg.vocab_size, f["decode-tokens"], f.repeats);
@@ -136,7 +149,7 @@ async function mxfp4Experiment(args: string[]): Promise<void> {
     for (const e of engines) e.destroy();
   }
 
-  const table = formatTable(rows, tasks.map((t) => t.name));
+  const table = formatTable(rows, tasks.map((t) => t.name), chatVal ? `${stage} val bpb` : null);
   console.log(`\n${table}`);
   const m = ckpt.meta, runDir = checkpointDir.replace(/\/checkpoints\/[^/]+\/?$/, "");
   const record = {
@@ -152,6 +165,7 @@ async function mxfp4Experiment(args: string[]): Promise<void> {
       `### ${key} (${m.stage || "base"}, step ${m.step}${subjects[1] ? `; QAT: ${subjects[1].dir}` : ""})`,
       "",
       `${gpu.description}; ${new Date().toISOString().slice(0, 10)}. Val bpb over ${f.tokens.toLocaleString("en-US")} tokens of ${f["data-dir"]}'s last shard` +
+        (chatVal ? `; ${stage} val bpb on the val split of ${chatVal.mixture} (${chatVal.batches.length} batches of ${chatVal.B}×${chatVal.T}, as the stage evaluated it)` : "") +
         (names.length ? `; ${names.join(", ")}: ${f["max-problems"] || "all"} held-out problems, greedy, ${f["max-tokens"]} new tokens at most` : "") +
         `; decode: batch 1, ${f["decode-tokens"]} tokens after a 16-token prompt, median of ${f.repeats} round-robin runs.`,
       "",
@@ -178,15 +192,22 @@ async function decodeSpeeds(engines: Engine[], vocab: number, tokens: number, re
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 const pct = (s: TaskScore) => `${(100 * s.accuracy).toFixed(1)}% (${s.correct}/${s.total})`;
 
-function formatTable(rows: Row[], tasks: string[]): string {
+/** A change against the f32 row: "+0.00078 (+0.031%)". */
+function delta(x: number, ref: number): string {
+  const d = x - ref, sign = d >= 0 ? "+" : "−";
+  return `${sign}${Math.abs(d).toFixed(5)} (${sign}${(100 * Math.abs(d) / ref).toFixed(3)}%)`;
+}
+
+function formatTable(rows: Row[], tasks: string[], chatBpbName: string | null): string {
   const f32 = rows[0];
-  const header = ["weights", "model.safetensors", "× f32", "GPU weights", "val bpb", "Δ bpb", ...tasks, "decode tok/s", "× f32"];
+  const chat = chatBpbName ? [chatBpbName, "Δ"] : [];
+  const header = ["weights", "model.safetensors", "× f32", "GPU weights", "val bpb", "Δ bpb", ...chat, ...tasks, "decode tok/s", "× f32"];
   const lines = [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`];
   for (const r of rows) {
-    const d = r.bpb - f32.bpb;
     lines.push(`| ${[
       r.label, mib(r.modelBytes), (r.modelBytes / f32.modelBytes).toFixed(3), mib(r.gpuWeightBytes), r.bpb.toFixed(4),
-      r === f32 ? "—" : `${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(5)} (${d >= 0 ? "+" : "−"}${(100 * Math.abs(d) / f32.bpb).toFixed(3)}%)`,
+      r === f32 ? "—" : delta(r.bpb, f32.bpb),
+      ...(chatBpbName ? [r.chatBpb!.toFixed(4), r === f32 ? "—" : delta(r.chatBpb!, f32.chatBpb!)] : []),
       ...tasks.map((t) => pct(r.scores.find((s) => s.task === t)!)),
       r.decodeTokPerSec.toFixed(1), (r.decodeTokPerSec / f32.decodeTokPerSec).toFixed(2),
     ].join(" | ")} |`);

@@ -22,6 +22,7 @@ import { latestCheckpoint, loadCheckpoint } from "./deno_checkpoint.ts";
 import { runStage, type StageResult, TrainError } from "./deno_stage.ts";
 import { DEFAULT_RUN_CONFIG, resolveRunConfig, type ResolvedRunConfig, RUN_CONFIG_FIELDS, type RunConfig } from "./run_config.ts";
 import { stepDirName } from "../formats/checkpoint.ts";
+import type { MicroBatch } from "./step.ts";
 
 /** The stages that start from another stage's checkpoint (rl: src/train/deno_rl.ts). */
 export type ChatStage = "mid" | "sft" | "rl";
@@ -125,6 +126,31 @@ export function chatStageConfig(stage: ChatStage, source: ChatSource, overrides:
   return { ...r, model: { ...r.model, sequence_len: cfg.sequence_len } };
 }
 
+/**
+ * The batches a chat stage's evaluation scores: mid packs the val conversations into
+ * eval_tokens / (B·T) rows of T (as it trains); SFT pads them one a row, as many rows (at most
+ * that many) as the val split fills.
+ */
+export function chatValBatches(stage: "mid" | "sft", val: ConversationSource, o: { B: number; T: number; evalTokens: number; padId: number }): MicroBatch[] {
+  const evalRows = Math.max(1, Math.floor(o.evalTokens / (o.B * o.T)));
+  if (stage === "mid") {
+    const packer = new MidPacker(val, o.B, o.T, { maxEpochs: Infinity });
+    return Array.from({ length: evalRows }, () => packer.next()!);
+  }
+  const rows = (start: number) => Array.from({ length: o.B }, (_, k) => val.get((start + k) % val.length));
+  return Array.from({ length: Math.max(1, Math.min(evalRows, Math.floor(val.length / o.B))) }, (_, k) => sftBatch(rows(k * o.B), o.padId, { T: o.T }));
+}
+
+/**
+ * A chat run's own validation data, as its stage evaluates it: the val split of the run's
+ * mixture (user_config.mixture, its stage's default when empty), rendered with `tok`.
+ */
+export async function chatValidation(stage: "mid" | "sft", c: Pick<RunConfig, "mixture" | "max_seq_len" | "device_batch_size" | "eval_tokens">, tok: Tokenizer): Promise<{ mixture: string; batches: MicroBatch[] }> {
+  const mixture = await buildMixture(c.mixture, stage);
+  const T = c.max_seq_len, val = renderedSource(mixture.val, tok, stage === "mid" ? Infinity : T + 1);
+  return { mixture: mixture.name, batches: chatValBatches(stage, val, { B: c.device_batch_size, T, evalTokens: c.eval_tokens, padId: tok.specialId("<|assistant_end|>") }) };
+}
+
 /** Conversations of an example source, rendered on demand (mid packs them). */
 function renderedSource(src: ExampleSource, tok: Tokenizer, maxTokens: number): ConversationSource {
   return { length: src.length, get: (i) => renderConversation(tok, src.example(i), maxTokens) };
@@ -169,6 +195,7 @@ export async function trainChat(opts: ChatTrainOptions & { stage: "mid" | "sft" 
   const T = probe.config.max_seq_len, B = probe.config.device_batch_size;
   const train = renderedSource(mixture.train, tok, opts.stage === "mid" ? Infinity : T + 1);
   const val = renderedSource(mixture.val, tok, opts.stage === "mid" ? Infinity : T + 1);
+  const padId = tok.specialId("<|assistant_end|>");
 
   // One epoch: mid packs every token of every conversation; SFT takes examples_per_step rows a step.
   let numIterations: number;
@@ -181,8 +208,6 @@ export async function trainChat(opts: ChatTrainOptions & { stage: "mid" | "sft" 
   }
   const r = chatStageConfig(opts.stage, source, opts.overrides, numIterations);
   const c = r.config;
-  const padId = tok.specialId("<|assistant_end|>");
-  const evalRows = Math.max(1, Math.floor(c.eval_tokens / (B * T)));
   const tokenBytes = tok.tokenBytes();
 
   const result = await runStage({
@@ -197,9 +222,7 @@ export async function trainChat(opts: ChatTrainOptions & { stage: "mid" | "sft" 
         return Promise.resolve({
           nextBatch: () => Promise.resolve(packer.next()!),
           evaluate: async () => {
-            const valPacker = new MidPacker(val, B, T, { maxEpochs: Infinity });
-            const batches = Array.from({ length: evalRows }, () => valPacker.next()!);
-            const res = await evaluateBpb(model, batches, tokenBytes);
+            const res = await evaluateBpb(model, chatValBatches("mid", val, { B, T, evalTokens: c.eval_tokens, padId }), tokenBytes);
             return { bpb: res.bpb, loss: res.loss };
           },
           loaderState: () => packer.state(),
@@ -214,8 +237,7 @@ export async function trainChat(opts: ChatTrainOptions & { stage: "mid" | "sft" 
           return Promise.resolve(b);
         },
         evaluate: async () => {
-          const batches = Array.from({ length: Math.max(1, Math.min(evalRows, Math.floor(val.length / B))) }, (_, k) => sftBatch(rows(val, k * B, B), padId, { T }));
-          const res = await evaluateBpb(model, batches, tokenBytes);
+          const res = await evaluateBpb(model, chatValBatches("sft", val, { B, T, evalTokens: c.eval_tokens, padId }), tokenBytes);
           return { bpb: res.bpb, loss: res.loss };
         },
         loaderState: () => ({ cursor }),

@@ -77,6 +77,26 @@ Deno.test({
       const damaged = await experiment("--run", "tiny", "--out", out);
       assert.notEqual(damaged.code, 0);
       assert.match(damaged.out, /mxfp4\.md: the markers of tiny's section are damaged/);
+      // A chat run: its own val split scored as its stage scored it, and the task accuracy.
+      const sftArgs = ["--runs-dir", RUNS, "--num-iterations", "2", "--target-examples-per-step", "4", "--device-batch-size", "2", "--max-seq-len", "32", "--eval-tokens", "128"];
+      const mid = await deno(["src/cli/train.ts", "mid", "--runs-dir", RUNS, "--from", "tiny", "--num-iterations", "2", "--eval-every", "-1"]);
+      assert.equal(mid.code, 0, mid.out);
+      const sft = await deno(["src/cli/train.ts", "sft", ...sftArgs, "--from", "tiny-mid", "--run", "tiny-sft"]);
+      assert.equal(sft.code, 0, sft.out);
+      const stageBpb = /validation bits per byte \(offline-sft val\): [\d.]+ at step 0 → ([\d.]+) at step 2/.exec(sft.out)?.[1];
+      assert.ok(stageBpb, sft.out);
+      const sftQat = await deno(["src/cli/train.ts", "sft", ...sftArgs, "--from", "tiny-mid", "--run", "tiny-sft-qat", "--qat", "mxfp4"]);
+      assert.equal(sftQat.code, 0, sftQat.out);
+      assert.match(sftQat.out, /qat mxfp4: forward and backward on 6 matrices/);
+      const chat = await experiment("--run", "tiny-sft", "--qat-run", "tiny-sft-qat", "--tasks", "arithmetic", "--max-problems", "2", "--max-tokens", "8", "--out", out);
+      assert.equal(chat.code, 0, chat.out);
+      const chatRows = JSON.parse(await Deno.readTextFile(`${RUNS}/tiny-sft/eval/mxfp4_step_000002.json`)).rows as { label: string; chatBpb: number; scores: { task: string; total: number }[] }[];
+      assert.equal(chatRows.length, 7);
+      assert.equal(chatRows[0].chatBpb.toFixed(4), stageBpb, "the f32 row's sft val bpb is the stage's own final evaluation");
+      assert.ok(chatRows.every((x) => x.scores.length === 1 && x.scores[0].task === "arithmetic" && x.scores[0].total === 2));
+      text = await Deno.readTextFile(out);
+      assert.match(text, /\| weights \| model\.safetensors \| × f32 \| GPU weights \| val bpb \| Δ bpb \| sft val bpb \| Δ \| arithmetic \| decode tok\/s \| × f32 \|/);
+      assert.equal(text.split("<!-- experiment mxfp4: tiny-sft -->").length, 2);
     } finally {
       await Deno.remove(TMP, { recursive: true });
     }
